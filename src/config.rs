@@ -1,0 +1,336 @@
+//! Configuration: one TOML file, overlaid by `JIDCONNECT_*` environment variables.
+//!
+//! Every key, with its default, is documented in `config.example.toml`. An environment
+//! variable names a key by its path, upper-cased, with `__` between table and key:
+//! `JIDCONNECT_LISTEN`, `JIDCONNECT_XMPP__SECRET`, `JIDCONNECT_LIMITS__IP_PER_MINUTE`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use url::Url;
+
+/// The environment variable that may name the config file.
+pub const CONFIG_ENV: &str = "JIDCONNECT_CONFIG";
+const ENV_PREFIX: &str = "JIDCONNECT_";
+/// XEP-0070 requests older than this are useless: the reference component caps at 300 s too.
+pub const MAX_CONFIRM_TIMEOUT_SECS: u64 = 300;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The public base URL; tokens' `iss` and the `url` of every confirmation request.
+    #[serde(default = "default_issuer")]
+    pub issuer: Url,
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    #[serde(default = "default_database_url")]
+    pub database_url: String,
+    #[serde(default = "default_keys_dir")]
+    pub keys_dir: PathBuf,
+    /// Behind a reverse proxy, take the client IP from `X-Forwarded-For` (rate limits).
+    #[serde(default)]
+    pub trust_forwarded_for: bool,
+    pub xmpp: XmppConfig,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XmppConfig {
+    pub component_jid: String,
+    #[serde(default = "default_xmpp_server")]
+    pub server: String,
+    pub secret: Secret,
+    #[serde(default = "default_confirm_timeout")]
+    pub confirm_timeout_secs: u64,
+    #[serde(default = "default_ping_interval")]
+    pub ping_interval_secs: u64,
+    /// How long to wait for the server's answer to a ping before the link counts as dead.
+    #[serde(default = "default_ping_timeout")]
+    pub ping_timeout_secs: u64,
+    #[serde(default = "default_reconnect_max")]
+    pub reconnect_max_secs: u64,
+}
+
+/// Anti-abuse limits for confirmation requests (XEP-0070 §6, "prompt bombing").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Minimum time between two requests to the same JID.
+    pub jid_cooldown_secs: u64,
+    /// Requests per hour to one JID.
+    pub jid_per_hour: u32,
+    /// Requests per minute to all JIDs of one domain.
+    pub domain_per_minute: u32,
+    /// Requests per minute started from one client IP address.
+    pub ip_per_minute: u32,
+    /// Requests pending at once, in total.
+    pub max_pending: usize,
+    /// After a user says "no", no request reaches that JID for this long.
+    pub deny_block_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            jid_cooldown_secs: 5,
+            jid_per_hour: 20,
+            domain_per_minute: 120,
+            ip_per_minute: 20,
+            max_pending: 100_000,
+            deny_block_secs: 600,
+        }
+    }
+}
+
+/// A string that never shows up in `Debug` output or logs.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+fn default_issuer() -> Url {
+    Url::parse("http://127.0.0.1:8080").expect("valid literal")
+}
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_database_url() -> String {
+    "sqlite://jidconnect.db".into()
+}
+fn default_keys_dir() -> PathBuf {
+    PathBuf::from("keys")
+}
+fn default_xmpp_server() -> String {
+    "127.0.0.1:5347".into()
+}
+fn default_confirm_timeout() -> u64 {
+    120
+}
+fn default_ping_interval() -> u64 {
+    30
+}
+fn default_ping_timeout() -> u64 {
+    10
+}
+fn default_reconnect_max() -> u64 {
+    30
+}
+
+impl Config {
+    /// Reads `path` (if any), overlays `JIDCONNECT_*` variables from `env`, and validates.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Self> {
+        let mut table = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                text.parse::<toml::Table>()
+                    .with_context(|| format!("{} is not valid TOML", path.display()))?
+            }
+            None => toml::Table::new(),
+        };
+        overlay_env(&mut table, env)?;
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .context("invalid configuration (see config.example.toml for every key)")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Refuses setups that would be unsafe or cannot work, saying how to fix them.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        match self.issuer.scheme() {
+            "https" => {}
+            "http" if is_loopback_host(&self.issuer) => {}
+            _ => bail!(
+                "issuer {} must be an https:// URL (plain http is allowed only on loopback, \
+                 for development); put jidconnect behind a TLS reverse proxy and set issuer to \
+                 its public https URL",
+                self.issuer
+            ),
+        }
+        if self.issuer.query().is_some() || self.issuer.fragment().is_some() {
+            bail!("issuer must not have a query or fragment (OIDC Discovery §3)");
+        }
+        let jid = &self.xmpp.component_jid;
+        if jid.is_empty() || jid.contains(['@', '/']) {
+            bail!(
+                "[xmpp] component_jid = {jid:?} must be a bare domain such as \"auth.example.org\", \
+                 the name of the Component in your XMPP server's configuration"
+            );
+        }
+        if self.xmpp.secret.expose().is_empty() {
+            bail!(
+                "[xmpp] secret is empty: set it (or JIDCONNECT_XMPP__SECRET) to the \
+                 component_secret of Component \"{jid}\" in your XMPP server's configuration"
+            );
+        }
+        if !(1..=MAX_CONFIRM_TIMEOUT_SECS).contains(&self.xmpp.confirm_timeout_secs) {
+            bail!(
+                "[xmpp] confirm_timeout_secs = {} is out of range: use 1..={MAX_CONFIRM_TIMEOUT_SECS}",
+                self.xmpp.confirm_timeout_secs
+            );
+        }
+        if self.xmpp.ping_interval_secs == 0 || self.xmpp.ping_timeout_secs == 0 {
+            bail!("[xmpp] ping_interval_secs and ping_timeout_secs must be at least 1");
+        }
+        if self.limits.max_pending == 0 {
+            bail!("[limits] max_pending must be at least 1");
+        }
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            bail!(
+                "database_url must start with sqlite: (a file, the default) or postgres:// \
+                 (several instances)"
+            );
+        }
+        Ok(())
+    }
+}
+
+fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// `JIDCONNECT_XMPP__SECRET=x` sets `xmpp.secret = "x"`. Values that parse as TOML integers
+/// or booleans become those; everything else is a string.
+fn overlay_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> anyhow::Result<()> {
+    for (name, value) in env {
+        let Some(path) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        if name == CONFIG_ENV || path.is_empty() {
+            continue;
+        }
+        let keys: Vec<String> = path.split("__").map(|k| k.to_ascii_lowercase()).collect();
+        let (last, parents) = keys.split_last().expect("split yields at least one item");
+        let mut current = &mut *table;
+        for key in parents {
+            let entry = current
+                .entry(key.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            current = entry
+                .as_table_mut()
+                .with_context(|| format!("{name}: {key} is not a table"))?;
+        }
+        current.insert(last.clone(), env_value(&value));
+    }
+    Ok(())
+}
+
+fn env_value(value: &str) -> toml::Value {
+    if let Ok(i) = value.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    match value {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => toml::Value::String(value.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    const MINIMAL: &[(&str, &str)] = &[
+        ("JIDCONNECT_XMPP__COMPONENT_JID", "auth.example.org"),
+        ("JIDCONNECT_XMPP__SECRET", "s3cret"),
+    ];
+
+    #[test]
+    fn env_overlays_nested_keys_with_types() {
+        let mut vars = env(MINIMAL);
+        vars.extend(env(&[
+            ("JIDCONNECT_LIMITS__IP_PER_MINUTE", "7"),
+            ("JIDCONNECT_TRUST_FORWARDED_FOR", "true"),
+            ("OTHER_VAR", "ignored"),
+        ]));
+        let config = Config::load(None, vars).unwrap();
+        assert_eq!(config.xmpp.component_jid, "auth.example.org");
+        assert_eq!(config.limits.ip_per_minute, 7);
+        assert!(config.trust_forwarded_for);
+        assert_eq!(config.xmpp.confirm_timeout_secs, 120);
+        assert_eq!(config.database_url, "sqlite://jidconnect.db");
+    }
+
+    #[test]
+    fn secret_is_never_printed() {
+        let config = Config::load(None, env(MINIMAL)).unwrap();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("s3cret"), "{printed}");
+    }
+
+    #[test]
+    fn refuses_unsafe_or_broken_setups_with_a_fix() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("JIDCONNECT_ISSUER", "http://idp.example.org", "https"),
+            ("JIDCONNECT_XMPP__SECRET", "", "component_secret"),
+            ("JIDCONNECT_XMPP__CONFIRM_TIMEOUT_SECS", "301", "1..=300"),
+            (
+                "JIDCONNECT_XMPP__COMPONENT_JID",
+                "bot@example.org",
+                "bare domain",
+            ),
+            ("JIDCONNECT_DATABASE_URL", "mysql://x", "sqlite:"),
+        ];
+        for (key, value, hint) in cases {
+            let mut vars = env(MINIMAL);
+            vars.push((key.to_string(), value.to_string()));
+            let err = format!("{:#}", Config::load(None, vars).unwrap_err());
+            assert!(err.contains(hint), "{key}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let mut vars = env(MINIMAL);
+        vars.push(("JIDCONNECT_XMPP__SECERT".into(), "typo".into()));
+        assert!(Config::load(None, vars).is_err());
+    }
+
+    #[test]
+    fn example_config_is_complete_and_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+        let config = Config::load(Some(&path), Vec::new()).unwrap();
+        assert_eq!(config.xmpp.confirm_timeout_secs, 120);
+    }
+}

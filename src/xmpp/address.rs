@@ -1,0 +1,169 @@
+//! The JID a person types, checked and normalized before any stanza is sent to it.
+
+use std::fmt;
+
+use jid::{BareJid, FullJid, Jid};
+
+/// OIDC Core §2: `sub` is at most 255 ASCII characters; the bare JID becomes the `sub`.
+pub const MAX_SUBJECT_LEN: usize = 255;
+/// Longer input is refused before it reaches the stringprep code.
+const MAX_INPUT_LEN: usize = 3 * 1024;
+
+/// A user's address: always a bare JID (the subject), sometimes with the resource the user typed.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct UserJid {
+    bare: BareJid,
+    full: Option<FullJid>,
+    subject: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JidError {
+    #[error("enter your XMPP address, like alice@example.org")]
+    Empty,
+    #[error("that address is too long")]
+    TooLong,
+    #[error("“{0}” is not a valid XMPP address; it looks like alice@example.org")]
+    Malformed(String),
+    #[error("enter your own address with a user name, like alice@{0}, not just the server")]
+    NoLocalpart(String),
+    #[error("the server name “{0}” is not a valid domain")]
+    BadDomain(String),
+}
+
+impl UserJid {
+    /// Parses what a person typed: surrounding spaces and an `xmpp:` prefix are dropped; case
+    /// and Unicode forms are normalized (RFC 7622 stringprep via the `jid` crate).
+    pub fn parse(input: &str) -> Result<Self, JidError> {
+        let input = input.trim();
+        let input = input.strip_prefix("xmpp:").unwrap_or(input);
+        if input.is_empty() {
+            return Err(JidError::Empty);
+        }
+        if input.len() > MAX_INPUT_LEN {
+            return Err(JidError::TooLong);
+        }
+        let jid = Jid::new(input).map_err(|_| JidError::Malformed(shorten(input)))?;
+        let Some(node) = jid.node() else {
+            return Err(JidError::NoLocalpart(jid.domain().as_str().to_owned()));
+        };
+        let domain = jid.domain().as_str();
+        let ascii_domain = idna::domain_to_ascii(domain)
+            .ok()
+            .filter(|d| !d.is_empty() && d.split('.').all(|label| !label.is_empty()))
+            .ok_or_else(|| JidError::BadDomain(shorten(domain)))?;
+        let subject = format!("{}@{}", node.as_str(), ascii_domain);
+        if subject.len() > MAX_SUBJECT_LEN {
+            return Err(JidError::TooLong);
+        }
+        let bare = jid.to_bare();
+        let full = jid.try_into_full().ok();
+        Ok(Self {
+            bare,
+            full,
+            subject,
+        })
+    }
+
+    pub fn bare(&self) -> &BareJid {
+        &self.bare
+    }
+
+    /// The resource-qualified JID, when the user typed one.
+    pub fn full(&self) -> Option<&FullJid> {
+        self.full.as_ref()
+    }
+
+    /// The OIDC subject: the normalized bare JID with an ASCII (IDNA) domain.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    pub fn local_part(&self) -> &str {
+        self.bare.node().map(|n| n.as_str()).unwrap_or_default()
+    }
+
+    pub fn domain(&self) -> &str {
+        self.bare.domain().as_str()
+    }
+}
+
+impl fmt::Display for UserJid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.full {
+            Some(full) => write!(f, "{full}"),
+            None => write!(f, "{}", self.bare),
+        }
+    }
+}
+
+impl fmt::Debug for UserJid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "UserJid({self})")
+    }
+}
+
+fn shorten(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_case_spaces_and_scheme() {
+        let jid = UserJid::parse("  xmpp:Alice@Example.ORG ").unwrap();
+        assert_eq!(jid.subject(), "alice@example.org");
+        assert_eq!(jid.bare().to_string(), "alice@example.org");
+        assert_eq!(jid.local_part(), "alice");
+        assert!(jid.full().is_none());
+    }
+
+    #[test]
+    fn keeps_a_typed_resource() {
+        let jid = UserJid::parse("alice@example.org/Gajim.X1").unwrap();
+        assert_eq!(
+            jid.full().unwrap().to_string(),
+            "alice@example.org/Gajim.X1"
+        );
+        assert_eq!(jid.subject(), "alice@example.org");
+    }
+
+    #[test]
+    fn idn_domains_become_ascii_in_the_subject() {
+        let jid = UserJid::parse("anna@Bücher.example").unwrap();
+        assert_eq!(jid.subject(), "anna@xn--bcher-kva.example");
+        assert_eq!(jid.domain(), "bücher.example");
+    }
+
+    #[test]
+    fn refuses_bad_input_with_a_reason() {
+        assert_eq!(UserJid::parse("  "), Err(JidError::Empty));
+        assert!(matches!(
+            UserJid::parse("example.org"),
+            Err(JidError::NoLocalpart(_))
+        ));
+        for bad in [
+            "/resource",
+            "@example.org",
+            "alice@",
+            "a b@example.org",
+            "alice@exa mple.org",
+            "alice@example.org/",
+        ] {
+            assert!(UserJid::parse(bad).is_err(), "{bad} accepted");
+        }
+        let long = format!("{}@example.org", "a".repeat(250));
+        assert_eq!(UserJid::parse(&long), Err(JidError::TooLong));
+        let huge = "a".repeat(10_000);
+        assert_eq!(UserJid::parse(&huge), Err(JidError::TooLong));
+    }
+
+    #[test]
+    fn subject_fits_exactly_255_bytes() {
+        let local = "a".repeat(255 - "@example.org".len());
+        let jid = UserJid::parse(&format!("{local}@example.org")).unwrap();
+        assert_eq!(jid.subject().len(), 255);
+    }
+}

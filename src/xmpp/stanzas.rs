@@ -1,0 +1,362 @@
+//! The stanzas jidconnect sends, and what it understands of the ones it receives.
+//!
+//! Incoming stanzas are read from raw elements rather than through xmpp-parsers' strict
+//! types: real clients answer XEP-0070 off-spec (Gajim and Libervia reply with other message
+//! types, the XEP's own examples misspell the error namespace), and a reply that cannot be
+//! parsed must still be matched to its request, as a deny.
+
+use jid::{BareJid, FullJid, Jid};
+use minidom::Element;
+use xmpp_parsers::confirm::Confirm;
+use xmpp_parsers::disco::{DiscoInfoResult, Identity};
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::message::{Id, Lang, Message, Thread};
+use xmpp_parsers::ns;
+use xmpp_parsers::ping::Ping;
+use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
+
+/// What a confirmation request says, in both its machine and human forms.
+#[derive(Debug, Clone)]
+pub struct RequestText {
+    pub code: String,
+    pub method: String,
+    pub url: String,
+    /// Who asks, e.g. the client's name.
+    pub requester: String,
+    /// Where the request comes from, e.g. the browser's IP address.
+    pub origin: String,
+}
+
+fn confirm(text: &RequestText) -> Confirm {
+    Confirm {
+        method: text.method.clone(),
+        url: text.url.clone(),
+        id: text.code.clone(),
+    }
+}
+
+/// XEP-0070 §4.5 for a bare JID: a message with thread, a human-readable body for clients
+/// without XEP-0070, and the confirm element.
+pub fn confirm_message(
+    from: &BareJid,
+    to: &BareJid,
+    id: &str,
+    thread: &str,
+    text: &RequestText,
+) -> Element {
+    let body = format!(
+        "{requester} asks you to confirm a login as {to}.\n\
+         Code: {code} (it must match the code on the login page)\n\
+         Page: {url}\nRequested from: {origin}\n\n\
+         If your app shows no Accept/Deny buttons, reply with the code {code} to accept, \
+         or \"no\" to refuse. If you did not try to log in, reply \"no\": nobody gets in \
+         without your answer.",
+        requester = text.requester,
+        code = text.code,
+        url = text.url,
+        origin = text.origin,
+    );
+    let mut message = Message::normal(Some(Jid::from(to.clone())))
+        .with_body(Lang::new(), body)
+        .with_payload(confirm(text));
+    message.from = Some(Jid::from(from.clone()));
+    message.id = Some(Id(id.to_owned()));
+    message.thread = Some(Thread {
+        parent: None,
+        id: thread.to_owned(),
+    });
+    let mut element = Element::from(message);
+    // xmpp-parsers omits type='normal' (the default), but Libervia ignores requests without it.
+    element.set_attr(
+        minidom::rxml::Namespace::NONE,
+        minidom::rxml::xml_ncname!("type").to_owned(),
+        "normal",
+    );
+    element
+}
+
+/// XEP-0070 §4.5 for a full JID: an IQ get carrying the confirm element.
+pub fn confirm_iq(from: &BareJid, to: &FullJid, id: &str, text: &RequestText) -> Element {
+    Iq::from_get(id, confirm(text))
+        .with_from(Jid::from(from.clone()))
+        .with_to(Jid::from(to.clone()))
+        .into()
+}
+
+/// XEP-0199 ping to our own server, to learn whether the link is alive.
+pub fn server_ping(from: &BareJid, server: &Jid, id: &str) -> Element {
+    Iq::from_get(id, Ping)
+        .with_from(Jid::from(from.clone()))
+        .with_to(server.clone())
+        .into()
+}
+
+/// The answer to an IQ request addressed to the component itself.
+pub fn answer_request(me: &BareJid, request: &IqRequest) -> Element {
+    let to = request.from.clone();
+    let from = request.to.clone().unwrap_or_else(|| Jid::from(me.clone()));
+    let iq = match request.kind {
+        IqRequestKind::Ping => Iq::empty_result(to, request.id.clone()),
+        IqRequestKind::DiscoInfo => {
+            let info = DiscoInfoResult {
+                node: None,
+                identities: vec![Identity::new("component", "generic", "en", "jidconnect")],
+                features: [ns::DISCO_INFO, ns::PING]
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+                extensions: vec![],
+            };
+            Iq::from_result(request.id.clone(), Some(info)).with_to(to)
+        }
+        IqRequestKind::Other => Iq::from_error(
+            request.id.clone(),
+            StanzaError::new(
+                ErrorType::Cancel,
+                DefinedCondition::ServiceUnavailable,
+                "en",
+                "",
+            ),
+        )
+        .with_to(to),
+    };
+    iq.with_from(from).into()
+}
+
+/// The XEP-0070-relevant reading of an incoming stanza.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    IqResult {
+        from: Jid,
+        id: String,
+    },
+    /// `condition` is the defined condition's element name, whatever its namespace.
+    IqError {
+        from: Jid,
+        id: String,
+        condition: Option<String>,
+    },
+    IqRequest(IqRequest),
+    Message(IncomingMessage),
+    /// Presence, stanzas without a usable `from`, and anything else we have no use for.
+    Ignored,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IqRequest {
+    pub from: Jid,
+    pub to: Option<Jid>,
+    pub id: String,
+    pub kind: IqRequestKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IqRequestKind {
+    Ping,
+    DiscoInfo,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingMessage {
+    pub from: Jid,
+    pub id: Option<String>,
+    pub is_error: bool,
+    pub error_condition: Option<String>,
+    /// The `id` of a `<confirm xmlns='http://jabber.org/protocol/http-auth'/>` child.
+    pub confirm_id: Option<String>,
+    pub body: Option<String>,
+}
+
+pub fn classify(stanza: &Element) -> Incoming {
+    let Some(from) = stanza.attr("from").and_then(|f| Jid::new(f).ok()) else {
+        return Incoming::Ignored;
+    };
+    let id = stanza.attr("id").map(str::to_owned);
+    match stanza.name() {
+        "iq" => {
+            let Some(id) = id else {
+                return Incoming::Ignored;
+            };
+            match stanza.attr("type") {
+                Some("result") => Incoming::IqResult { from, id },
+                Some("error") => Incoming::IqError {
+                    from,
+                    id,
+                    condition: error_condition(stanza),
+                },
+                Some("get") | Some("set") => {
+                    let payload = stanza.children().next();
+                    let is_get = stanza.attr("type") == Some("get");
+                    let kind = match payload {
+                        Some(p) if is_get && p.is("ping", ns::PING) => IqRequestKind::Ping,
+                        Some(p) if is_get && p.is("query", ns::DISCO_INFO) => {
+                            IqRequestKind::DiscoInfo
+                        }
+                        _ => IqRequestKind::Other,
+                    };
+                    let to = stanza.attr("to").and_then(|t| Jid::new(t).ok());
+                    Incoming::IqRequest(IqRequest { from, to, id, kind })
+                }
+                _ => Incoming::Ignored,
+            }
+        }
+        "message" => {
+            let is_error = stanza.attr("type") == Some("error");
+            let confirm_id = stanza
+                .children()
+                .find(|c| c.is("confirm", ns::HTTP_AUTH))
+                .and_then(|c| c.attr("id"))
+                .map(str::to_owned);
+            let body = stanza
+                .children()
+                .find(|c| c.name() == "body")
+                .map(Element::text);
+            Incoming::Message(IncomingMessage {
+                from,
+                id,
+                is_error,
+                error_condition: if is_error {
+                    error_condition(stanza)
+                } else {
+                    None
+                },
+                confirm_id,
+                body,
+            })
+        }
+        _ => Incoming::Ignored,
+    }
+}
+
+/// The first child of `<error/>` that is not `<text/>`, by name only: clients copy the
+/// XEP-0070 example's misspelled namespace.
+fn error_condition(stanza: &Element) -> Option<String> {
+    stanza
+        .children()
+        .find(|c| c.name() == "error")?
+        .children()
+        .find(|c| c.name() != "text")
+        .map(|c| c.name().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NS: &str = "jabber:component:accept";
+
+    fn parse(xml: &str) -> Element {
+        xml.replace("NS", NS).parse().unwrap()
+    }
+
+    fn text() -> RequestText {
+        RequestText {
+            code: "K7XM-4QPA".into(),
+            method: "GET".into(),
+            url: "https://idp.example/login".into(),
+            requester: "Example Wiki".into(),
+            origin: "203.0.113.9".into(),
+        }
+    }
+
+    #[test]
+    fn message_request_has_thread_body_and_confirm() {
+        let from = BareJid::new("auth.example").unwrap();
+        let to = BareJid::new("alice@example.org").unwrap();
+        let elem = confirm_message(&from, &to, "m1", "t1", &text());
+        let xml = String::from(&elem);
+        assert_eq!(elem.attr("type"), Some("normal"), "{xml}");
+        assert!(xml.contains("<thread"), "{xml}");
+        let confirm = elem.get_child("confirm", ns::HTTP_AUTH).unwrap();
+        assert_eq!(confirm.attr("id"), Some("K7XM-4QPA"));
+        assert_eq!(confirm.attr("url"), Some("https://idp.example/login"));
+        let body = elem.get_child("body", NS).unwrap().text();
+        assert!(
+            body.contains("K7XM-4QPA") && body.contains("Example Wiki") && body.contains("\"no\"")
+        );
+    }
+
+    #[test]
+    fn iq_request_is_a_get_to_the_full_jid() {
+        let from = BareJid::new("auth.example").unwrap();
+        let to = FullJid::new("alice@example.org/phone").unwrap();
+        let elem = confirm_iq(&from, &to, "iq1", &text());
+        assert_eq!(elem.attr("type"), Some("get"));
+        assert_eq!(elem.attr("to"), Some("alice@example.org/phone"));
+        assert!(elem.get_child("confirm", ns::HTTP_AUTH).is_some());
+    }
+
+    #[test]
+    fn reads_off_spec_replies() {
+        // Libervia: type='result', no thread.
+        let libervia = parse("<message xmlns='NS' type='result' from='alice@example.org/x'><confirm xmlns='http://jabber.org/protocol/http-auth' id='K7XM-4QPA' method='GET' url='u'/></message>");
+        let Incoming::Message(m) = classify(&libervia) else {
+            panic!()
+        };
+        assert_eq!(m.confirm_id.as_deref(), Some("K7XM-4QPA"));
+        assert!(!m.is_error);
+        // XEP-0070 example error with the misspelled namespace.
+        let deny = parse("<iq xmlns='NS' type='error' id='ha000' from='alice@example.org/x'><error code='401' type='auth'><not-authorized xmlns='urn:ietf:params:xml:xmpp-stanzas'/></error></iq>");
+        assert_eq!(
+            classify(&deny),
+            Incoming::IqError {
+                from: Jid::new("alice@example.org/x").unwrap(),
+                id: "ha000".into(),
+                condition: Some("not-authorized".into())
+            }
+        );
+        let bounce = parse("<message xmlns='NS' type='error' id='m1' from='nobody@example.org'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>");
+        let Incoming::Message(m) = classify(&bounce) else {
+            panic!()
+        };
+        assert!(m.is_error);
+        assert_eq!(m.error_condition.as_deref(), Some("service-unavailable"));
+        assert_eq!(m.id.as_deref(), Some("m1"));
+        let plain = parse("<message xmlns='NS' type='chat' from='alice@example.org/x'><body> k7xm-4qpa </body></message>");
+        let Incoming::Message(m) = classify(&plain) else {
+            panic!()
+        };
+        assert_eq!(m.body.as_deref(), Some(" k7xm-4qpa "));
+    }
+
+    #[test]
+    fn ignores_stanzas_without_sender() {
+        assert_eq!(
+            classify(&parse("<message xmlns='NS'><body>x</body></message>")),
+            Incoming::Ignored
+        );
+        assert_eq!(
+            classify(&parse("<presence xmlns='NS' from='a@b'/>")),
+            Incoming::Ignored
+        );
+        assert_eq!(
+            classify(&parse("<message xmlns='NS' from='@@bad'/>")),
+            Incoming::Ignored
+        );
+    }
+
+    #[test]
+    fn answers_pings_and_disco_and_refuses_the_rest() {
+        let me = BareJid::new("auth.example").unwrap();
+        for (payload, expect) in [
+            ("<ping xmlns='urn:xmpp:ping'/>", "result"),
+            (
+                "<query xmlns='http://jabber.org/protocol/disco#info'/>",
+                "result",
+            ),
+            ("<query xmlns='jabber:iq:version'/>", "error"),
+        ] {
+            let req = parse(&format!(
+                "<iq xmlns='NS' type='get' id='q' from='a@b/c' to='auth.example'>{payload}</iq>"
+            ));
+            let Incoming::IqRequest(r) = classify(&req) else {
+                panic!()
+            };
+            let answer = answer_request(&me, &r);
+            assert_eq!(answer.attr("type"), Some(expect), "{payload}");
+            assert_eq!(answer.attr("id"), Some("q"));
+            assert_eq!(answer.attr("to"), Some("a@b/c"));
+        }
+    }
+}
