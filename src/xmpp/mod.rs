@@ -1,3 +1,4 @@
 pub mod address;
+pub mod confirm;
 pub mod limits;
 pub mod stanzas;

@@ -1,0 +1,645 @@
+//! Pending XEP-0070 confirmation requests and the rules that decide them.
+//!
+//! Only the asked JID can answer: the bare JID for messages, the exact full JID for IQs.
+//! The code is on the requester's own page, so it proves nothing alone; the server-stamped
+//! `from` does. The first decisive answer wins and the request is forgotten, so later,
+//! duplicate, foreign-code or post-expiry answers find nothing to decide.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use jid::{BareJid, Jid};
+use minidom::Element;
+use tokio::sync::{mpsc, watch};
+
+use super::address::UserJid;
+use super::limits::{Limiter, Refused};
+use super::stanzas::{self, Incoming, IncomingMessage, RequestText};
+use crate::config::Limits;
+use crate::random;
+
+/// Where a confirmation request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Sent to the XMPP server; waiting for the person.
+    Sent,
+    Accepted,
+    Denied,
+    /// Nobody answered in time.
+    Expired,
+    /// The JID does not exist, its server cannot be reached, or our XMPP link went down.
+    Unreachable,
+}
+
+impl Status {
+    pub fn is_final(self) -> bool {
+        self != Status::Sent
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ConfirmRequest {
+    pub jid: UserJid,
+    pub text: RequestText,
+    /// The client IP the request comes from, for the per-IP limit.
+    pub ip: Option<IpAddr>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("{}", .0.reason)]
+    Refused(Refused),
+    #[error("jidconnect is not connected to its XMPP server right now; try again in a minute")]
+    Disconnected,
+}
+
+/// The requester's view of one request: its code and a live status.
+#[derive(Debug, Clone)]
+pub struct Confirmation {
+    pub code: String,
+    status: watch::Receiver<Status>,
+}
+
+impl Confirmation {
+    pub fn status(&self) -> Status {
+        *self.status.borrow()
+    }
+
+    /// Waits for the final status (the request always ends: it expires at its timeout).
+    pub async fn outcome(mut self) -> Status {
+        match self.status.wait_for(|s| s.is_final()).await {
+            Ok(status) => *status,
+            // The registry dropped the sender without a verdict: only on shutdown.
+            Err(_) => Status::Unreachable,
+        }
+    }
+}
+
+/// XEP-0070 error conditions that mean "cannot be delivered" rather than "no".
+const UNREACHABLE_CONDITIONS: &[&str] = &[
+    "service-unavailable",
+    "item-not-found",
+    "recipient-unavailable",
+    "remote-server-not-found",
+    "remote-server-timeout",
+    "gone",
+];
+/// IQ errors after which XEP-0070 falls back to the message form (no XEP-0070 support,
+/// or the resource went away).
+const FALLBACK_CONDITIONS: &[&str] = &["service-unavailable", "feature-not-implemented"];
+/// Plain-text answers that refuse the login.
+const NO_WORDS: &[&str] = &[
+    "no", "n", "deny", "refuse", "reject", "non", "nein", "nee", "nej",
+];
+
+type RequestId = u64;
+
+struct Pending {
+    target: UserJid,
+    code: String,
+    code_key: String,
+    text: RequestText,
+    thread: String,
+    /// The IQ in flight, while the request goes to a full JID.
+    iq_id: Option<String>,
+    message_id: Option<String>,
+    status: watch::Sender<Status>,
+}
+
+struct Registry {
+    limiter: Limiter,
+    max_pending: usize,
+    connected: bool,
+    next_id: RequestId,
+    pending: HashMap<RequestId, Pending>,
+    by_jid: HashMap<BareJid, RequestId>,
+    by_stanza_id: HashMap<String, RequestId>,
+}
+
+impl Registry {
+    fn start(
+        &mut self,
+        me: &BareJid,
+        request: &ConfirmRequest,
+        now: Instant,
+    ) -> Result<(RequestId, Confirmation, Element), RequestError> {
+        if !self.connected {
+            return Err(RequestError::Disconnected);
+        }
+        let refuse = |reason| {
+            RequestError::Refused(Refused {
+                reason,
+                retry_after: request.timeout,
+            })
+        };
+        let bare = request.jid.bare();
+        if self.by_jid.contains_key(bare) {
+            return Err(refuse(super::limits::Refusal::AlreadyPending));
+        }
+        if self.pending.len() >= self.max_pending {
+            return Err(refuse(super::limits::Refusal::TooManyPending));
+        }
+        self.limiter
+            .admit(bare.as_str(), request.jid.domain(), request.ip, now)
+            .map_err(RequestError::Refused)?;
+
+        self.next_id += 1;
+        let id = self.next_id;
+        let stanza_id = random::token(20);
+        let (status, receiver) = watch::channel(Status::Sent);
+        let mut pending = Pending {
+            target: request.jid.clone(),
+            code: request.text.code.clone(),
+            code_key: random::code_key(&request.text.code),
+            text: request.text.clone(),
+            thread: random::token(16),
+            iq_id: None,
+            message_id: None,
+            status,
+        };
+        let stanza = match request.jid.full() {
+            Some(full) => {
+                pending.iq_id = Some(stanza_id.clone());
+                stanzas::confirm_iq(me, full, &stanza_id, &request.text)
+            }
+            None => {
+                pending.message_id = Some(stanza_id.clone());
+                stanzas::confirm_message(me, bare, &stanza_id, &pending.thread, &request.text)
+            }
+        };
+        self.by_stanza_id.insert(stanza_id, id);
+        self.by_jid.insert(bare.clone(), id);
+        self.pending.insert(id, pending);
+        let confirmation = Confirmation {
+            code: request.text.code.clone(),
+            status: receiver,
+        };
+        Ok((id, confirmation, stanza))
+    }
+
+    /// Decides `id` with `status` and forgets it.
+    fn finish(&mut self, id: RequestId, status: Status, now: Instant) {
+        let Some(pending) = self.pending.remove(&id) else {
+            return;
+        };
+        self.by_jid.remove(pending.target.bare());
+        for stanza_id in [&pending.iq_id, &pending.message_id].into_iter().flatten() {
+            self.by_stanza_id.remove(stanza_id);
+        }
+        if status == Status::Denied {
+            self.limiter.block(pending.target.bare().as_str(), now);
+        }
+        tracing::info!(jid = %pending.target, ?status, "confirmation request decided");
+        pending.status.send_replace(status);
+    }
+
+    fn fail_all(&mut self, now: Instant) {
+        let ids: Vec<RequestId> = self.pending.keys().copied().collect();
+        for id in ids {
+            self.finish(id, Status::Unreachable, now);
+        }
+    }
+
+    /// Applies one incoming stanza; returns the stanzas to send in reply.
+    fn handle(&mut self, me: &BareJid, incoming: Incoming, now: Instant) -> Vec<Element> {
+        match incoming {
+            Incoming::IqResult { from, id } => {
+                if let Some(request) = self.iq_request(&from, &id) {
+                    self.finish(request, Status::Accepted, now);
+                }
+                vec![]
+            }
+            Incoming::IqError {
+                from,
+                id,
+                condition,
+            } => {
+                let Some(request) = self.iq_request(&from, &id) else {
+                    return vec![];
+                };
+                let condition = condition.unwrap_or_default();
+                if FALLBACK_CONDITIONS.contains(&condition.as_str()) {
+                    return self.fall_back_to_message(me, request).into_iter().collect();
+                }
+                let status = if condition.starts_with("remote-server-") {
+                    Status::Unreachable
+                } else {
+                    Status::Denied
+                };
+                self.finish(request, status, now);
+                vec![]
+            }
+            Incoming::Message(message) => {
+                if let Some((request, status)) = self.decide_message(&message) {
+                    self.finish(request, status, now);
+                }
+                vec![]
+            }
+            Incoming::IqRequest(request) => vec![stanzas::answer_request(me, &request)],
+            Incoming::Ignored => vec![],
+        }
+    }
+
+    /// The request an IQ answer belongs to: its id must be ours and come from the exact
+    /// full JID we asked.
+    fn iq_request(&self, from: &Jid, iq_id: &str) -> Option<RequestId> {
+        let id = *self.by_stanza_id.get(iq_id)?;
+        let pending = self.pending.get(&id)?;
+        let asked = pending.target.full()?;
+        if pending.iq_id.as_deref() != Some(iq_id) || from.try_as_full().ok() != Some(asked) {
+            tracing::warn!(%from, expected = %asked, "IQ answer from the wrong JID ignored");
+            return None;
+        }
+        Some(id)
+    }
+
+    fn fall_back_to_message(&mut self, me: &BareJid, id: RequestId) -> Option<Element> {
+        let pending = self.pending.get_mut(&id)?;
+        if let Some(iq_id) = pending.iq_id.take() {
+            self.by_stanza_id.remove(&iq_id);
+        }
+        let message_id = random::token(20);
+        let stanza = stanzas::confirm_message(
+            me,
+            pending.target.bare(),
+            &message_id,
+            &pending.thread,
+            &pending.text,
+        );
+        pending.message_id = Some(message_id.clone());
+        self.by_stanza_id.insert(message_id, id);
+        Some(stanza)
+    }
+
+    fn decide_message(&self, message: &IncomingMessage) -> Option<(RequestId, Status)> {
+        let from = message.from.to_bare();
+        let id = *self.by_jid.get(&from)?;
+        let pending = &self.pending[&id];
+        if message.is_error {
+            let ours = message.id.is_some() && message.id == pending.message_id
+                || message.confirm_id.as_deref() == Some(pending.code.as_str());
+            if !ours {
+                return None;
+            }
+            let condition = message.error_condition.as_deref().unwrap_or_default();
+            let status = if UNREACHABLE_CONDITIONS.contains(&condition) {
+                Status::Unreachable
+            } else {
+                Status::Denied
+            };
+            return Some((id, status));
+        }
+        if let Some(confirm_id) = &message.confirm_id {
+            // A confirm for another code (an old request, someone else's page): not an answer.
+            return (*confirm_id == pending.code).then_some((id, Status::Accepted));
+        }
+        let body = message.body.as_deref()?;
+        if random::code_key(body) == pending.code_key {
+            return Some((id, Status::Accepted));
+        }
+        let word = body.trim().trim_end_matches(['.', '!']).to_lowercase();
+        NO_WORDS
+            .contains(&word.as_str())
+            .then_some((id, Status::Denied))
+    }
+}
+
+/// The handle through which the web side asks for confirmations. Cheap to clone.
+#[derive(Clone)]
+pub struct Confirmer {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    me: BareJid,
+    registry: Mutex<Registry>,
+    outgoing: mpsc::UnboundedSender<Element>,
+}
+
+/// The component connection's end of the confirmer: stanzas to send.
+pub struct Outbox(pub mpsc::UnboundedReceiver<Element>);
+
+impl Confirmer {
+    pub fn new(component_jid: BareJid, limits: &Limits) -> (Self, Outbox) {
+        let (outgoing, receiver) = mpsc::unbounded_channel();
+        let registry = Registry {
+            limiter: Limiter::new(limits),
+            max_pending: limits.max_pending,
+            connected: false,
+            next_id: 0,
+            pending: HashMap::new(),
+            by_jid: HashMap::new(),
+            by_stanza_id: HashMap::new(),
+        };
+        let shared = Arc::new(Shared {
+            me: component_jid,
+            registry: Mutex::new(registry),
+            outgoing,
+        });
+        (Self { shared }, Outbox(receiver))
+    }
+
+    pub fn component_jid(&self) -> &BareJid {
+        &self.shared.me
+    }
+
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        // The registry's invariants hold between statements, so a panic elsewhere
+        // cannot leave it half-updated.
+        self.shared
+            .registry
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Sends a confirmation request, subject to the limits; it expires after its timeout.
+    pub fn request(&self, request: ConfirmRequest) -> Result<Confirmation, RequestError> {
+        let (id, confirmation, stanza) =
+            self.registry()
+                .start(&self.shared.me, &request, Instant::now())?;
+        if self.shared.outgoing.send(stanza).is_err() {
+            self.registry()
+                .finish(id, Status::Unreachable, Instant::now());
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(request.timeout).await;
+            this.registry().finish(id, Status::Expired, Instant::now());
+        });
+        tracing::info!(jid = %request.jid, code = %confirmation.code, "confirmation request sent");
+        Ok(confirmation)
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.registry().connected
+    }
+
+    pub fn pending_count(&self) -> usize {
+        self.registry().pending.len()
+    }
+
+    /// Called by the component connection: while disconnected, pending requests cannot be
+    /// answered (the server bounces what is addressed to us), so they fail at once.
+    pub(super) fn set_connected(&self, connected: bool) {
+        let mut registry = self.registry();
+        registry.connected = connected;
+        if !connected {
+            registry.fail_all(Instant::now());
+        }
+    }
+
+    /// Called by the component connection for each stanza received; returns the replies.
+    pub(super) fn on_stanza(&self, stanza: &Element) -> Vec<Element> {
+        let incoming = stanzas::classify(stanza);
+        self.registry()
+            .handle(&self.shared.me, incoming, Instant::now())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NS: &str = "jabber:component:accept";
+
+    fn limits() -> Limits {
+        Limits {
+            jid_cooldown_secs: 0,
+            ..Limits::default()
+        }
+    }
+
+    fn confirmer() -> (Confirmer, Outbox) {
+        let (c, outbox) = Confirmer::new(BareJid::new("auth.example").unwrap(), &limits());
+        c.set_connected(true);
+        (c, outbox)
+    }
+
+    fn ask(c: &Confirmer, jid: &str) -> Confirmation {
+        c.request(ConfirmRequest {
+            jid: UserJid::parse(jid).unwrap(),
+            text: RequestText {
+                code: random::confirmation_code(),
+                method: "GET".into(),
+                url: "https://idp.example/".into(),
+                requester: "Wiki".into(),
+                origin: "192.0.2.1".into(),
+            },
+            ip: None,
+            timeout: Duration::from_secs(60),
+        })
+        .unwrap()
+    }
+
+    fn sent(outbox: &mut Outbox) -> Element {
+        outbox.0.try_recv().expect("a stanza was sent")
+    }
+
+    fn feed(c: &Confirmer, xml: &str) -> Vec<Element> {
+        let elem: Element = xml.replace("NS", NS).parse().unwrap();
+        c.on_stanza(&elem)
+    }
+
+    fn confirm_reply(from: &str, code: &str, extra: &str) -> String {
+        format!("<message xmlns='NS' from='{from}' {extra}><confirm xmlns='http://jabber.org/protocol/http-auth' id='{code}' method='GET' url='u'/></message>")
+    }
+
+    #[tokio::test]
+    async fn message_confirm_from_the_asked_jid_accepts() {
+        let (c, mut outbox) = confirmer();
+        let conf = ask(&c, "alice@example.org");
+        let stanza = sent(&mut outbox);
+        assert_eq!(stanza.name(), "message");
+        feed(
+            &c,
+            &confirm_reply("alice@example.org/phone", &conf.code, "type='normal'"),
+        );
+        assert_eq!(conf.status(), Status::Accepted);
+        assert_eq!(c.pending_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn confirm_from_another_jid_never_counts() {
+        let (c, _outbox) = confirmer();
+        let conf = ask(&c, "alice@example.org");
+        feed(&c, &confirm_reply("mallory@example.org/x", &conf.code, ""));
+        feed(&c, &format!("<message xmlns='NS' from='mallory@example.org/x' type='chat'><body>{}</body></message>", conf.code));
+        feed(
+            &c,
+            &format!(
+                "<iq xmlns='NS' from='mallory@example.org/x' type='result' id='{}'/>",
+                conf.code
+            ),
+        );
+        assert_eq!(conf.status(), Status::Sent);
+    }
+
+    #[tokio::test]
+    async fn foreign_codes_chatter_and_late_answers_are_ignored() {
+        let (c, _outbox) = confirmer();
+        let conf = ask(&c, "alice@example.org");
+        feed(&c, &confirm_reply("alice@example.org/a", "OTHER-CODE", ""));
+        feed(&c, "<message xmlns='NS' from='alice@example.org/a' type='chat'><body>hello?</body></message>");
+        assert_eq!(conf.status(), Status::Sent);
+        feed(&c, &format!("<message xmlns='NS' from='alice@example.org/a' type='chat'><body> {} </body></message>", conf.code.to_lowercase().replace('-', "")));
+        assert_eq!(conf.status(), Status::Accepted);
+        // A second resource saying no afterwards changes nothing, and does not block.
+        feed(
+            &c,
+            "<message xmlns='NS' from='alice@example.org/b' type='chat'><body>no</body></message>",
+        );
+        assert_eq!(conf.status(), Status::Accepted);
+        let again = ask(&c, "alice@example.org");
+        assert_eq!(again.status(), Status::Sent);
+    }
+
+    #[tokio::test]
+    async fn plain_no_denies_and_blocks_further_requests() {
+        let (c, _outbox) = confirmer();
+        let conf = ask(&c, "alice@example.org");
+        feed(
+            &c,
+            "<message xmlns='NS' from='alice@example.org/a' type='chat'><body>No.</body></message>",
+        );
+        assert_eq!(conf.status(), Status::Denied);
+        // Answers after a deny find nothing.
+        feed(&c, &confirm_reply("alice@example.org/a", &conf.code, ""));
+        assert_eq!(conf.status(), Status::Denied);
+        let err = c
+            .request(ConfirmRequest {
+                jid: UserJid::parse("alice@example.org").unwrap(),
+                text: RequestText {
+                    code: "X".into(),
+                    method: "GET".into(),
+                    url: "u".into(),
+                    requester: "r".into(),
+                    origin: "o".into(),
+                },
+                ip: None,
+                timeout: Duration::from_secs(1),
+            })
+            .unwrap_err();
+        assert!(
+            matches!(err, RequestError::Refused(r) if r.reason == super::super::limits::Refusal::RecentlyDenied)
+        );
+    }
+
+    #[tokio::test]
+    async fn message_error_with_confirm_denies_and_bounce_is_unreachable() {
+        let (c, mut outbox) = confirmer();
+        let conf = ask(&c, "alice@example.org");
+        feed(
+            &c,
+            &confirm_reply("alice@example.org/a", &conf.code, "type='error'"),
+        );
+        assert_eq!(conf.status(), Status::Denied);
+
+        let conf = ask(&c, "nobody@example.org");
+        let _ = sent(&mut outbox);
+        let stanza = sent(&mut outbox);
+        let id = stanza.attr("id").unwrap();
+        feed(&c, &format!("<message xmlns='NS' from='nobody@example.org' type='error' id='{id}'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>"));
+        assert_eq!(conf.status(), Status::Unreachable);
+    }
+
+    #[tokio::test]
+    async fn full_jid_gets_an_iq_answered_only_by_that_resource() {
+        let (c, mut outbox) = confirmer();
+        let conf = ask(&c, "alice@example.org/laptop");
+        let iq = sent(&mut outbox);
+        assert_eq!(iq.name(), "iq");
+        let id = iq.attr("id").unwrap().to_owned();
+        feed(
+            &c,
+            &format!("<iq xmlns='NS' from='alice@example.org/phone' type='result' id='{id}'/>"),
+        );
+        assert_eq!(conf.status(), Status::Sent);
+        feed(
+            &c,
+            &format!("<iq xmlns='NS' from='alice@example.org/laptop' type='result' id='{id}'/>"),
+        );
+        assert_eq!(conf.status(), Status::Accepted);
+    }
+
+    #[tokio::test]
+    async fn iq_errors_fall_back_deny_or_unreach() {
+        let (c, mut outbox) = confirmer();
+        let conf = ask(&c, "alice@example.org/laptop");
+        let id = sent(&mut outbox).attr("id").unwrap().to_owned();
+        let replies = feed(&c, &format!("<iq xmlns='NS' from='alice@example.org/laptop' type='error' id='{id}'><error type='cancel'><feature-not-implemented xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"));
+        assert_eq!(replies.len(), 1);
+        assert_eq!(replies[0].name(), "message");
+        assert_eq!(replies[0].attr("to"), Some("alice@example.org"));
+        assert_eq!(conf.status(), Status::Sent);
+        // The IQ id is spent: a late result for it does nothing.
+        feed(
+            &c,
+            &format!("<iq xmlns='NS' from='alice@example.org/laptop' type='result' id='{id}'/>"),
+        );
+        assert_eq!(conf.status(), Status::Sent);
+        feed(
+            &c,
+            &confirm_reply("alice@example.org/other", &conf.code, "type='normal'"),
+        );
+        assert_eq!(conf.status(), Status::Accepted);
+
+        let conf = ask(&c, "bob@example.org/x");
+        let id = sent(&mut outbox).attr("id").unwrap().to_owned();
+        // The XEP's own example, with its misspelled namespace: a deny.
+        feed(&c, &format!("<iq xmlns='NS' from='bob@example.org/x' type='error' id='{id}'><error code='401' type='auth'><not-authorized xmlns='urn:ietf:params:xml:xmpp-stanzas'/></error></iq>"));
+        assert_eq!(conf.status(), Status::Denied);
+    }
+
+    #[tokio::test]
+    async fn one_pending_request_per_jid_and_disconnect_fails_all() {
+        let (c, _outbox) = confirmer();
+        let conf = ask(&c, "alice@example.org");
+        let second = c.request(ConfirmRequest {
+            jid: UserJid::parse("Alice@Example.org/other").unwrap(),
+            text: RequestText {
+                code: "C".into(),
+                method: "GET".into(),
+                url: "u".into(),
+                requester: "r".into(),
+                origin: "o".into(),
+            },
+            ip: None,
+            timeout: Duration::from_secs(1),
+        });
+        assert!(matches!(second, Err(RequestError::Refused(_))));
+        c.set_connected(false);
+        assert_eq!(conf.status(), Status::Unreachable);
+        assert!(matches!(
+            c.request(ConfirmRequest {
+                jid: UserJid::parse("carol@example.org").unwrap(),
+                text: RequestText {
+                    code: "C".into(),
+                    method: "GET".into(),
+                    url: "u".into(),
+                    requester: "r".into(),
+                    origin: "o".into()
+                },
+                ip: None,
+                timeout: Duration::from_secs(1),
+            }),
+            Err(RequestError::Disconnected)
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn silence_expires_at_the_timeout() {
+        let (c, _outbox) = confirmer();
+        let conf = ask(&c, "alice@example.org");
+        let code = conf.code.clone();
+        let outcome = tokio::spawn(conf.outcome());
+        tokio::time::sleep(Duration::from_secs(61)).await;
+        assert_eq!(outcome.await.unwrap(), Status::Expired);
+        // After expiry the answer is ignored and the JID is free again.
+        feed(&c, &confirm_reply("alice@example.org/a", &code, ""));
+        assert_eq!(c.pending_count(), 0);
+    }
+}
