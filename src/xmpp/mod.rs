@@ -1,4 +1,5 @@
 pub mod address;
+pub mod component;
 pub mod confirm;
 pub mod limits;
 pub mod stanzas;

@@ -23,8 +23,8 @@ pub struct RequestText {
     pub url: String,
     /// Who asks, e.g. the client's name.
     pub requester: String,
-    /// Where the request comes from, e.g. the browser's IP address.
-    pub origin: String,
+    /// Where the request comes from, e.g. the browser's IP address, when known.
+    pub origin: Option<String>,
 }
 
 fn confirm(text: &RequestText) -> Confirm {
@@ -44,17 +44,21 @@ pub fn confirm_message(
     thread: &str,
     text: &RequestText,
 ) -> Element {
+    let origin = text
+        .origin
+        .as_ref()
+        .map(|o| format!("Requested from: {o}\n"))
+        .unwrap_or_default();
     let body = format!(
         "{requester} asks you to confirm a login as {to}.\n\
          Code: {code} (it must match the code on the login page)\n\
-         Page: {url}\nRequested from: {origin}\n\n\
+         Page: {url}\n{origin}\n\
          If your app shows no Accept/Deny buttons, reply with the code {code} to accept, \
          or \"no\" to refuse. If you did not try to log in, reply \"no\": nobody gets in \
          without your answer.",
         requester = text.requester,
         code = text.code,
         url = text.url,
-        origin = text.origin,
     );
     let mut message = Message::normal(Some(Jid::from(to.clone())))
         .with_body(Lang::new(), body)
@@ -256,7 +260,7 @@ mod tests {
             method: "GET".into(),
             url: "https://idp.example/login".into(),
             requester: "Example Wiki".into(),
-            origin: "203.0.113.9".into(),
+            origin: Some("203.0.113.9".into()),
         }
     }
 

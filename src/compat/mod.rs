@@ -1,0 +1,281 @@
+//! The HTTPAuthenticationOverXMPP-compatible API: `GET|POST /auth`.
+//!
+//! Same parameters and status codes as the component it replaces (200 accepted, 400 bad
+//! or missing parameter, 401 denied or timed out, 520 unknown error, 523 XMPP unreachable),
+//! plus 429 for rate limits, and one difference: the caller authenticates as a registered
+//! client with HTTP Basic, because an unauthenticated endpoint that sends prompts to any
+//! JID is a prompt-bombing service.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use base64::Engine;
+use url::Url;
+
+use crate::config::MAX_CONFIRM_TIMEOUT_SECS;
+use crate::state::AppState;
+use crate::store::clients::{burn_secret_check, Client};
+use crate::xmpp::address::UserJid;
+use crate::xmpp::confirm::{ConfirmRequest, RequestError, Status};
+use crate::xmpp::stanzas::RequestText;
+
+/// Cloudflare's "origin is unreachable", as the original component uses it.
+const UNREACHABLE: u16 = 523;
+/// Cloudflare's "unknown error", as the original component uses it.
+const UNKNOWN_ERROR: u16 = 520;
+const MAX_TRANSACTION_ID_LEN: usize = 64;
+const MAX_METHOD_LEN: usize = 16;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/auth", get(auth_get).post(auth_post))
+}
+
+type Params = HashMap<String, String>;
+
+async fn auth_get(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(params): Query<Params>,
+) -> Response {
+    auth(app, peer, headers, params).await
+}
+
+async fn auth_post(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(params): Form<Params>,
+) -> Response {
+    auth(app, peer, headers, params).await
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Reply {
+    Accepted,
+    BadRequest(String),
+    Unauthenticated,
+    Refused,
+    RateLimited {
+        message: String,
+        retry_after: Duration,
+    },
+    Unreachable(String),
+    UnknownError,
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let status = |code: u16| StatusCode::from_u16(code).expect("valid status code");
+        match self {
+            Reply::Accepted => (StatusCode::OK, "accepted\n").into_response(),
+            Reply::BadRequest(why) => (StatusCode::BAD_REQUEST, format!("{why}\n")).into_response(),
+            Reply::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Basic realm=\"jidconnect\"")],
+                "client authentication failed: send the client id and secret with HTTP Basic\n",
+            )
+                .into_response(),
+            Reply::Refused => (StatusCode::UNAUTHORIZED, "denied or timed out\n").into_response(),
+            Reply::RateLimited {
+                message,
+                retry_after,
+            } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(
+                    header::RETRY_AFTER,
+                    retry_after.as_secs().max(1).to_string(),
+                )],
+                format!("{message}\n"),
+            )
+                .into_response(),
+            Reply::Unreachable(why) => (status(UNREACHABLE), format!("{why}\n")).into_response(),
+            Reply::UnknownError => (status(UNKNOWN_ERROR), "unknown error\n").into_response(),
+        }
+    }
+}
+
+async fn auth(app: AppState, peer: SocketAddr, headers: HeaderMap, params: Params) -> Response {
+    let client = match authenticate(&app, &headers).await {
+        Ok(Some(client)) => client,
+        Ok(None) => return Reply::Unauthenticated.into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "client lookup failed");
+            return Reply::UnknownError.into_response();
+        }
+    };
+    let request = match parse_request(&app, &client, &params) {
+        Ok(request) => ConfirmRequest {
+            ip: Some(app.client_ip(peer, &headers)),
+            ..request
+        },
+        Err(reply) => return reply.into_response(),
+    };
+    let confirmation = match app.confirmer.request(request) {
+        Ok(confirmation) => confirmation,
+        Err(RequestError::Refused(refused)) => {
+            return Reply::RateLimited {
+                message: refused.reason.to_string(),
+                retry_after: refused.retry_after,
+            }
+            .into_response()
+        }
+        Err(e @ RequestError::Disconnected) => {
+            return Reply::Unreachable(e.to_string()).into_response()
+        }
+    };
+    match confirmation.outcome().await {
+        Status::Accepted => Reply::Accepted,
+        Status::Denied | Status::Expired => Reply::Refused,
+        Status::Unreachable => Reply::Unreachable("the XMPP address cannot be reached".into()),
+        Status::Sent => Reply::UnknownError,
+    }
+    .into_response()
+}
+
+/// HTTP Basic with the client id and secret, form-decoded as RFC 6749 §2.3.1 says.
+async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Option<Client>, sqlx::Error> {
+    let Some((id, secret)) = basic_credentials(headers) else {
+        return Ok(None);
+    };
+    let Some(client) = app.store.client(&id).await? else {
+        burn_secret_check(&secret);
+        return Ok(None);
+    };
+    Ok(client.secret_matches(&secret).then_some(client))
+}
+
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let form_decode = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    Some((form_decode(id)?, form_decode(secret)?))
+}
+
+fn parse_request(
+    app: &AppState,
+    client: &Client,
+    params: &Params,
+) -> Result<ConfirmRequest, Reply> {
+    let required = |name: &str| {
+        params
+            .get(name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| Reply::BadRequest(format!("missing mandatory parameter: {name}")))
+    };
+    let jid = UserJid::parse(required("jid")?).map_err(|e| Reply::BadRequest(e.to_string()))?;
+    let code = required("transaction_id")?;
+    if code.chars().count() > MAX_TRANSACTION_ID_LEN || code.chars().any(char::is_control) {
+        return Err(Reply::BadRequest(format!(
+            "transaction_id must be 1 to {MAX_TRANSACTION_ID_LEN} printable characters"
+        )));
+    }
+    let method = params.get("method").map(String::as_str).unwrap_or("GET");
+    if method.is_empty()
+        || method.len() > MAX_METHOD_LEN
+        || !method.chars().all(|c| c.is_ascii_alphabetic())
+    {
+        return Err(Reply::BadRequest(
+            "method must be an HTTP method such as GET or POST".into(),
+        ));
+    }
+    let url = match params.get("domain").filter(|d| !d.is_empty()) {
+        Some(domain) => site_url(domain).ok_or_else(|| {
+            Reply::BadRequest(format!("domain {domain:?} is not a host name or URL"))
+        })?,
+        None => app.config.issuer.to_string(),
+    };
+    let default_timeout = app.config.xmpp.confirm_timeout_secs;
+    let timeout = match params.get("timeout").filter(|t| !t.is_empty()) {
+        None => default_timeout,
+        Some(t) => match t.parse::<i64>() {
+            Ok(secs) if secs <= 0 => default_timeout,
+            Ok(secs) => (secs as u64).min(MAX_CONFIRM_TIMEOUT_SECS),
+            Err(_) => {
+                return Err(Reply::BadRequest(
+                    "timeout must be a number of seconds".into(),
+                ))
+            }
+        },
+    };
+    Ok(ConfirmRequest {
+        jid,
+        text: RequestText {
+            code: code.clone(),
+            method: method.to_ascii_uppercase(),
+            url,
+            requester: client.name.clone(),
+            origin: None,
+        },
+        ip: None,
+        timeout: Duration::from_secs(timeout),
+    })
+}
+
+/// The page the request is about: the caller's `domain`, as a URL (XEP-0070 wants a URL;
+/// the original component sent the bare domain).
+fn site_url(domain: &str) -> Option<String> {
+    if let Ok(url) = Url::parse(domain) {
+        if matches!(url.scheme(), "http" | "https") && url.host().is_some() {
+            return Some(url.to_string());
+        }
+    }
+    let mut url = Url::parse("https://placeholder.invalid/").expect("valid literal");
+    url.set_host(Some(domain)).ok()?;
+    Some(url.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn basic_credentials_are_decoded() {
+        let mut headers = HeaderMap::new();
+        let encoded = base64::engine::general_purpose::STANDARD.encode("my%20id:s3cr%3At");
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Basic {encoded}")).unwrap(),
+        );
+        assert_eq!(
+            basic_credentials(&headers),
+            Some(("my id".into(), "s3cr:t".into()))
+        );
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc"),
+        );
+        assert_eq!(basic_credentials(&headers), None);
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic !!!"));
+        assert_eq!(basic_credentials(&headers), None);
+    }
+
+    #[test]
+    fn domains_become_urls() {
+        assert_eq!(site_url("agayon.be").as_deref(), Some("https://agayon.be/"));
+        assert_eq!(
+            site_url("https://wiki.example/login").as_deref(),
+            Some("https://wiki.example/login")
+        );
+        assert_eq!(site_url("bad domain/x"), None);
+    }
+}

@@ -1,0 +1,128 @@
+//! One startup path for the binary and the tests: build, then run until stopped.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use jid::BareJid;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::state::AppState;
+use crate::store::Store;
+use crate::xmpp::component;
+use crate::xmpp::confirm::Confirmer;
+
+/// Form bodies here are small; anything larger is refused before it is read.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    component: JoinHandle<()>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Application {
+    /// Opens the database (running migrations), binds the listener and starts the XMPP
+    /// component. The component connects in the background and keeps retrying, so the
+    /// web side starts even while the XMPP server is down.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let store = Store::connect(&config.database_url).await?;
+        let component_jid = BareJid::new(&config.xmpp.component_jid)
+            .context("[xmpp] component_jid is not a valid JID")?;
+        let (confirmer, outbox) = Confirmer::new(component_jid, &config.limits);
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let component = tokio::spawn(component::run(
+            config.xmpp.clone(),
+            confirmer.clone(),
+            outbox,
+            shutdown_rx,
+        ));
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let state = AppState {
+            config: Arc::new(config),
+            store,
+            confirmer,
+        };
+        let router = Router::new()
+            .merge(crate::compat::router())
+            .merge(crate::health::router())
+            .with_state(state.clone())
+            .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+            .layer(TraceLayer::new_for_http());
+        Ok(Self {
+            listener,
+            router,
+            state,
+            component,
+            shutdown,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `stop` completes, then finishes open requests and closes the XMPP
+    /// stream cleanly.
+    pub async fn run_until_stopped(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        tracing::info!(listen = %self.local_addr(), issuer = %self.state.config.issuer, "jidconnect serving");
+        let shutdown = self.shutdown.clone();
+        let serve = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            stop.await;
+            // Waiting requests (the /auth long poll) end as "unreachable" at once.
+            let _ = shutdown.send(true);
+        });
+        let result = serve.await.context("HTTP server failed");
+        let _ = self.shutdown.send(true);
+        let _ = self.component.await;
+        result
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,68 @@
+//! What every request handler can reach.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+
+use crate::config::Config;
+use crate::store::Store;
+use crate::xmpp::confirm::Confirmer;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub confirmer: Confirmer,
+}
+
+impl AppState {
+    /// The client's IP: the peer address, or behind a trusted proxy the last
+    /// `X-Forwarded-For` entry (the one our proxy appended).
+    pub fn client_ip(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+        if self.config.trust_forwarded_for {
+            if let Some(ip) = last_forwarded_for(headers) {
+                return ip;
+            }
+        }
+        peer.ip()
+    }
+}
+
+/// Only the last entry: earlier ones come from the client and may be forged.
+fn last_forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()?
+        .to_str()
+        .ok()?
+        .rsplit(',')
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn takes_the_entry_our_proxy_appended() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(last_forwarded_for(&headers), None);
+        headers.append("x-forwarded-for", "6.6.6.6, 192.0.2.7".parse().unwrap());
+        assert_eq!(
+            last_forwarded_for(&headers),
+            Some("192.0.2.7".parse().unwrap())
+        );
+        headers.append("x-forwarded-for", "2001:db8::1".parse().unwrap());
+        assert_eq!(
+            last_forwarded_for(&headers),
+            Some("2001:db8::1".parse().unwrap())
+        );
+        headers.append("x-forwarded-for", "6.6.6.6, garbage".parse().unwrap());
+        assert_eq!(last_forwarded_for(&headers), None);
+    }
+}

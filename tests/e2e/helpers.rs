@@ -1,0 +1,392 @@
+//! Real parts for end-to-end tests: a private Prosody per test, slixmpp users, and the
+//! application started through the same `Application::build` as the binary.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use jidconnect::config::Config;
+use jidconnect::startup::Application;
+use jidconnect::store::clients::NewClient;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{ChildStdin, ChildStdout};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const DOMAIN: &str = "localhost";
+pub const COMPONENT: &str = "auth.localhost";
+/// Users every test Prosody has; the password is the name followed by "pass".
+pub const USERS: &[&str] = &["alice", "bob", "carol"];
+const WAIT: Duration = Duration::from_secs(20);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A private Prosody 0.12 from Debian, on loopback ports of its own.
+pub struct Prosody {
+    dir: TempDir,
+    pub c2s_port: u16,
+    pub component_port: u16,
+    pub secret: String,
+    child: Option<Child>,
+}
+
+impl Prosody {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut prosody = Self {
+            c2s_port: free_port(),
+            component_port: free_port(),
+            secret: jidconnect::random::token(24),
+            child: None,
+            dir,
+        };
+        std::fs::create_dir_all(prosody.dir.path().join("data")).unwrap();
+        std::fs::write(prosody.config_path(), prosody.config_text()).unwrap();
+        for user in USERS {
+            let status = Command::new("prosodyctl")
+                .arg("--config")
+                .arg(prosody.config_path())
+                .args(["register", user, DOMAIN, &format!("{user}pass")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("prosodyctl runs (apt-get install prosody)");
+            assert!(status.success(), "prosodyctl register {user} failed");
+        }
+        prosody.launch().await;
+        prosody
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.dir.path().join("prosody.cfg.lua")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("prosody.log")
+    }
+
+    fn config_text(&self) -> String {
+        let dir = self.dir.path().display();
+        format!(
+            r#"run_as_root = true
+pidfile = "{dir}/prosody.pid"
+data_path = "{dir}/data"
+log = {{ {{ levels = {{ min = "info" }}, to = "file", filename = "{dir}/prosody.log" }} }}
+interfaces = {{ "127.0.0.1" }}
+c2s_ports = {{ {c2s} }}
+c2s_direct_tls_ports = {{ }}
+component_ports = {{ {component} }}
+component_interfaces = {{ "127.0.0.1" }}
+http_ports = {{ }}
+https_ports = {{ }}
+modules_enabled = {{ "roster", "saslauth", "disco", "ping", "offline" }}
+modules_disabled = {{ "s2s" }}
+authentication = "internal_hashed"
+storage = "internal"
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+VirtualHost "{DOMAIN}"
+Component "{COMPONENT}"
+    component_secret = "{secret}"
+"#,
+            c2s = self.c2s_port,
+            component = self.component_port,
+            secret = self.secret,
+        )
+    }
+
+    async fn launch(&mut self) {
+        let child = Command::new("prosody")
+            .arg("-F")
+            .arg("--config")
+            .arg(self.config_path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prosody starts (apt-get install prosody)");
+        self.child = Some(child);
+        for port in [self.c2s_port, self.component_port] {
+            wait_for_port(port, &self.log_path()).await;
+        }
+    }
+
+    /// SIGKILL: the XMPP server vanishes without closing its streams.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts again on the same ports with the same accounts.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.launch().await;
+    }
+}
+
+impl Drop for Prosody {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn wait_for_port(port: u16, log: &Path) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        if tokio::time::Instant::now() > deadline {
+            let log = std::fs::read_to_string(log).unwrap_or_default();
+            panic!("port {port} never opened; prosody log:\n{log}");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// What the user's client reported about a confirmation request it received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub kind: String,
+    pub code: String,
+    pub from: String,
+    pub body: String,
+}
+
+/// A person at a real XMPP client: slixmpp (tests/support/xmpp_user.py) logged in to Prosody.
+pub struct XmppUser {
+    pub jid: String,
+    _child: tokio::process::Child,
+    stdin: ChildStdin,
+    events: Lines<BufReader<ChildStdout>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Client {
+    /// Supports XEP-0070 (slixmpp's xep_0070 plugin).
+    Xep0070,
+    /// Shows only the body; the person answers by typing.
+    PlainText,
+}
+
+impl XmppUser {
+    /// Logs `user/resource` in; `mode` says how it answers (see xmpp_user.py).
+    pub async fn login(
+        prosody: &Prosody,
+        user: &str,
+        resource: &str,
+        client: Client,
+        mode: &str,
+    ) -> Self {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/xmpp_user.py");
+        let mut command = tokio::process::Command::new("python3");
+        command
+            .arg(script)
+            .args(["--jid", &format!("{user}@{DOMAIN}/{resource}")])
+            .args(["--password", &format!("{user}pass")])
+            .args(["--port", &prosody.c2s_port.to_string()])
+            .args(["--mode", mode])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true);
+        if let Client::PlainText = client {
+            command.arg("--no-xep0070");
+        }
+        let mut child = command.spawn().expect("python3 runs (pip install slixmpp)");
+        let stdin = child.stdin.take().unwrap();
+        let events = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut this = Self {
+            jid: format!("{user}@{DOMAIN}/{resource}"),
+            _child: child,
+            stdin,
+            events,
+        };
+        let online = this.next_event().await;
+        assert_eq!(online["event"], "online", "{online}");
+        this
+    }
+
+    async fn next_event(&mut self) -> Value {
+        let line = tokio::time::timeout(WAIT, self.events.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("{}: no event within {WAIT:?}", self.jid))
+            .expect("read from the XMPP user")
+            .unwrap_or_else(|| panic!("{}: the XMPP user process ended", self.jid));
+        serde_json::from_str(&line).expect("JSON event")
+    }
+
+    /// The next confirmation request this client received.
+    pub async fn next_request(&mut self) -> Received {
+        let event = self.next_event().await;
+        assert_eq!(event["event"], "confirm", "{event}");
+        let text = |k: &str| event[k].as_str().unwrap_or_default().to_owned();
+        Received {
+            kind: text("kind"),
+            code: text("code"),
+            from: text("from"),
+            body: text("body"),
+        }
+    }
+
+    /// Whether a request arrives within `wait`.
+    pub async fn receives_within(&mut self, wait: Duration) -> bool {
+        tokio::time::timeout(wait, self.events.next_line())
+            .await
+            .is_ok()
+    }
+
+    async fn command(&mut self, command: Value) {
+        let mut line = command.to_string();
+        line.push('\n');
+        self.stdin.write_all(line.as_bytes()).await.unwrap();
+        self.stdin.flush().await.unwrap();
+    }
+
+    pub async fn set_mode(&mut self, mode: &str) {
+        self.command(json!({"cmd": "mode", "mode": mode})).await;
+    }
+
+    /// Sends a stanza as is; the server stamps our real `from` on it.
+    pub async fn send_raw(&mut self, xml: &str) {
+        self.command(json!({"cmd": "raw", "xml": xml})).await;
+    }
+}
+
+/// jidconnect, running in-process on a free port against `prosody`.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client_id: String,
+    pub client_secret: String,
+    pub http: reqwest::Client,
+    _dir: TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+pub async fn spawn_app(prosody: &Prosody) -> TestApp {
+    spawn_app_with(prosody, &[]).await
+}
+
+/// `overrides` are `JIDCONNECT_*` variables, as an operator would set them.
+pub async fn spawn_app_with(prosody: &Prosody, overrides: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("jidconnect.db").display());
+    let mut env: Vec<(String, String)> = vec![
+        ("JIDCONNECT_LISTEN".into(), "127.0.0.1:0".into()),
+        ("JIDCONNECT_DATABASE_URL".into(), db),
+        (
+            "JIDCONNECT_KEYS_DIR".into(),
+            dir.path().join("keys").display().to_string(),
+        ),
+        ("JIDCONNECT_XMPP__COMPONENT_JID".into(), COMPONENT.into()),
+        (
+            "JIDCONNECT_XMPP__SERVER".into(),
+            format!("127.0.0.1:{}", prosody.component_port),
+        ),
+        ("JIDCONNECT_XMPP__SECRET".into(), prosody.secret.clone()),
+        ("JIDCONNECT_XMPP__RECONNECT_MAX_SECS".into(), "1".into()),
+        // Tests send several requests to one JID in a row.
+        ("JIDCONNECT_LIMITS__JID_COOLDOWN_SECS".into(), "0".into()),
+    ];
+    env.extend(
+        overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let config = Config::load(None, env).expect("test config is valid");
+    let app = Application::build(config).await.expect("app builds");
+    let creds = app
+        .state()
+        .store
+        .add_client(NewClient {
+            name: "Test Wiki".into(),
+            redirect_uris: vec!["https://wiki.example/callback".into()],
+            public: false,
+        })
+        .await
+        .unwrap();
+    let addr = app.local_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let handle = tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    let test_app = TestApp {
+        addr,
+        client_id: creds.client_id,
+        client_secret: creds.client_secret.unwrap(),
+        http: reqwest::Client::new(),
+        _dir: dir,
+        stop: Some(stop),
+        handle: Some(handle),
+    };
+    test_app.wait_for_xmpp(true).await;
+    test_app
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn health(&self) -> Value {
+        self.http
+            .get(self.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn wait_for_xmpp(&self, connected: bool) {
+        let want = if connected {
+            "connected"
+        } else {
+            "disconnected"
+        };
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if self.health().await["xmpp"] == want {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "XMPP never became {want}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `GET /auth` as the seed's Django backend calls it, with this app's client credentials.
+    pub async fn auth(&self, params: &[(&str, &str)]) -> (u16, String) {
+        let response = self
+            .http
+            .get(self.url("/auth"))
+            .basic_auth(&self.client_id, Some(&self.client_secret))
+            .query(params)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            handle.await.unwrap().unwrap();
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! End-to-end tests against a real Prosody and real XMPP clients (slixmpp).
+//! One test binary: see helpers.rs for the parts.
+
+mod compat_api;
+mod helpers;
