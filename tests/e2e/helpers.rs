@@ -390,3 +390,62 @@ impl TestApp {
         }
     }
 }
+
+/// The PostgreSQL server the tests may use (`.ci/run` makes sure it runs).
+pub fn postgres_admin_url() -> String {
+    std::env::var("JIDCONNECT_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A database of its own for one test, dropped afterwards.
+pub struct TestDatabase {
+    pub url: String,
+    name: String,
+}
+
+impl TestDatabase {
+    pub async fn sqlite(dir: &Path) -> Self {
+        Self {
+            url: format!("sqlite://{}", dir.join("test.db").display()),
+            name: String::new(),
+        }
+    }
+
+    pub async fn postgres() -> Self {
+        use sqlx::{Connection, Executor};
+        let admin = postgres_admin_url();
+        let name = format!(
+            "jidconnect_test_{}",
+            jidconnect::random::token(12).to_lowercase()
+        );
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .expect("PostgreSQL on 127.0.0.1:5432 (set JIDCONNECT_TEST_POSTGRES)");
+        conn.execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap();
+        let mut url = url::Url::parse(&admin).unwrap();
+        url.set_path(&name);
+        Self {
+            url: url.to_string(),
+            name,
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if self.name.is_empty() {
+            return;
+        }
+        let _ = Command::new("psql")
+            .arg(postgres_admin_url())
+            .args([
+                "-qc",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}

@@ -1,0 +1,225 @@
+//! The `jidconnect` binary as operators and scripts use it.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::{Prosody, COMPONENT};
+
+const BIN: &str = env!("CARGO_BIN_EXE_jidconnect");
+
+fn write_config(dir: &Path, prosody_port: u16, secret: &str) -> std::path::PathBuf {
+    let path = dir.join("jidconnect.toml");
+    let text = format!(
+        "listen = \"127.0.0.1:0\"\n\
+         database_url = \"sqlite://{db}\"\n\
+         keys_dir = \"{keys}\"\n\
+         [xmpp]\ncomponent_jid = \"{COMPONENT}\"\nserver = \"127.0.0.1:{prosody_port}\"\nsecret = \"{secret}\"\n",
+        db = dir.join("cli.db").display(),
+        keys = dir.join("keys").display(),
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run(config: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn json(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
+}
+
+#[test]
+fn client_commands_manage_the_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), 5347, "s3cret");
+
+    let added = json(&run(
+        &config,
+        &[
+            "client",
+            "add",
+            "--name",
+            "Wiki",
+            "--redirect-uri",
+            "https://wiki.example/cb",
+            "--redirect-uri",
+            "https://wiki.example/cb2",
+            "--json",
+        ],
+    ));
+    let id = added["client_id"].as_str().unwrap().to_owned();
+    let secret = added["client_secret"].as_str().unwrap().to_owned();
+    let unreserved = |s: &str| {
+        s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c))
+    };
+    assert!(unreserved(&id) && unreserved(&secret) && secret.len() >= 32);
+
+    let public = json(&run(
+        &config,
+        &[
+            "client",
+            "add",
+            "--name",
+            "SPA",
+            "--redirect-uri",
+            "http://127.0.0.1:9000/cb",
+            "--public",
+            "--json",
+        ],
+    ));
+    assert!(public["client_secret"].is_null());
+
+    let list = json(&run(&config, &["client", "list", "--json"]));
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let shown = json(&run(&config, &["client", "show", &id, "--json"]));
+    assert_eq!(shown["name"], "Wiki");
+    assert_eq!(shown["redirect_uris"][1], "https://wiki.example/cb2");
+    assert!(
+        !shown.to_string().contains(&secret),
+        "the secret is never shown again"
+    );
+
+    let rotated = json(&run(&config, &["client", "rotate-secret", &id, "--json"]));
+    assert_ne!(rotated["client_secret"].as_str().unwrap(), secret);
+    assert!(!run(
+        &config,
+        &[
+            "client",
+            "rotate-secret",
+            public["client_id"].as_str().unwrap()
+        ]
+    )
+    .status
+    .success());
+
+    assert!(run(&config, &["client", "remove", &id]).status.success());
+    let gone = run(&config, &["client", "show", &id]);
+    assert!(!gone.status.success());
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("no client"));
+}
+
+#[test]
+fn bad_input_is_refused_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), 5347, "s3cret");
+    let out = run(
+        &config,
+        &[
+            "client",
+            "add",
+            "--name",
+            "X",
+            "--redirect-uri",
+            "http://evil.example/cb",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("https"));
+
+    let empty_secret = write_config(dir.path(), 5347, "");
+    let out = run(&empty_secret, &["check-config"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("component_secret"));
+}
+
+#[test]
+fn check_config_hides_secrets_and_env_overrides_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), 5347, "very-secret-value");
+    let out = Command::new(BIN)
+        .env("JIDCONNECT_CONFIG", &config)
+        .env("JIDCONNECT_XMPP__CONFIRM_TIMEOUT_SECS", "45")
+        .arg("check-config")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("confirm_timeout_secs: 45"), "{stdout}");
+    assert!(!stdout.contains("very-secret-value"));
+}
+
+#[tokio::test]
+async fn serve_connects_and_stops_gracefully_on_sigterm() {
+    let prosody = Prosody::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), prosody.component_port, &prosody.secret);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tokio::process::Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .env("JIDCONNECT_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let health = http
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await;
+        if let Ok(response) = health {
+            let body: Value = response.json().await.unwrap();
+            if body["xmpp"] == "connected" {
+                assert_eq!(body["database"], "ok");
+                break;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never became healthy"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pid = child.id().unwrap().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "clean exit on SIGTERM");
+    let mut stderr = String::new();
+    use tokio::io::AsyncReadExt;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
+    assert!(
+        !stderr.contains(&prosody.secret),
+        "the component secret is never logged"
+    );
+    assert!(stderr.contains("XMPP component connected"), "{stderr}");
+}
