@@ -7,10 +7,9 @@
 //! JID is a prompt-bombing service.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -40,20 +39,18 @@ type Params = HashMap<String, String>;
 
 async fn auth_get(
     State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(params): Query<Params>,
 ) -> Response {
-    auth(app, peer, headers, params).await
+    auth(app, headers, params).await
 }
 
 async fn auth_post(
     State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(params): Form<Params>,
 ) -> Response {
-    auth(app, peer, headers, params).await
+    auth(app, headers, params).await
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -101,7 +98,7 @@ impl IntoResponse for Reply {
     }
 }
 
-async fn auth(app: AppState, peer: SocketAddr, headers: HeaderMap, params: Params) -> Response {
+async fn auth(app: AppState, headers: HeaderMap, params: Params) -> Response {
     let client = match authenticate(&app, &headers).await {
         Ok(Some(client)) => client,
         Ok(None) => return Reply::Unauthenticated.into_response(),
@@ -110,11 +107,11 @@ async fn auth(app: AppState, peer: SocketAddr, headers: HeaderMap, params: Param
             return Reply::UnknownError.into_response();
         }
     };
+    // The caller is the website's server, not the person's browser: its IP says nothing
+    // about who asks, and a per-IP limit would throttle the whole site. The per-JID,
+    // per-domain and global limits still apply.
     let request = match parse_request(&app, &client, &params) {
-        Ok(request) => ConfirmRequest {
-            ip: Some(app.client_ip(peer, &headers)),
-            ..request
-        },
+        Ok(request) => request,
         Err(reply) => return reply.into_response(),
     };
     let confirmation = match app.confirmer.request(request) {

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::helpers::{spawn_app, spawn_app_with, Client, Prosody, XmppUser, COMPONENT};
+use crate::helpers::{spawn_app, Client, Prosody, XmppUser, COMPONENT};
 
 fn params<'a>(jid: &'a str, code: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
@@ -278,7 +278,7 @@ async fn prosody_killed_mid_request_gives_523_and_the_component_reconnects() {
 #[tokio::test]
 async fn bad_requests_get_clear_errors() {
     let prosody = Prosody::start().await;
-    let app = spawn_app_with(&prosody, &[("JIDCONNECT_LIMITS__IP_PER_MINUTE", "100")]).await;
+    let app = spawn_app(&prosody).await;
 
     let (status, body) = app.auth(&[("transaction_id", "X")]).await;
     assert_eq!(
