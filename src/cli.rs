@@ -6,9 +6,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use crate::clock::Clock;
 use crate::config::{Config, CONFIG_ENV};
+use crate::keys::SigningAlg;
 use crate::startup::{shutdown_signal, Application};
-use crate::store::clients::{Client, NewClient, NewCredentials};
+use crate::store::clients::{Client, ClientSettings, NewCredentials};
 use crate::store::Store;
 
 #[derive(Parser)]
@@ -34,6 +36,44 @@ enum Command {
     /// Manage registered clients (relying parties).
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage ID token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a new signing key per algorithm; the old ones stay published until the tokens
+    /// they signed have expired. Restart (or reload) the server to start using them.
+    Rotate,
+    /// List the published keys.
+    List,
+}
+
+/// Client options shared by `add` and `update`.
+#[derive(clap::Args)]
+struct ClientOptions {
+    /// An exact post-logout redirect URI; repeat for several.
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    /// Scopes the client may get (repeat, or space-separated); default: all supported.
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+    /// ID token signing algorithm: RS256 (default), ES256 or EdDSA.
+    #[arg(long, value_parser = parse_alg)]
+    id_token_alg: Option<SigningAlg>,
+}
+
+fn parse_alg(s: &str) -> Result<SigningAlg, String> {
+    SigningAlg::parse(s).ok_or_else(|| "use RS256, ES256 or EdDSA".to_owned())
+}
+
+fn split_scopes(scopes: &[String]) -> Vec<String> {
+    scopes
+        .iter()
+        .flat_map(|s| s.split_whitespace())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[derive(Subcommand)]
@@ -48,6 +88,42 @@ enum ClientCommand {
         /// A public client (no secret; PKCE required).
         #[arg(long)]
         public: bool,
+        /// Trusted: no consent page.
+        #[arg(long)]
+        trusted: bool,
+        /// Put the JID in the `email` claim (email_verified false), for Grafana and
+        /// mozilla-django-oidc, which refuse logins without an email.
+        #[arg(long)]
+        jid_as_email: bool,
+        /// Issue refresh tokens even without the offline_access scope.
+        #[arg(long)]
+        always_refresh: bool,
+        #[command(flatten)]
+        options: ClientOptions,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a client; options not given stay as they are. Lists given replace the old ones.
+    Update {
+        client_id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// true: drop the secret; false: create one (printed once).
+        #[arg(long)]
+        public: Option<bool>,
+        #[arg(long)]
+        trusted: Option<bool>,
+        #[arg(long)]
+        jid_as_email: Option<bool>,
+        #[arg(long)]
+        always_refresh: Option<bool>,
+        /// Remove all post-logout redirect URIs.
+        #[arg(long)]
+        clear_post_logout_redirect_uris: bool,
+        #[command(flatten)]
+        options: ClientOptions,
         #[arg(long)]
         json: bool,
     },
@@ -92,28 +168,109 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::Client(command) => {
             let store = Store::connect(&config.database_url).await?;
-            client_command(&store, command).await
+            client_command(&store, command, &Clock::system()).await
+        }
+        Command::Keys(KeysCommand::Rotate) => {
+            let now = Clock::system().now();
+            for (alg, kid) in crate::keys::rotate(&config.keys_dir, now)? {
+                println!("new {} key {kid}", alg.as_str());
+            }
+            println!("restart jidconnect to sign with the new keys; the old ones stay published for {} s", config.oidc.id_token_ttl_secs);
+            Ok(())
+        }
+        Command::Keys(KeysCommand::List) => {
+            let ring = crate::keys::KeyRing::load_or_create(
+                &config.keys_dir,
+                Clock::system().now(),
+                config.oidc.id_token_ttl_secs as i64,
+            )?;
+            for (kid, alg, created) in ring.published() {
+                println!("{kid}\t{}\tcreated {created}", alg.as_str());
+            }
+            Ok(())
         }
     }
 }
 
-async fn client_command(store: &Store, command: ClientCommand) -> anyhow::Result<()> {
+async fn client_command(
+    store: &Store,
+    command: ClientCommand,
+    clock: &Clock,
+) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match command {
         ClientCommand::Add {
             name,
             redirect_uris,
             public,
+            trusted,
+            jid_as_email,
+            always_refresh,
+            options,
             json,
         } => {
-            let creds = store
-                .add_client(NewClient {
-                    name,
-                    redirect_uris,
-                    public,
-                })
-                .await?;
+            let settings = ClientSettings {
+                public,
+                trusted,
+                jid_as_email,
+                always_refresh,
+                post_logout_redirect_uris: options.post_logout_redirect_uris,
+                allowed_scopes: split_scopes(&options.scopes),
+                id_token_alg: options.id_token_alg.unwrap_or(SigningAlg::RS256),
+                ..ClientSettings::new(name, redirect_uris)
+            };
+            let creds = store.add_client(settings, clock.now()).await?;
             print_credentials(&mut out, &creds, json)?;
+        }
+        ClientCommand::Update {
+            client_id,
+            name,
+            redirect_uris,
+            public,
+            trusted,
+            jid_as_email,
+            always_refresh,
+            clear_post_logout_redirect_uris,
+            options,
+            json,
+        } => {
+            let client = store
+                .client(&client_id)
+                .await?
+                .with_context(|| format!("no client with id {client_id}"))?;
+            let mut settings = client.settings;
+            if let Some(name) = name {
+                settings.name = name;
+            }
+            if !redirect_uris.is_empty() {
+                settings.redirect_uris = redirect_uris;
+            }
+            if clear_post_logout_redirect_uris {
+                settings.post_logout_redirect_uris.clear();
+            }
+            if !options.post_logout_redirect_uris.is_empty() {
+                settings.post_logout_redirect_uris = options.post_logout_redirect_uris;
+            }
+            if !options.scopes.is_empty() {
+                settings.allowed_scopes = split_scopes(&options.scopes);
+            }
+            settings.id_token_alg = options.id_token_alg.unwrap_or(settings.id_token_alg);
+            settings.public = public.unwrap_or(settings.public);
+            settings.trusted = trusted.unwrap_or(settings.trusted);
+            settings.jid_as_email = jid_as_email.unwrap_or(settings.jid_as_email);
+            settings.always_refresh = always_refresh.unwrap_or(settings.always_refresh);
+            match store.update_client(&client_id, settings).await? {
+                Some(creds) => print_credentials(&mut out, &creds, json)?,
+                None => {
+                    let client = store.client(&client_id).await?.context("client vanished")?;
+                    if json {
+                        serde_json::to_writer_pretty(&mut out, &client)?;
+                        writeln!(out)?;
+                    } else {
+                        print_client(&mut out, &client)?;
+                    }
+                }
+            }
         }
         ClientCommand::List { json } => {
             let clients = store.clients().await?;
@@ -122,12 +279,16 @@ async fn client_command(store: &Store, command: ClientCommand) -> anyhow::Result
                 writeln!(out)?;
             } else {
                 for client in &clients {
-                    let kind = if client.public {
+                    let kind = if client.settings.public {
                         "public"
                     } else {
                         "confidential"
                     };
-                    writeln!(out, "{}\t{}\t{kind}", client.client_id, client.name)?;
+                    writeln!(
+                        out,
+                        "{}\t{}\t{kind}",
+                        client.client_id, client.settings.name
+                    )?;
                 }
             }
         }
@@ -180,19 +341,27 @@ fn print_credentials(
 }
 
 fn print_client(out: &mut impl Write, client: &Client) -> anyhow::Result<()> {
-    writeln!(out, "client_id:     {}", client.client_id)?;
-    writeln!(out, "name:          {}", client.name)?;
-    writeln!(
-        out,
-        "type:          {}",
-        if client.public {
-            "public"
-        } else {
-            "confidential"
-        }
-    )?;
-    for uri in &client.redirect_uris {
-        writeln!(out, "redirect_uri:  {uri}")?;
+    let s = &client.settings;
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    writeln!(out, "client_id:       {}", client.client_id)?;
+    writeln!(out, "name:            {}", s.name)?;
+    let kind = if s.public { "public" } else { "confidential" };
+    writeln!(out, "type:            {kind}")?;
+    for uri in &s.redirect_uris {
+        writeln!(out, "redirect_uri:    {uri}")?;
     }
+    for uri in &s.post_logout_redirect_uris {
+        writeln!(out, "post_logout_uri: {uri}")?;
+    }
+    writeln!(out, "trusted:         {}", yes_no(s.trusted))?;
+    writeln!(out, "jid_as_email:    {}", yes_no(s.jid_as_email))?;
+    writeln!(out, "always_refresh:  {}", yes_no(s.always_refresh))?;
+    let scopes = if s.allowed_scopes.is_empty() {
+        "all".to_owned()
+    } else {
+        s.allowed_scopes.join(" ")
+    };
+    writeln!(out, "scopes:          {scopes}")?;
+    writeln!(out, "id_token_alg:    {}", s.id_token_alg.as_str())?;
     Ok(())
 }

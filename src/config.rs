@@ -36,6 +36,38 @@ pub struct Config {
     pub xmpp: XmppConfig,
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default)]
+    pub oidc: OidcConfig,
+    /// Bare JIDs allowed into `/admin` (after an XMPP confirmation, like any login).
+    #[serde(default)]
+    pub admin_jids: Vec<String>,
+}
+
+/// Lifetimes of what the OpenID provider issues, in seconds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OidcConfig {
+    pub code_ttl_secs: u64,
+    pub access_token_ttl_secs: u64,
+    pub id_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    /// How long single sign-on lasts after a confirmed login.
+    pub session_ttl_secs: u64,
+    /// How long a login page stays usable.
+    pub login_ttl_secs: u64,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        Self {
+            code_ttl_secs: 60,
+            access_token_ttl_secs: 3600,
+            id_token_ttl_secs: 3600,
+            refresh_token_ttl_secs: 30 * 86400,
+            session_ttl_secs: 8 * 3600,
+            login_ttl_secs: 900,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -173,6 +205,13 @@ impl Config {
         if self.issuer.query().is_some() || self.issuer.fragment().is_some() {
             bail!("issuer must not have a query or fragment (OIDC Discovery §3)");
         }
+        if self.issuer.path() != "/" {
+            bail!(
+                "issuer {} has a path: serve jidconnect at the root of its own host name \
+                 (e.g. https://login.example.org)",
+                self.issuer
+            );
+        }
         let jid = &self.xmpp.component_jid;
         if jid.is_empty() || jid.contains(['@', '/']) {
             bail!(
@@ -195,6 +234,30 @@ impl Config {
         if self.xmpp.ping_interval_secs == 0 || self.xmpp.ping_timeout_secs == 0 {
             bail!("[xmpp] ping_interval_secs and ping_timeout_secs must be at least 1");
         }
+        let o = &self.oidc;
+        if [
+            o.code_ttl_secs,
+            o.access_token_ttl_secs,
+            o.id_token_ttl_secs,
+            o.refresh_token_ttl_secs,
+            o.session_ttl_secs,
+            o.login_ttl_secs,
+        ]
+        .contains(&0)
+        {
+            bail!("[oidc] lifetimes must be at least 1 second");
+        }
+        if o.code_ttl_secs > 600 {
+            bail!(
+                "[oidc] code_ttl_secs must be at most 600 (RFC 6749 §4.1.2 recommends 600 at most)"
+            );
+        }
+        for jid in &self.admin_jids {
+            match crate::xmpp::address::UserJid::parse(jid) {
+                Ok(parsed) if parsed.full().is_none() => {}
+                _ => bail!("admin_jids: {jid:?} must be a bare JID such as \"admin@example.org\""),
+            }
+        }
         if self.limits.max_pending == 0 {
             bail!("[limits] max_pending must be at least 1");
         }
@@ -208,6 +271,13 @@ impl Config {
             );
         }
         Ok(())
+    }
+}
+
+impl Config {
+    /// The issuer identifier exactly as in `iss` and discovery: no trailing slash.
+    pub fn issuer_id(&self) -> String {
+        self.issuer.as_str().trim_end_matches('/').to_owned()
     }
 }
 

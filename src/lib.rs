@@ -2,6 +2,8 @@
 
 /// Command line: `serve`, `check-config`, `client …`.
 pub mod cli;
+/// The one reader of wall-clock time.
+pub mod clock;
 /// The HTTPAuthenticationOverXMPP-compatible `/auth` API.
 pub mod compat;
 /// The TOML file with its environment overlay, and its validation.
@@ -10,6 +12,12 @@ pub mod config;
 pub mod error;
 /// `/healthz`.
 pub mod health;
+/// ID token signing keys and the JWKS.
+pub mod keys;
+/// The login, waiting and consent pages.
+pub mod login;
+/// The OpenID provider's endpoints.
+pub mod oidc;
 /// Random tokens and human-comparable codes.
 pub mod random;
 /// Build and run the server: the one path for the binary and the tests.
@@ -20,5 +28,7 @@ pub mod state;
 pub mod store;
 /// Logging.
 pub mod telemetry;
+/// Security headers, cookies, static files, error pages.
+pub mod web;
 /// The XEP-0114 component and XEP-0070 confirmations.
 pub mod xmpp;

@@ -13,7 +13,10 @@ use tokio::task::JoinHandle;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::clock::Clock;
 use crate::config::Config;
+use crate::keys::KeyRing;
+use crate::oidc::Oidc;
 use crate::state::AppState;
 use crate::store::Store;
 use crate::xmpp::component;
@@ -35,7 +38,18 @@ impl Application {
     /// component. The component connects in the background and keeps retrying, so the
     /// web side starts even while the XMPP server is down.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Clock::system()).await
+    }
+
+    /// As [`Self::build`], with a clock the caller controls (tests).
+    pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
         let store = Store::connect(&config.database_url).await?;
+        let keys = KeyRing::load_or_create(
+            &config.keys_dir,
+            clock.now(),
+            config.oidc.id_token_ttl_secs as i64,
+        )?;
+        let oidc = Oidc::new(config.issuer_id(), keys);
         let component_jid = BareJid::new(&config.xmpp.component_jid)
             .context("[xmpp] component_jid is not a valid JID")?;
         let (confirmer, outbox) = Confirmer::new(component_jid, &config.limits);
@@ -53,11 +67,17 @@ impl Application {
             config: Arc::new(config),
             store,
             confirmer,
+            oidc,
+            clock,
         };
         let router = Router::new()
+            .merge(crate::oidc::router())
+            .merge(crate::login::router())
             .merge(crate::compat::router())
             .merge(crate::health::router())
+            .merge(crate::web::static_router())
             .with_state(state.clone())
+            .layer(axum::middleware::map_response(crate::web::security_headers))
             .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
             .layer(TraceLayer::new_for_http());
         Ok(Self {

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use axum::http::HeaderMap;
 
+use crate::clock::Clock;
 use crate::config::Config;
+use crate::oidc::Oidc;
 use crate::store::Store;
 use crate::xmpp::confirm::Confirmer;
 
@@ -14,9 +16,16 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
     pub confirmer: Confirmer,
+    pub oidc: Arc<Oidc>,
+    pub clock: Clock,
 }
 
 impl AppState {
+    /// Cookies get `Secure` whenever the issuer is https.
+    pub fn secure_cookies(&self) -> bool {
+        self.config.issuer.scheme() == "https"
+    }
+
     /// The client's IP: the peer address, or behind a trusted proxy the last
     /// `X-Forwarded-For` entry (the one our proxy appended).
     pub fn client_ip(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {

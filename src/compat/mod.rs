@@ -14,10 +14,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
-use base64::Engine;
 use url::Url;
 
 use crate::config::MAX_CONFIRM_TIMEOUT_SECS;
+use crate::oidc::client_auth::basic_credentials;
 use crate::state::AppState;
 use crate::store::clients::{burn_secret_check, Client};
 use crate::xmpp::address::UserJid;
@@ -148,25 +148,6 @@ async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Option<Clie
     Ok(client.secret_matches(&secret).then_some(client))
 }
 
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, encoded) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let decoded = String::from_utf8(decoded).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    let form_decode = |s: &str| {
-        url::form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-    };
-    Some((form_decode(id)?, form_decode(secret)?))
-}
-
 fn parse_request(
     app: &AppState,
     client: &Client,
@@ -219,7 +200,7 @@ fn parse_request(
             code: code.clone(),
             method: method.to_ascii_uppercase(),
             url,
-            requester: client.name.clone(),
+            requester: client.settings.name.clone(),
             origin: None,
         },
         ip: None,
@@ -243,28 +224,6 @@ fn site_url(domain: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
-
-    #[test]
-    fn basic_credentials_are_decoded() {
-        let mut headers = HeaderMap::new();
-        let encoded = base64::engine::general_purpose::STANDARD.encode("my%20id:s3cr%3At");
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_str(&format!("Basic {encoded}")).unwrap(),
-        );
-        assert_eq!(
-            basic_credentials(&headers),
-            Some(("my id".into(), "s3cr:t".into()))
-        );
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer abc"),
-        );
-        assert_eq!(basic_credentials(&headers), None);
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic !!!"));
-        assert_eq!(basic_credentials(&headers), None);
-    }
 
     #[test]
     fn domains_become_urls() {

@@ -6,7 +6,8 @@ use sqlx::Row;
 use subtle::ConstantTimeEq;
 use url::Url;
 
-use super::{unix_now, Store};
+use super::Store;
+use crate::keys::SigningAlg;
 use crate::random;
 
 const CLIENT_ID_LEN: usize = 22;
@@ -14,15 +15,84 @@ const CLIENT_ID_LEN: usize = 22;
 /// way to store it and no slow password hash sits on the token path.
 const CLIENT_SECRET_LEN: usize = 43;
 
+/// Scopes a client can be limited to; others in a request are ignored.
+pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Client {
     pub client_id: String,
-    pub name: String,
-    pub public: bool,
-    pub redirect_uris: Vec<String>,
+    #[serde(flatten)]
+    pub settings: ClientSettings,
     pub created_at: i64,
     #[serde(skip)]
     secret_hash: Option<String>,
+}
+
+/// What an operator decides about a client.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ClientSettings {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    /// No secret; PKCE required.
+    pub public: bool,
+    /// No consent page.
+    pub trusted: bool,
+    /// The JID as `email` (with `email_verified: false`) for RPs that insist on an email.
+    pub jid_as_email: bool,
+    /// Empty: every supported scope.
+    pub allowed_scopes: Vec<String>,
+    /// Refresh tokens even without `offline_access`.
+    pub always_refresh: bool,
+    pub id_token_alg: SigningAlg,
+}
+
+impl ClientSettings {
+    pub fn new(name: impl Into<String>, redirect_uris: Vec<String>) -> Self {
+        Self {
+            name: name.into(),
+            redirect_uris,
+            post_logout_redirect_uris: vec![],
+            public: false,
+            trusted: false,
+            jid_as_email: false,
+            allowed_scopes: vec![],
+            always_refresh: false,
+            id_token_alg: SigningAlg::RS256,
+        }
+    }
+
+    fn validate(&self) -> Result<(), ClientError> {
+        let name = self.name.trim();
+        if name.is_empty() || name.len() > 200 {
+            return Err(ClientError::Invalid(
+                "the name must have 1 to 200 characters".into(),
+            ));
+        }
+        if self.redirect_uris.is_empty() {
+            return Err(ClientError::Invalid(
+                "give at least one --redirect-uri".into(),
+            ));
+        }
+        for uri in self
+            .redirect_uris
+            .iter()
+            .chain(&self.post_logout_redirect_uris)
+        {
+            validate_redirect_uri(uri)?;
+        }
+        if let Some(bad) = self
+            .allowed_scopes
+            .iter()
+            .find(|s| !SUPPORTED_SCOPES.contains(&s.as_str()))
+        {
+            return Err(ClientError::Invalid(format!(
+                "unknown scope {bad:?}; supported: {}",
+                SUPPORTED_SCOPES.join(" ")
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// A secret as shown once to the operator. Not `Debug`, so it cannot reach a log by accident.
@@ -42,12 +112,6 @@ pub enum ClientError {
     Public(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
-}
-
-pub struct NewClient {
-    pub name: String,
-    pub redirect_uris: Vec<String>,
-    pub public: bool,
 }
 
 fn hash_secret(secret: &str) -> String {
@@ -89,15 +153,48 @@ impl Client {
         }
     }
 
+    /// A client that was never stored, for unit tests of code that reads settings.
+    #[cfg(test)]
+    pub fn for_tests(client_id: &str, settings: ClientSettings) -> Self {
+        Self {
+            client_id: client_id.to_owned(),
+            settings,
+            created_at: 0,
+            secret_hash: None,
+        }
+    }
+
+    /// Whether `scope` may be granted to this client.
+    pub fn allows_scope(&self, scope: &str) -> bool {
+        SUPPORTED_SCOPES.contains(&scope)
+            && (self.settings.allowed_scopes.is_empty()
+                || scope == "openid"
+                || self.settings.allowed_scopes.iter().any(|s| s == scope))
+    }
+
     fn from_row(row: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
-        let uris: String = row.try_get("redirect_uris")?;
+        let json_list = |column: &str| -> Result<Vec<String>, sqlx::Error> {
+            let text: String = row.try_get(column)?;
+            serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+        };
+        let flag =
+            |column: &str| -> Result<bool, sqlx::Error> { Ok(row.try_get::<i64, _>(column)? != 0) };
         let secret_hash: Option<String> = row.try_get("secret_hash")?;
+        let scopes: String = row.try_get("allowed_scopes")?;
+        let alg: String = row.try_get("id_token_alg")?;
         Ok(Self {
             client_id: row.try_get("id")?,
-            name: row.try_get("name")?,
-            public: secret_hash.is_none(),
-            redirect_uris: serde_json::from_str(&uris)
-                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            settings: ClientSettings {
+                name: row.try_get("name")?,
+                redirect_uris: json_list("redirect_uris")?,
+                post_logout_redirect_uris: json_list("post_logout_redirect_uris")?,
+                public: secret_hash.is_none(),
+                trusted: flag("trusted")?,
+                jid_as_email: flag("jid_as_email")?,
+                allowed_scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+                always_refresh: flag("always_refresh")?,
+                id_token_alg: SigningAlg::parse(&alg).unwrap_or(SigningAlg::RS256),
+            },
             created_at: row.try_get("created_at")?,
             secret_hash,
         })
@@ -112,37 +209,84 @@ pub fn burn_secret_check(presented: &str) {
 }
 
 impl Store {
-    pub async fn add_client(&self, new: NewClient) -> Result<NewCredentials, ClientError> {
-        let name = new.name.trim();
-        if name.is_empty() || name.len() > 200 {
-            return Err(ClientError::Invalid(
-                "the name must have 1 to 200 characters".into(),
-            ));
-        }
-        if new.redirect_uris.is_empty() {
-            return Err(ClientError::Invalid(
-                "give at least one --redirect-uri".into(),
-            ));
-        }
-        for uri in &new.redirect_uris {
-            validate_redirect_uri(uri)?;
-        }
+    pub async fn add_client(
+        &self,
+        settings: ClientSettings,
+        now: i64,
+    ) -> Result<NewCredentials, ClientError> {
+        settings.validate()?;
         let client_id = random::token(CLIENT_ID_LEN);
-        let client_secret = (!new.public).then(|| random::token(CLIENT_SECRET_LEN));
-        sqlx::query(
-            "INSERT INTO clients (id, name, secret_hash, redirect_uris, created_at) VALUES ($1, $2, $3, $4, $5)",
+        let client_secret = (!settings.public).then(|| random::token(CLIENT_SECRET_LEN));
+        sqlx::query("INSERT INTO clients (id, name, secret_hash, redirect_uris, created_at) VALUES ($1, '', NULL, '[]', $2)")
+            .bind(&client_id)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        self.write_settings(
+            &client_id,
+            &settings,
+            client_secret.as_deref().map(hash_secret),
         )
-        .bind(&client_id)
-        .bind(name)
-        .bind(client_secret.as_deref().map(hash_secret))
-        .bind(serde_json::to_string(&new.redirect_uris).expect("strings serialize"))
-        .bind(unix_now())
-        .execute(self.pool())
         .await?;
         Ok(NewCredentials {
             client_id,
             client_secret,
         })
+    }
+
+    /// Replaces a client's settings. Turning a public client confidential creates a secret
+    /// (returned); the reverse drops it.
+    pub async fn update_client(
+        &self,
+        client_id: &str,
+        settings: ClientSettings,
+    ) -> Result<Option<NewCredentials>, ClientError> {
+        settings.validate()?;
+        let current = self
+            .client(client_id)
+            .await?
+            .ok_or_else(|| ClientError::NotFound(client_id.to_owned()))?;
+        let (secret_hash, new_secret) = match (current.settings.public, settings.public) {
+            (true, false) => {
+                let secret = random::token(CLIENT_SECRET_LEN);
+                (Some(hash_secret(&secret)), Some(secret))
+            }
+            (_, true) => (None, None),
+            (false, false) => (current.secret_hash.clone(), None),
+        };
+        self.write_settings(client_id, &settings, secret_hash)
+            .await?;
+        Ok(new_secret.map(|secret| NewCredentials {
+            client_id: client_id.to_owned(),
+            client_secret: Some(secret),
+        }))
+    }
+
+    async fn write_settings(
+        &self,
+        client_id: &str,
+        settings: &ClientSettings,
+        secret_hash: Option<String>,
+    ) -> Result<(), sqlx::Error> {
+        let json = |list: &Vec<String>| serde_json::to_string(list).expect("strings serialize");
+        sqlx::query(
+            "UPDATE clients SET name = $1, secret_hash = $2, redirect_uris = $3, \
+             post_logout_redirect_uris = $4, trusted = $5, jid_as_email = $6, \
+             allowed_scopes = $7, always_refresh = $8, id_token_alg = $9 WHERE id = $10",
+        )
+        .bind(settings.name.trim())
+        .bind(secret_hash)
+        .bind(json(&settings.redirect_uris))
+        .bind(json(&settings.post_logout_redirect_uris))
+        .bind(i64::from(settings.trusted))
+        .bind(i64::from(settings.jid_as_email))
+        .bind(settings.allowed_scopes.join(" "))
+        .bind(i64::from(settings.always_refresh))
+        .bind(settings.id_token_alg.as_str())
+        .bind(client_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 
     pub async fn client(&self, client_id: &str) -> Result<Option<Client>, sqlx::Error> {
@@ -180,7 +324,7 @@ impl Store {
             .client(client_id)
             .await?
             .ok_or_else(|| ClientError::NotFound(client_id.to_owned()))?;
-        if client.public {
+        if client.settings.public {
             return Err(ClientError::Public(client_id.to_owned()));
         }
         let secret = random::token(CLIENT_SECRET_LEN);
@@ -199,6 +343,12 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn settings_rejects_unknown_scopes() {
+        let mut settings = ClientSettings::new("X", vec!["https://x.example/".into()]);
+        settings.allowed_scopes = vec!["admin".into()];
+        assert!(matches!(settings.validate(), Err(ClientError::Invalid(_))));
+    }
 
     #[test]
     fn redirect_uri_rules() {
@@ -228,11 +378,10 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let store = Store::connect(&url).await.unwrap();
         let creds = store
-            .add_client(NewClient {
-                name: "Wiki".into(),
-                redirect_uris: vec!["https://wiki.example/cb".into()],
-                public: false,
-            })
+            .add_client(
+                ClientSettings::new("Wiki", vec!["https://wiki.example/cb".into()]),
+                1,
+            )
             .await
             .unwrap();
         let secret = creds.client_secret.unwrap();
@@ -245,6 +394,30 @@ mod tests {
         let client = store.client(&creds.client_id).await.unwrap().unwrap();
         assert!(!client.secret_matches(&secret));
         assert!(client.secret_matches(rotated.client_secret.as_deref().unwrap()));
+
+        let mut settings = client.settings.clone();
+        settings.public = true;
+        settings.trusted = true;
+        settings.allowed_scopes = vec!["profile".into()];
+        assert!(store
+            .update_client(&creds.client_id, settings.clone())
+            .await
+            .unwrap()
+            .is_none());
+        let client = store.client(&creds.client_id).await.unwrap().unwrap();
+        assert_eq!(client.settings, settings);
+        assert!(!client.secret_matches(rotated.client_secret.as_deref().unwrap()));
+        assert!(client.allows_scope("openid") && client.allows_scope("profile"));
+        assert!(!client.allows_scope("email") && !client.allows_scope("groups"));
+        settings.public = false;
+        let fresh = store
+            .update_client(&creds.client_id, settings)
+            .await
+            .unwrap()
+            .unwrap();
+        let client = store.client(&creds.client_id).await.unwrap().unwrap();
+        assert!(client.secret_matches(fresh.client_secret.as_deref().unwrap()));
+        settings_rejects_unknown_scopes();
 
         store.remove_client(&creds.client_id).await.unwrap();
         assert!(store.client(&creds.client_id).await.unwrap().is_none());

@@ -5,6 +5,7 @@
 //! backend, embedded in the binary and run at start.
 
 pub mod clients;
+pub mod oidc;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -103,13 +104,6 @@ fn redacted(database_url: &str) -> String {
         }
         _ => database_url.to_owned(),
     }
-}
-
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -88,6 +88,7 @@ fn client_commands_manage_the_registry() {
     assert_eq!(list.as_array().unwrap().len(), 2);
     let shown = json(&run(&config, &["client", "show", &id, "--json"]));
     assert_eq!(shown["name"], "Wiki");
+    assert_eq!(shown["id_token_alg"], "RS256");
     assert_eq!(shown["redirect_uris"][1], "https://wiki.example/cb2");
     assert!(
         !shown.to_string().contains(&secret),

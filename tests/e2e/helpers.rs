@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use jidconnect::config::Config;
 use jidconnect::startup::Application;
-use jidconnect::store::clients::NewClient;
+use jidconnect::store::clients::ClientSettings;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
@@ -307,11 +307,10 @@ pub async fn spawn_app_with(prosody: &Prosody, overrides: &[(&str, &str)]) -> Te
     let creds = app
         .state()
         .store
-        .add_client(NewClient {
-            name: "Test Wiki".into(),
-            redirect_uris: vec!["https://wiki.example/callback".into()],
-            public: false,
-        })
+        .add_client(
+            ClientSettings::new("Test Wiki", vec!["https://wiki.example/callback".into()]),
+            app.state().clock.now(),
+        )
         .await
         .unwrap();
     let addr = app.local_addr();

@@ -1,6 +1,6 @@
 //! The store on both backends: SQLite (default) and PostgreSQL.
 
-use jidconnect::store::clients::{ClientError, NewClient};
+use jidconnect::store::clients::{ClientError, ClientSettings};
 use jidconnect::store::Store;
 
 use crate::helpers::TestDatabase;
@@ -10,24 +10,28 @@ async fn client_registry_round_trip(db: &TestDatabase) {
     // Migrations are idempotent: a second start finds the schema up to date.
     let store2 = Store::connect(&db.url).await.unwrap();
     let creds = store
-        .add_client(NewClient {
-            name: "Grafana".into(),
-            redirect_uris: vec!["https://grafana.example/login/generic_oauth".into()],
-            public: false,
-        })
+        .add_client(
+            ClientSettings::new(
+                "Grafana",
+                vec!["https://grafana.example/login/generic_oauth".into()],
+            ),
+            1,
+        )
         .await
         .unwrap();
     let secret = creds.client_secret.unwrap();
     let client = store2.client(&creds.client_id).await.unwrap().unwrap();
     assert!(client.secret_matches(&secret));
-    assert!(!client.public);
+    assert!(!client.settings.public);
     assert_eq!(store.clients().await.unwrap().len(), 1);
     let public = store
-        .add_client(NewClient {
-            name: "SPA".into(),
-            redirect_uris: vec!["http://localhost:5173/cb".into()],
-            public: true,
-        })
+        .add_client(
+            ClientSettings {
+                public: true,
+                ..ClientSettings::new("SPA", vec!["http://localhost:5173/cb".into()])
+            },
+            1,
+        )
         .await
         .unwrap();
     assert!(public.client_secret.is_none());

@@ -1,0 +1,438 @@
+//! ID token signing keys: files in `keys_dir`, created on first start, rotated by
+//! `jidconnect keys rotate`, published in the JWKS while tokens they signed can be alive.
+//!
+//! Each key is a PKCS#8 PEM file named `<created unix time>-<alg>-<kid>.pem`. The newest key
+//! of each algorithm signs; an older one stays published until its successor is older than
+//! the retention (the ID token lifetime), then it is no longer loaded.
+//!
+//! Signing uses aws-lc-rs key pairs parsed once (`jsonwebtoken::encode` would parse the PEM
+//! on every call); jsonwebtoken builds the public JWKs and verifies tokens.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use serde::Serialize;
+
+use crate::random;
+
+/// The algorithms ID tokens can be signed with; RS256 is the default (OIDC Discovery
+/// requires it).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize, Serialize,
+)]
+pub enum SigningAlg {
+    RS256,
+    ES256,
+    EdDSA,
+}
+
+impl SigningAlg {
+    pub const ALL: [SigningAlg; 3] = [SigningAlg::RS256, SigningAlg::ES256, SigningAlg::EdDSA];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::RS256 => "RS256",
+            SigningAlg::ES256 => "ES256",
+            SigningAlg::EdDSA => "EdDSA",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    fn jwt_algorithm(self) -> Algorithm {
+        match self {
+            SigningAlg::RS256 => Algorithm::RS256,
+            SigningAlg::ES256 => Algorithm::ES256,
+            SigningAlg::EdDSA => Algorithm::EdDSA,
+        }
+    }
+
+    fn generate_pkcs8(self) -> anyhow::Result<Vec<u8>> {
+        let der = match self {
+            SigningAlg::RS256 => {
+                aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+                    .ok()
+                    .and_then(|k| k.as_der().ok())
+                    .map(|d| d.as_ref().to_vec())
+            }
+            SigningAlg::ES256 => {
+                EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING)
+                    .ok()
+                    .and_then(|k| k.to_pkcs8v1().ok())
+                    .map(|d| d.as_ref().to_vec())
+            }
+            // PKCS#8 v1: the form jsonwebtoken reads Ed25519 keys in.
+            SigningAlg::EdDSA => Ed25519KeyPair::generate()
+                .ok()
+                .and_then(|k| k.to_pkcs8v1().ok())
+                .map(|d| d.as_ref().to_vec()),
+        };
+        der.with_context(|| format!("cannot generate a {} key", self.as_str()))
+    }
+}
+
+enum Signer {
+    Rsa(aws_lc_rs::rsa::KeyPair),
+    Ecdsa(EcdsaKeyPair),
+    Ed25519(Ed25519KeyPair),
+}
+
+struct SigningKey {
+    kid: String,
+    alg: SigningAlg,
+    created: i64,
+    signer: Signer,
+    /// `base64url(header) + "."`, computed once.
+    header_prefix: String,
+    jwk: Jwk,
+}
+
+impl SigningKey {
+    fn load(path: &Path, created: i64, alg: SigningAlg, kid: &str) -> anyhow::Result<Self> {
+        let text = fs::read_to_string(path)
+            .with_context(|| format!("cannot read signing key {}", path.display()))?;
+        let der = pem_body(&text)
+            .with_context(|| format!("{} is not a PEM private key", path.display()))?;
+        let bad = |why: String| {
+            anyhow::anyhow!(
+                "{} is not a valid {} key: {why}",
+                path.display(),
+                alg.as_str()
+            )
+        };
+        let (signer, encoding) = match alg {
+            SigningAlg::RS256 => {
+                let pair =
+                    aws_lc_rs::rsa::KeyPair::from_pkcs8(&der).map_err(|e| bad(e.to_string()))?;
+                if pair.public_modulus_len() < 256 {
+                    bail!("{} is shorter than 2048 bits", path.display());
+                }
+                // jsonwebtoken's DER constructor wants PKCS#1; its PEM reader takes PKCS#8.
+                let encoding =
+                    EncodingKey::from_rsa_pem(text.as_bytes()).map_err(|e| bad(e.to_string()))?;
+                (Signer::Rsa(pair), encoding)
+            }
+            SigningAlg::ES256 => (
+                Signer::Ecdsa(
+                    EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &der)
+                        .map_err(|e| bad(e.to_string()))?,
+                ),
+                EncodingKey::from_ec_der(&der),
+            ),
+            SigningAlg::EdDSA => (
+                Signer::Ed25519(
+                    Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der)
+                        .map_err(|e| bad(e.to_string()))?,
+                ),
+                EncodingKey::from_ed_der(&der),
+            ),
+        };
+        let mut jwk = Jwk::from_encoding_key(&encoding, alg.jwt_algorithm())
+            .map_err(|e| bad(e.to_string()))?;
+        jwk.common.key_id = Some(kid.to_owned());
+        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        jwk.common.key_algorithm = Some(match alg {
+            SigningAlg::RS256 => KeyAlgorithm::RS256,
+            SigningAlg::ES256 => KeyAlgorithm::ES256,
+            SigningAlg::EdDSA => KeyAlgorithm::EdDSA,
+        });
+        let header = serde_json::json!({ "alg": alg.as_str(), "kid": kid, "typ": "JWT" });
+        let header_prefix = format!("{}.", URL_SAFE_NO_PAD.encode(header.to_string()));
+        Ok(Self {
+            kid: kid.to_owned(),
+            alg,
+            created,
+            signer,
+            header_prefix,
+            jwk,
+        })
+    }
+
+    fn sign(&self, claims: &impl Serialize) -> anyhow::Result<String> {
+        let payload = serde_json::to_vec(claims)?;
+        let mut jws = String::with_capacity(self.header_prefix.len() + payload.len() * 4 / 3 + 400);
+        jws.push_str(&self.header_prefix);
+        URL_SAFE_NO_PAD.encode_string(&payload, &mut jws);
+        let signature: Vec<u8> = match &self.signer {
+            Signer::Rsa(pair) => {
+                let mut sig = vec![0; pair.public_modulus_len()];
+                pair.sign(
+                    &signature::RSA_PKCS1_SHA256,
+                    &SystemRandom::new(),
+                    jws.as_bytes(),
+                    &mut sig,
+                )
+                .map_err(|_| anyhow::anyhow!("RSA signing failed"))?;
+                sig
+            }
+            Signer::Ecdsa(pair) => pair
+                .sign(&SystemRandom::new(), jws.as_bytes())
+                .map_err(|_| anyhow::anyhow!("ECDSA signing failed"))?
+                .as_ref()
+                .to_vec(),
+            Signer::Ed25519(pair) => pair.sign(jws.as_bytes()).as_ref().to_vec(),
+        };
+        jws.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature, &mut jws);
+        Ok(jws)
+    }
+}
+
+fn pem_body(text: &str) -> Option<Vec<u8>> {
+    let body: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN PRIVATE KEY-----"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    base64::engine::general_purpose::STANDARD.decode(body).ok()
+}
+
+fn pem(der: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = String::from("-----BEGIN PRIVATE KEY-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        out.push('\n');
+    }
+    out.push_str("-----END PRIVATE KEY-----\n");
+    out
+}
+
+/// The keys in use: the signing key per algorithm and every key still published.
+pub struct KeyRing {
+    keys: Vec<SigningKey>,
+    active: BTreeMap<SigningAlg, usize>,
+    jwks_json: String,
+}
+
+struct KeyFile {
+    path: PathBuf,
+    created: i64,
+    alg: SigningAlg,
+    kid: String,
+}
+
+fn key_files(dir: &Path) -> anyhow::Result<Vec<KeyFile>> {
+    let mut files = Vec::new();
+    for entry in
+        fs::read_dir(dir).with_context(|| format!("cannot read keys_dir {}", dir.display()))?
+    {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        let Some(stem) = name.strip_suffix(".pem") else {
+            continue;
+        };
+        let mut parts = stem.splitn(3, '-');
+        let (Some(created), Some(alg), Some(kid)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let (Ok(created), Some(alg)) = (created.parse(), SigningAlg::parse(alg)) else {
+            continue;
+        };
+        files.push(KeyFile {
+            path,
+            created,
+            alg,
+            kid: kid.to_owned(),
+        });
+    }
+    files.sort_by_key(|f| std::cmp::Reverse(f.created));
+    Ok(files)
+}
+
+fn write_new_key(dir: &Path, alg: SigningAlg, now: i64) -> anyhow::Result<String> {
+    let kid = random::token(16);
+    let der = alg.generate_pkcs8()?;
+    let path = dir.join(format!("{now:010}-{}-{kid}.pem", alg.as_str()));
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("cannot write signing key {}", path.display()))?;
+    file.write_all(pem(&der).as_bytes())?;
+    file.sync_all()?;
+    Ok(kid)
+}
+
+fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(dir)
+            .with_context(|| format!("cannot create keys_dir {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Adds a new key for every algorithm; the old ones stay published for `retention_secs`.
+pub fn rotate(dir: &Path, now: i64) -> anyhow::Result<Vec<(SigningAlg, String)>> {
+    ensure_dir(dir)?;
+    let newest = key_files(dir)?.first().map(|f| f.created).unwrap_or(0);
+    // File names order keys by creation second; never let a new key sort before an old one.
+    let now = now.max(newest + 1);
+    SigningAlg::ALL
+        .into_iter()
+        .map(|alg| Ok((alg, write_new_key(dir, alg, now)?)))
+        .collect()
+}
+
+impl KeyRing {
+    /// Loads the keys, creating one per algorithm on first start.
+    pub fn load_or_create(dir: &Path, now: i64, retention_secs: i64) -> anyhow::Result<Self> {
+        ensure_dir(dir)?;
+        let files = key_files(dir)?;
+        for alg in SigningAlg::ALL {
+            if !files.iter().any(|f| f.alg == alg) {
+                write_new_key(dir, alg, now)?;
+                tracing::info!(alg = alg.as_str(), dir = %dir.display(), "created signing key");
+            }
+        }
+        let mut keys = Vec::new();
+        let mut active = BTreeMap::new();
+        for alg in SigningAlg::ALL {
+            // Newest first: the first signs; each next one is kept while its successor is
+            // younger than the retention.
+            let mut successor_created: Option<i64> = None;
+            for file in key_files(dir)?.into_iter().filter(|f| f.alg == alg) {
+                if successor_created.is_some_and(|s| now - s > retention_secs) {
+                    break;
+                }
+                let key = SigningKey::load(&file.path, file.created, alg, &file.kid)?;
+                if successor_created.is_none() {
+                    active.insert(alg, keys.len());
+                }
+                successor_created = Some(file.created);
+                keys.push(key);
+            }
+        }
+        let jwks = JwkSet {
+            keys: keys.iter().map(|k| k.jwk.clone()).collect(),
+        };
+        Ok(Self {
+            jwks_json: serde_json::to_string(&jwks)?,
+            keys,
+            active,
+        })
+    }
+
+    /// Signs `claims` as a compact JWS with the current key of `alg`.
+    pub fn sign(&self, alg: SigningAlg, claims: &impl Serialize) -> anyhow::Result<String> {
+        let index = self
+            .active
+            .get(&alg)
+            .with_context(|| format!("no {} signing key", alg.as_str()))?;
+        self.keys[*index].sign(claims)
+    }
+
+    /// The public JWK Set, serialized once.
+    pub fn jwks_json(&self) -> &str {
+        &self.jwks_json
+    }
+
+    /// The key a token names in its `kid`, for verification (e.g. `id_token_hint`).
+    pub fn decoding_key(&self, kid: &str) -> Option<(DecodingKey, Algorithm)> {
+        let key = self.keys.iter().find(|k| k.kid == kid)?;
+        let decoding = DecodingKey::from_jwk(&key.jwk).ok()?;
+        Some((decoding, key.alg.jwt_algorithm()))
+    }
+
+    /// `(kid, alg, created)` of every published key, signing keys first.
+    pub fn published(&self) -> Vec<(&str, SigningAlg, i64)> {
+        self.keys
+            .iter()
+            .map(|k| (k.kid.as_str(), k.alg, k.created))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{decode, decode_header, Validation};
+
+    #[derive(Serialize, serde::Deserialize, Debug, PartialEq)]
+    struct Claims {
+        sub: String,
+        exp: i64,
+    }
+
+    #[test]
+    fn creates_signs_verifies_and_rotates() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = 1_900_000_000;
+        let ring = KeyRing::load_or_create(dir.path(), now, 3600).unwrap();
+        assert_eq!(ring.published().len(), 3);
+        let jwks: serde_json::Value = serde_json::from_str(ring.jwks_json()).unwrap();
+        assert!(jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["kid"].is_string() && k["use"] == "sig"));
+        assert!(
+            !ring.jwks_json().contains("\"d\""),
+            "no private parts in the JWKS"
+        );
+
+        let claims = Claims {
+            sub: "alice@example.org".into(),
+            exp: 4_000_000_000,
+        };
+        for alg in SigningAlg::ALL {
+            let token = ring.sign(alg, &claims).unwrap();
+            let header = decode_header(&token).unwrap();
+            let (key, algorithm) = ring.decoding_key(header.kid.as_deref().unwrap()).unwrap();
+            assert_eq!(header.alg, algorithm);
+            let mut validation = Validation::new(algorithm);
+            validation.validate_aud = false;
+            assert_eq!(
+                decode::<Claims>(&token, &key, &validation).unwrap().claims,
+                claims
+            );
+        }
+
+        let old_rs = ring.published()[0].0.to_owned();
+        rotate(dir.path(), now + 10).unwrap();
+        // Within the retention both are published and the new one signs.
+        let ring = KeyRing::load_or_create(dir.path(), now + 20, 3600).unwrap();
+        assert_eq!(ring.published().len(), 6);
+        let token = ring.sign(SigningAlg::RS256, &claims).unwrap();
+        assert_ne!(decode_header(&token).unwrap().kid.unwrap(), old_rs);
+        assert!(ring.decoding_key(&old_rs).is_some());
+        // After it, the old keys are gone from the JWKS.
+        let ring = KeyRing::load_or_create(dir.path(), now + 10 + 3601, 3600).unwrap();
+        assert_eq!(ring.published().len(), 3);
+        assert!(ring.decoding_key(&old_rs).is_none());
+    }
+
+    #[test]
+    fn unreadable_or_broken_keys_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("0000000001-RS256-broken.pem"), "not a key").unwrap();
+        let err = KeyRing::load_or_create(dir.path(), 2, 10).err().unwrap();
+        assert!(
+            format!("{err:#}").contains("0000000001-RS256-broken.pem"),
+            "{err:#}"
+        );
+    }
+}

@@ -1,0 +1,494 @@
+//! The pages a person sees: the JID form, the code while the XMPP client asks, the
+//! consent page. Every flow is bound to the browser that started it, and every form
+//! carries the flow's CSRF token; every POST answers 303.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use axum_extra::extract::cookie::CookieJar;
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use crate::error::InternalError;
+use crate::oidc::authorize::{issue_code, needs_consent};
+use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::random;
+use crate::state::AppState;
+use crate::store::clients::Client;
+use crate::store::oidc::{digest, FlowStatus, LoginFlow};
+use crate::web::{cookie, error_page, BROWSER_COOKIE, SESSION_COOKIE};
+use crate::xmpp::address::UserJid;
+use crate::xmpp::confirm::{ConfirmRequest, RequestError, Status};
+use crate::xmpp::stanzas::RequestText;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login/{flow}", get(show).post(send))
+        .route("/login/{flow}/status", get(status))
+        .route("/login/{flow}/continue", post(continue_login))
+        .route("/login/{flow}/restart", post(restart))
+        .route("/login/{flow}/consent", get(show_consent).post(consent))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+struct LoginPage {
+    flow_id: String,
+    csrf: String,
+    client_name: String,
+    jid: String,
+    error: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "wait.html")]
+struct WaitPage<'a> {
+    flow_id: &'a str,
+    csrf: &'a str,
+    client_name: &'a str,
+    jid: &'a str,
+    code: &'a str,
+    code_spelled: String,
+    status: &'a str,
+    status_text: String,
+    component: &'a str,
+    timeout_secs: u64,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "consent.html")]
+struct ConsentPage<'a> {
+    flow_id: &'a str,
+    csrf: &'a str,
+    client_name: &'a str,
+    jid: &'a str,
+    items: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+#[derive(Deserialize)]
+struct JidForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    jid: String,
+}
+
+#[derive(Deserialize)]
+struct ConsentForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    decision: String,
+}
+
+/// Why a flow cannot be shown; each renders as a page that says what to do next.
+enum FlowError {
+    Gone,
+    OtherBrowser,
+    BadCsrf,
+    Internal(InternalError),
+}
+
+impl From<sqlx::Error> for FlowError {
+    fn from(e: sqlx::Error) -> Self {
+        FlowError::Internal(e.into())
+    }
+}
+
+impl IntoResponse for FlowError {
+    fn into_response(self) -> Response {
+        let back = "Go back to the website and start the login again.";
+        match self {
+            FlowError::Gone => error_page(StatusCode::NOT_FOUND, "This login has expired", "This login page is no longer valid: it timed out or was already used.", back),
+            FlowError::OtherBrowser => error_page(StatusCode::FORBIDDEN, "Login started elsewhere", "This login was started in another browser, or your browser does not keep cookies for this site.", back),
+            FlowError::BadCsrf => error_page(StatusCode::FORBIDDEN, "Form expired", "This form was not sent from the login page we showed you.", back),
+            FlowError::Internal(e) => e.into_response(),
+        }
+    }
+}
+
+/// The flow, if it exists, is alive and belongs to this browser; with its client.
+async fn load(app: &AppState, jar: &CookieJar, id: &str) -> Result<(LoginFlow, Client), FlowError> {
+    let now = app.clock.now();
+    let mut flow = app
+        .store
+        .flow(id)
+        .await?
+        .filter(|f| f.expires_at > now)
+        .ok_or(FlowError::Gone)?;
+    let browser = jar
+        .get(BROWSER_COOKIE)
+        .map(|c| digest(c.value()))
+        .unwrap_or_default();
+    if !bool::from(browser.as_bytes().ct_eq(flow.browser_hash.as_bytes())) {
+        return Err(FlowError::OtherBrowser);
+    }
+    if flow.status == FlowStatus::Done {
+        return Err(FlowError::Gone);
+    }
+    // A request whose answer can no longer come (e.g. the server restarted meanwhile).
+    let grace = app.config.xmpp.confirm_timeout_secs as i64 + 10;
+    if flow.status == FlowStatus::Sent && flow.sent_at.is_some_and(|t| now - t > grace) {
+        if let Some(code) = &flow.code {
+            app.store
+                .flow_answered(&flow.id, code, FlowStatus::Expired, None)
+                .await?;
+        }
+        flow.status = FlowStatus::Expired;
+    }
+    let client = app
+        .store
+        .client(&flow.client_id)
+        .await?
+        .ok_or(FlowError::Gone)?;
+    Ok((flow, client))
+}
+
+fn check_csrf(flow: &LoginFlow, sent: &str) -> Result<(), FlowError> {
+    if bool::from(sent.as_bytes().ct_eq(flow.csrf.as_bytes())) {
+        Ok(())
+    } else {
+        Err(FlowError::BadCsrf)
+    }
+}
+
+fn status_text(status: FlowStatus, client: &Client) -> String {
+    match status {
+        FlowStatus::Sent => "Waiting for your answer…".into(),
+        FlowStatus::Accepted => format!("Confirmed. Continue to {}.", client.settings.name),
+        FlowStatus::Denied => "You refused this login.".into(),
+        FlowStatus::Expired => "No answer arrived in time.".into(),
+        FlowStatus::Unreachable => "Your XMPP address could not be reached.".into(),
+        FlowStatus::New | FlowStatus::Done => String::new(),
+    }
+}
+
+/// The message above the JID form after a request that did not succeed.
+fn retry_message(status: FlowStatus) -> Option<String> {
+    match status {
+        FlowStatus::Denied => Some("The login was refused in your XMPP client. Send a new request, or use another address.".into()),
+        FlowStatus::Expired => Some("No answer arrived in time. Check your XMPP client and send a new request.".into()),
+        FlowStatus::Unreachable => Some("We could not reach this address. Check it for typos; if it is right, its server may be down or unreachable right now.".into()),
+        _ => None,
+    }
+}
+
+fn login_page(flow: &LoginFlow, client: &Client, jid: &str, error: Option<String>) -> LoginPage {
+    LoginPage {
+        flow_id: flow.id.clone(),
+        csrf: flow.csrf.clone(),
+        client_name: client.settings.name.clone(),
+        jid: jid.to_owned(),
+        error,
+    }
+}
+
+async fn show(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    Path(id): Path<String>,
+) -> Result<Response, FlowError> {
+    let (flow, client) = load(&app, &jar, &id).await?;
+    if flow.status == FlowStatus::Accepted && needs_consent_for(&app, &flow, &client).await? {
+        return Ok(Redirect::to(&format!("/login/{}/consent", flow.id)).into_response());
+    }
+    match (flow.status, flow.code.as_deref(), flow.jid.as_deref()) {
+        (FlowStatus::Sent | FlowStatus::Accepted, Some(code), Some(jid)) => Ok(WaitPage {
+            flow_id: &flow.id,
+            csrf: &flow.csrf,
+            client_name: &client.settings.name,
+            jid,
+            code,
+            code_spelled: code
+                .chars()
+                .filter(|c| *c != '-')
+                .map(String::from)
+                .collect::<Vec<_>>()
+                .join(" "),
+            status: flow.status.as_str(),
+            status_text: status_text(flow.status, &client),
+            component: &app.config.xmpp.component_jid,
+            timeout_secs: app.config.xmpp.confirm_timeout_secs,
+        }
+        .into_response()),
+        _ => {
+            let prefill = flow
+                .jid
+                .as_deref()
+                .or(flow.login_hint.as_deref())
+                .unwrap_or_default();
+            Ok(login_page(&flow, &client, prefill, retry_message(flow.status)).into_response())
+        }
+    }
+}
+
+async fn needs_consent_for(
+    app: &AppState,
+    flow: &LoginFlow,
+    client: &Client,
+) -> Result<bool, sqlx::Error> {
+    let subject = flow.jid.as_deref().unwrap_or_default();
+    needs_consent(app, client, subject, &flow.scope, flow.prompts("consent")).await
+}
+
+/// The JID form: send the XEP-0070 request and show the code.
+async fn send(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<JidForm>,
+) -> Result<Response, FlowError> {
+    let (flow, client) = load(&app, &jar, &id).await?;
+    check_csrf(&flow, &form.csrf)?;
+    if !matches!(
+        flow.status,
+        FlowStatus::New | FlowStatus::Denied | FlowStatus::Expired | FlowStatus::Unreachable
+    ) {
+        return Ok(Redirect::to(&format!("/login/{id}")).into_response());
+    }
+    let refuse = |status: StatusCode, message: String| {
+        (status, login_page(&flow, &client, &form.jid, Some(message))).into_response()
+    };
+    let jid = match UserJid::parse(&form.jid) {
+        Ok(jid) => jid,
+        Err(e) => return Ok(refuse(StatusCode::BAD_REQUEST, e.to_string())),
+    };
+    let ip = app.client_ip(peer, &headers);
+    let code = random::confirmation_code();
+    let request = ConfirmRequest {
+        jid: jid.clone(),
+        text: RequestText {
+            code: code.clone(),
+            method: "GET".into(),
+            url: site_of(&flow.redirect_uri),
+            requester: client.settings.name.clone(),
+            origin: Some(ip.to_string()),
+        },
+        ip: Some(ip),
+        timeout: Duration::from_secs(app.config.xmpp.confirm_timeout_secs),
+    };
+    let confirmation = match app.confirmer.request(request) {
+        Ok(confirmation) => confirmation,
+        Err(RequestError::Refused(refused)) => {
+            let wait = refused.retry_after.as_secs().max(1);
+            return Ok(refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("{} (in about {wait} s).", refused.reason),
+            ));
+        }
+        Err(e @ RequestError::Disconnected) => {
+            return Ok(refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
+        }
+    };
+    if !app
+        .store
+        .flow_sent(&id, jid.subject(), &code, app.clock.now())
+        .await?
+    {
+        return Ok(Redirect::to(&format!("/login/{id}")).into_response());
+    }
+    let store = app.store.clone();
+    let clock = app.clock.clone();
+    tokio::spawn(async move {
+        let (status, auth_time) = match confirmation.outcome().await {
+            Status::Accepted => (FlowStatus::Accepted, Some(clock.now())),
+            Status::Denied => (FlowStatus::Denied, None),
+            Status::Expired | Status::Sent => (FlowStatus::Expired, None),
+            Status::Unreachable => (FlowStatus::Unreachable, None),
+        };
+        if let Err(e) = store.flow_answered(&id, &code, status, auth_time).await {
+            tracing::error!(error = %e, "cannot record the answer to a login");
+        }
+    });
+    Ok(Redirect::to(&format!("/login/{}", flow.id)).into_response())
+}
+
+/// What the person is logging in to, for the XEP-0070 `url`: the site of the redirect URI.
+fn site_of(redirect_uri: &str) -> String {
+    match url::Url::parse(redirect_uri) {
+        Ok(mut url) => {
+            url.set_path("/");
+            url.set_query(None);
+            url.set_fragment(None);
+            url.to_string()
+        }
+        Err(_) => redirect_uri.to_owned(),
+    }
+}
+
+async fn status(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    Path(id): Path<String>,
+) -> Result<Response, FlowError> {
+    let (flow, _) = load(&app, &jar, &id).await?;
+    Ok(Json(json!({ "status": flow.status.as_str() })).into_response())
+}
+
+async fn restart(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, FlowError> {
+    let (flow, _) = load(&app, &jar, &id).await?;
+    check_csrf(&flow, &form.csrf)?;
+    app.store.restart_flow(&id).await?;
+    Ok(Redirect::to(&format!("/login/{id}")).into_response())
+}
+
+/// After the XMPP confirmation: a fresh session (never the old id: no fixation), then
+/// consent or straight back to the website.
+async fn continue_login(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, FlowError> {
+    let (flow, client) = load(&app, &jar, &id).await?;
+    check_csrf(&flow, &form.csrf)?;
+    let (FlowStatus::Accepted, Some(subject), Some(auth_time)) =
+        (flow.status, flow.jid.as_deref(), flow.auth_time)
+    else {
+        return Ok(Redirect::to(&format!("/login/{id}")).into_response());
+    };
+    if let Some(old) = jar.get(SESSION_COOKIE) {
+        app.store.end_session(old.value()).await?;
+    }
+    let expires = app.clock.now() + app.config.oidc.session_ttl_secs as i64;
+    let token = app
+        .store
+        .create_session(subject, auth_time, expires)
+        .await?;
+    let session_hash = digest(&token);
+    let jar = jar.add(cookie(SESSION_COOKIE, token, app.secure_cookies()));
+    if needs_consent_for(&app, &flow, &client).await? {
+        return Ok((jar, Redirect::to(&format!("/login/{id}/consent"))).into_response());
+    }
+    let response = finish(
+        &app,
+        &flow,
+        &client,
+        subject,
+        auth_time,
+        Some(&session_hash),
+    )
+    .await?;
+    Ok((jar, response).into_response())
+}
+
+/// Issues the code once per flow, even if the form is sent twice.
+async fn finish(
+    app: &AppState,
+    flow: &LoginFlow,
+    client: &Client,
+    subject: &str,
+    auth_time: i64,
+    session_hash: Option<&str>,
+) -> Result<Response, FlowError> {
+    if !app.store.finish_flow(&flow.id).await? {
+        return Err(FlowError::Gone);
+    }
+    match issue_code(app, client, flow, subject, auth_time, session_hash).await {
+        Ok(redirect) => Ok(redirect.into_response()),
+        Err(e) => Ok(e.redirect(&flow.redirect_uri, flow.state.as_deref(), &app.oidc.issuer)),
+    }
+}
+
+fn consent_items(flow: &LoginFlow, client: &Client, subject: &str) -> Vec<String> {
+    let has = |s: &str| flow.scope.split_whitespace().any(|x| x == s);
+    let mut items = vec![format!("Your XMPP address, {subject}")];
+    if has("profile") {
+        let local = subject.split('@').next().unwrap_or(subject);
+        items.push(format!("Your user name, {local}"));
+    }
+    if has("email") && client.settings.jid_as_email {
+        items.push("Your XMPP address as your email address".into());
+    }
+    if has("offline_access") {
+        items.push("Staying logged in while you are away (offline access)".into());
+    }
+    items
+}
+
+async fn show_consent(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    Path(id): Path<String>,
+) -> Result<Response, FlowError> {
+    let (flow, client) = load(&app, &jar, &id).await?;
+    let (FlowStatus::Accepted, Some(subject)) = (flow.status, flow.jid.as_deref()) else {
+        return Ok(Redirect::to(&format!("/login/{id}")).into_response());
+    };
+    Ok(ConsentPage {
+        flow_id: &flow.id,
+        csrf: &flow.csrf,
+        client_name: &client.settings.name,
+        jid: subject,
+        items: consent_items(&flow, &client, subject),
+    }
+    .into_response())
+}
+
+async fn consent(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    Path(id): Path<String>,
+    Form(form): Form<ConsentForm>,
+) -> Result<Response, FlowError> {
+    let (flow, client) = load(&app, &jar, &id).await?;
+    check_csrf(&flow, &form.csrf)?;
+    let (FlowStatus::Accepted, Some(subject), Some(auth_time)) =
+        (flow.status, flow.jid.as_deref(), flow.auth_time)
+    else {
+        return Ok(Redirect::to(&format!("/login/{id}")).into_response());
+    };
+    if form.decision != "allow" {
+        if !app.store.finish_flow(&id).await? {
+            return Err(FlowError::Gone);
+        }
+        let error = OAuthError::new(
+            ErrorCode::AccessDenied,
+            "the person did not allow the login",
+        );
+        return Ok(error.redirect(&flow.redirect_uri, flow.state.as_deref(), &app.oidc.issuer));
+    }
+    let now = app.clock.now();
+    app.store
+        .save_consent(subject, &client.client_id, &flow.scope, now)
+        .await?;
+    let session_hash = match jar.get(SESSION_COOKIE) {
+        Some(cookie) => app
+            .store
+            .session(cookie.value(), now)
+            .await?
+            .filter(|s| s.subject == subject)
+            .map(|s| s.id_hash),
+        None => None,
+    };
+    finish(
+        &app,
+        &flow,
+        &client,
+        subject,
+        auth_time,
+        session_hash.as_deref(),
+    )
+    .await
+}

@@ -1,0 +1,564 @@
+//! The authorization endpoint (OIDC Core §3.1.2), GET and POST.
+//!
+//! First the client and its redirect URI are verified; until both are, errors go to an
+//! error page and never to a redirect (RFC 6749 §4.1.2.1, RFC 9700 §4.11.2). Then an
+//! ordered pipeline of small checks runs; their errors go back to the client with `state`
+//! and `iss` (RFC 9207). Finally the decision: a silent answer from the SSO session, the
+//! consent page, or the login page.
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::CookieJar;
+use url::Url;
+
+use super::error::{ErrorCode, OAuthError};
+use super::hint;
+use super::params::{Params, MAX_VALUE_LEN};
+use crate::error::InternalError;
+use crate::random;
+use crate::state::AppState;
+use crate::store::clients::Client;
+use crate::store::oidc::{digest, FlowStatus, LoginFlow, NewGrant, Session};
+use crate::web::{cookie, error_page, BROWSER_COOKIE, SESSION_COOKIE};
+
+/// A request that passed every check.
+#[derive(Debug, Clone)]
+pub struct AuthorizationRequest {
+    pub client: Client,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    /// Granted scopes, space-separated; always includes `openid`.
+    pub scope: String,
+    pub code_challenge: Option<String>,
+    pub prompt: Vec<String>,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    pub claims: Option<String>,
+    /// The subject of a valid `id_token_hint`.
+    pub hint_subject: Option<String>,
+}
+
+impl AuthorizationRequest {
+    fn prompts(&self, value: &str) -> bool {
+        self.prompt.iter().any(|p| p == value)
+    }
+}
+
+type Check = fn(&AppState, &Params, &mut AuthorizationRequest) -> Result<(), OAuthError>;
+
+/// The checks after client and redirect URI, in order; the first failure is reported.
+const PIPELINE: &[(&str, Check)] = &[
+    ("parameters", check_parameters),
+    ("request objects", check_request_objects),
+    ("response_type", check_response_type),
+    ("response_mode", check_response_mode),
+    ("scope", check_scope),
+    ("pkce", check_pkce),
+    ("prompt", check_prompt),
+    ("max_age", check_max_age),
+    ("claims", check_claims),
+    ("id_token_hint", check_id_token_hint),
+];
+
+pub async fn authorize_get(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    RawQuery(query): RawQuery,
+) -> Response {
+    authorize(
+        app,
+        jar,
+        Params::parse(query.unwrap_or_default().as_bytes()),
+    )
+    .await
+}
+
+pub async fn authorize_post(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match Params::from_form(&headers, &body) {
+        Some(params) => authorize(app, jar, params).await,
+        None => bad_request_page(
+            "The authorization request must be a form (application/x-www-form-urlencoded).",
+        ),
+    }
+}
+
+fn bad_request_page(message: &str) -> Response {
+    error_page(
+        StatusCode::BAD_REQUEST,
+        "This login link is not valid",
+        message,
+        "Go back to the website and try to log in again. If it keeps happening, tell the website's administrators.",
+    )
+}
+
+async fn authorize(app: AppState, jar: CookieJar, params: Params) -> Response {
+    let (client, redirect_uri) = match verify_client(&app, &params).await {
+        Ok(verified) => verified,
+        Err(page) => return page,
+    };
+    // Echo `state` only if it is sane; an oversized one is itself the error.
+    let state = params
+        .get("state")
+        .filter(|s| s.len() <= MAX_VALUE_LEN)
+        .map(str::to_owned);
+    let mut request = AuthorizationRequest {
+        client,
+        redirect_uri,
+        state: state.clone(),
+        nonce: params.get("nonce").map(str::to_owned),
+        scope: String::new(),
+        code_challenge: None,
+        prompt: vec![],
+        max_age: None,
+        login_hint: params.get("login_hint").map(str::to_owned),
+        claims: None,
+        hint_subject: None,
+    };
+    for (name, check) in PIPELINE {
+        if let Err(error) = check(&app, &params, &mut request) {
+            tracing::info!(
+                check = name,
+                error = error.code.as_str(),
+                "authorization request refused"
+            );
+            return error.redirect(&request.redirect_uri, state.as_deref(), &app.oidc.issuer);
+        }
+    }
+    match decide(&app, jar, request.clone()).await {
+        Ok(response) => response,
+        Err(OAuthError {
+            code: ErrorCode::ServerError,
+            ..
+        }) => InternalError::from(anyhow::anyhow!("authorization failed")).into_response(),
+        Err(error) => error.redirect(&request.redirect_uri, state.as_deref(), &app.oidc.issuer),
+    }
+}
+
+/// Client, then redirect URI by exact string match (RFC 9700 §2.1). Failures get a page.
+async fn verify_client(app: &AppState, params: &Params) -> Result<(Client, String), Response> {
+    for name in ["client_id", "redirect_uri"] {
+        if params.duplicated() == Some(name) {
+            return Err(bad_request_page(&format!(
+                "The parameter {name} appears more than once."
+            )));
+        }
+    }
+    let client_id = params.get("client_id").ok_or_else(|| {
+        bad_request_page("The request does not say which website (client_id) asks for the login.")
+    })?;
+    let client = app
+        .store
+        .client(client_id)
+        .await
+        .map_err(|e| InternalError::from(e).into_response())?
+        .ok_or_else(|| {
+            bad_request_page("The website (client_id) asking for the login is not registered here.")
+        })?;
+    let redirect_uri = params
+        .get("redirect_uri")
+        .ok_or_else(|| bad_request_page("The request has no redirect_uri."))?;
+    if !client
+        .settings
+        .redirect_uris
+        .iter()
+        .any(|u| u == redirect_uri)
+    {
+        return Err(bad_request_page(
+            "The address to return to (redirect_uri) is not registered for this website, so we will not send you there.",
+        ));
+    }
+    Ok((client, redirect_uri.to_owned()))
+}
+
+fn check_parameters(
+    _: &AppState,
+    params: &Params,
+    _: &mut AuthorizationRequest,
+) -> Result<(), OAuthError> {
+    if let Some(name) = params.duplicated() {
+        return Err(OAuthError::invalid_request(format!(
+            "parameter {name} is repeated"
+        )));
+    }
+    if let Some(name) = params.oversized() {
+        return Err(OAuthError::invalid_request(format!(
+            "parameter {name} is too long"
+        )));
+    }
+    Ok(())
+}
+
+fn check_request_objects(
+    _: &AppState,
+    params: &Params,
+    _: &mut AuthorizationRequest,
+) -> Result<(), OAuthError> {
+    if params.has("request") {
+        return Err(OAuthError::new(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
+        ));
+    }
+    if params.has("request_uri") {
+        return Err(OAuthError::new(
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported",
+        ));
+    }
+    Ok(())
+}
+
+fn check_response_type(
+    _: &AppState,
+    params: &Params,
+    _: &mut AuthorizationRequest,
+) -> Result<(), OAuthError> {
+    match params.get("response_type") {
+        Some("code") => Ok(()),
+        Some(_) => Err(OAuthError::new(
+            ErrorCode::UnsupportedResponseType,
+            "only response_type=code is supported",
+        )),
+        None => Err(OAuthError::invalid_request("response_type is required")),
+    }
+}
+
+fn check_response_mode(
+    _: &AppState,
+    params: &Params,
+    _: &mut AuthorizationRequest,
+) -> Result<(), OAuthError> {
+    match params.get("response_mode") {
+        None | Some("query") => Ok(()),
+        Some(_) => Err(OAuthError::invalid_request(
+            "only response_mode=query is supported",
+        )),
+    }
+}
+
+/// `openid` is required; scopes the client may not have (or nobody knows) are dropped.
+fn check_scope(
+    _: &AppState,
+    params: &Params,
+    request: &mut AuthorizationRequest,
+) -> Result<(), OAuthError> {
+    let asked: Vec<&str> = params
+        .get("scope")
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    if !asked.contains(&"openid") {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            "the openid scope is required",
+        ));
+    }
+    let mut granted: Vec<&str> = Vec::new();
+    for scope in asked {
+        if request.client.allows_scope(scope) && !granted.contains(&scope) {
+            granted.push(scope);
+        }
+    }
+    request.scope = granted.join(" ");
+    Ok(())
+}
+
+/// S256 only (RFC 9700 §2.1.1); required for public clients, optional for confidential ones.
+fn check_pkce(
+    _: &AppState,
+    params: &Params,
+    request: &mut AuthorizationRequest,
+) -> Result<(), OAuthError> {
+    let challenge = params.get("code_challenge");
+    match (challenge, params.get("code_challenge_method")) {
+        (None, None) if request.client.settings.public => Err(OAuthError::invalid_request(
+            "PKCE is required: send code_challenge with code_challenge_method=S256",
+        )),
+        (None, None) => Ok(()),
+        (None, Some(_)) => Err(OAuthError::invalid_request(
+            "code_challenge_method without code_challenge",
+        )),
+        (Some(_), method) if method != Some("S256") => Err(OAuthError::invalid_request(
+            "code_challenge_method must be S256",
+        )),
+        (Some(challenge), _) => {
+            let well_formed = challenge.len() == 43
+                && challenge
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !well_formed {
+                return Err(OAuthError::invalid_request(
+                    "code_challenge is not a base64url SHA-256 digest",
+                ));
+            }
+            request.code_challenge = Some(challenge.to_owned());
+            Ok(())
+        }
+    }
+}
+
+fn check_prompt(
+    _: &AppState,
+    params: &Params,
+    request: &mut AuthorizationRequest,
+) -> Result<(), OAuthError> {
+    let prompt: Vec<String> = params
+        .get("prompt")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    for value in &prompt {
+        if !["none", "login", "consent", "select_account"].contains(&value.as_str()) {
+            return Err(OAuthError::invalid_request(format!(
+                "unknown prompt value {value}"
+            )));
+        }
+    }
+    if prompt.len() > 1 && prompt.iter().any(|p| p == "none") {
+        return Err(OAuthError::invalid_request(
+            "prompt=none cannot be combined with other values",
+        ));
+    }
+    request.prompt = prompt;
+    Ok(())
+}
+
+fn check_max_age(
+    _: &AppState,
+    params: &Params,
+    request: &mut AuthorizationRequest,
+) -> Result<(), OAuthError> {
+    if let Some(max_age) = params.get("max_age") {
+        let parsed = max_age
+            .parse::<i64>()
+            .ok()
+            .filter(|m| *m >= 0)
+            .ok_or_else(|| OAuthError::invalid_request("max_age must be a number of seconds"))?;
+        request.max_age = Some(parsed);
+    }
+    Ok(())
+}
+
+/// The `claims` parameter must be a JSON object; its known claims are honoured.
+fn check_claims(
+    _: &AppState,
+    params: &Params,
+    request: &mut AuthorizationRequest,
+) -> Result<(), OAuthError> {
+    if let Some(claims) = params.get("claims") {
+        let parsed: serde_json::Value = serde_json::from_str(claims)
+            .map_err(|_| OAuthError::invalid_request("claims is not valid JSON"))?;
+        if !parsed.is_object() {
+            return Err(OAuthError::invalid_request("claims must be a JSON object"));
+        }
+        request.claims = Some(claims.to_owned());
+    }
+    Ok(())
+}
+
+fn check_id_token_hint(
+    app: &AppState,
+    params: &Params,
+    request: &mut AuthorizationRequest,
+) -> Result<(), OAuthError> {
+    if let Some(token) = params.get("id_token_hint") {
+        let hint = hint::verify(&app.oidc, token).ok_or_else(|| {
+            OAuthError::invalid_request("id_token_hint is not a valid ID token from this provider")
+        })?;
+        request.hint_subject = Some(hint.sub);
+    }
+    Ok(())
+}
+
+/// The session from the cookie, if it still satisfies the request.
+async fn current_session(
+    app: &AppState,
+    jar: &CookieJar,
+    now: i64,
+) -> Result<Option<Session>, OAuthError> {
+    let Some(cookie) = jar.get(SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    Ok(app.store.session(cookie.value(), now).await?)
+}
+
+/// Whether `subject` must still consent to `request` (first time, new scopes, or asked).
+pub async fn needs_consent(
+    app: &AppState,
+    client: &Client,
+    subject: &str,
+    scope: &str,
+    forced: bool,
+) -> Result<bool, sqlx::Error> {
+    if client.settings.trusted {
+        return Ok(false);
+    }
+    if forced {
+        return Ok(true);
+    }
+    let Some(consented) = app.store.consent(subject, &client.client_id).await? else {
+        return Ok(true);
+    };
+    let consented: Vec<&str> = consented.split_whitespace().collect();
+    Ok(!scope.split_whitespace().all(|s| consented.contains(&s)))
+}
+
+async fn decide(
+    app: &AppState,
+    jar: CookieJar,
+    request: AuthorizationRequest,
+) -> Result<Response, OAuthError> {
+    let now = app.clock.now();
+    let session = current_session(app, &jar, now).await?;
+    let usable = session.filter(|s| {
+        !request.prompts("login")
+            && request
+                .max_age
+                .is_none_or(|max_age| now - s.auth_time <= max_age)
+            && request
+                .hint_subject
+                .as_ref()
+                .is_none_or(|sub| *sub == s.subject)
+    });
+    let (jar, browser) = browser_binding(app, jar);
+    let mut flow = new_flow(app, &request, &browser, now);
+    match usable {
+        None if request.prompts("none") => Err(OAuthError::new(
+            ErrorCode::LoginRequired,
+            "the person is not logged in",
+        )),
+        None => {
+            flow.login_hint = request.login_hint.clone().or(request.hint_subject.clone());
+            app.store.insert_flow(&flow).await?;
+            Ok((jar, Redirect::to(&format!("/login/{}", flow.id))).into_response())
+        }
+        Some(session) => {
+            flow.status = FlowStatus::Accepted;
+            flow.jid = Some(session.subject.clone());
+            flow.auth_time = Some(session.auth_time);
+            let consent = needs_consent(
+                app,
+                &request.client,
+                &session.subject,
+                &request.scope,
+                request.prompts("consent"),
+            )
+            .await?;
+            match (consent, request.prompts("none")) {
+                (true, true) => Err(OAuthError::new(
+                    ErrorCode::ConsentRequired,
+                    "the person has not consented yet",
+                )),
+                (true, false) => {
+                    app.store.insert_flow(&flow).await?;
+                    Ok((jar, Redirect::to(&format!("/login/{}/consent", flow.id))).into_response())
+                }
+                (false, _) => {
+                    let redirect = issue_code(
+                        app,
+                        &request.client,
+                        &flow,
+                        &session.subject,
+                        session.auth_time,
+                        Some(&session.id_hash),
+                    )
+                    .await?;
+                    Ok((jar, redirect).into_response())
+                }
+            }
+        }
+    }
+}
+
+/// The browser cookie that login flows are bound to; set if missing.
+fn browser_binding(app: &AppState, jar: CookieJar) -> (CookieJar, String) {
+    if let Some(existing) = jar.get(BROWSER_COOKIE) {
+        let value = existing.value().to_owned();
+        return (jar, value);
+    }
+    let value = random::token(32);
+    let jar = jar.add(cookie(BROWSER_COOKIE, value.clone(), app.secure_cookies()));
+    (jar, value)
+}
+
+fn new_flow(app: &AppState, request: &AuthorizationRequest, browser: &str, now: i64) -> LoginFlow {
+    LoginFlow {
+        id: random::token(22),
+        browser_hash: digest(browser),
+        csrf: random::token(22),
+        client_id: request.client.client_id.clone(),
+        redirect_uri: request.redirect_uri.clone(),
+        scope: request.scope.clone(),
+        state: request.state.clone(),
+        nonce: request.nonce.clone(),
+        code_challenge: request.code_challenge.clone(),
+        prompt: request.prompt.join(" "),
+        max_age: request.max_age,
+        login_hint: request.login_hint.clone(),
+        claims: request.claims.clone(),
+        status: FlowStatus::New,
+        jid: None,
+        code: None,
+        sent_at: None,
+        auth_time: None,
+        created_at: now,
+        expires_at: now + app.config.oidc.login_ttl_secs as i64,
+    }
+}
+
+/// Issues the authorization code and sends the browser back (RFC 6749 §4.1.2, RFC 9207).
+pub async fn issue_code(
+    app: &AppState,
+    client: &Client,
+    flow: &LoginFlow,
+    subject: &str,
+    auth_time: i64,
+    session_hash: Option<&str>,
+) -> Result<Redirect, OAuthError> {
+    let now = app.clock.now();
+    let grant_id = app
+        .store
+        .create_grant(
+            NewGrant {
+                client_id: &client.client_id,
+                subject,
+                scope: &flow.scope,
+                nonce: flow.nonce.as_deref(),
+                claims: flow.claims.as_deref(),
+                auth_time,
+                session_hash,
+            },
+            now,
+        )
+        .await?;
+    let code = app
+        .store
+        .issue_code(
+            &grant_id,
+            &flow.redirect_uri,
+            flow.code_challenge.as_deref(),
+            now + app.config.oidc.code_ttl_secs as i64,
+        )
+        .await?;
+    let mut url =
+        Url::parse(&flow.redirect_uri).map_err(|e| anyhow::anyhow!("stored redirect_uri: {e}"))?;
+    {
+        let mut query = url.query_pairs_mut();
+        query.append_pair("code", &code);
+        if let Some(state) = &flow.state {
+            query.append_pair("state", state);
+        }
+        query.append_pair("iss", &app.oidc.issuer);
+    }
+    tracing::info!(client = %client.client_id, subject, "authorization code issued");
+    Ok(Redirect::to(url.as_str()))
+}

@@ -1,0 +1,112 @@
+//! Client authentication at the token, revocation and introspection endpoints:
+//! `client_secret_basic` and `client_secret_post` for every confidential client (RPs differ
+//! in which they pick), `none` for public clients.
+
+use axum::http::{header, HeaderMap};
+use base64::Engine;
+
+use super::error::{ErrorCode, OAuthError};
+use super::params::Params;
+use crate::state::AppState;
+use crate::store::clients::{burn_secret_check, Client};
+
+/// HTTP Basic credentials, form-decoded as RFC 6749 §2.3.1 says.
+pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let form_decode = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    Some((form_decode(id)?, form_decode(secret)?))
+}
+
+fn invalid_client(description: &'static str, basic: bool) -> OAuthError {
+    OAuthError {
+        basic_challenge: basic,
+        ..OAuthError::new(ErrorCode::InvalidClient, description)
+    }
+}
+
+/// Authenticates the calling client by whichever single method it used.
+pub async fn authenticate(
+    app: &AppState,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Client, OAuthError> {
+    let uses_basic = headers.contains_key(header::AUTHORIZATION);
+    let basic = basic_credentials(headers);
+    if uses_basic && basic.is_none() {
+        return Err(invalid_client("malformed HTTP Basic credentials", true));
+    }
+    let (client_id, secret) = match (basic, params.get("client_secret")) {
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method, not both HTTP Basic and client_secret",
+            ))
+        }
+        (Some((id, secret)), None) => {
+            if params.get("client_id").is_some_and(|body_id| body_id != id) {
+                return Err(OAuthError::invalid_request(
+                    "client_id differs from the HTTP Basic user",
+                ));
+            }
+            (id, Some(secret))
+        }
+        (None, secret) => match params.get("client_id") {
+            Some(id) => (id.to_owned(), secret.map(str::to_owned)),
+            None => return Err(invalid_client("client authentication required", true)),
+        },
+    };
+    let Some(client) = app.store.client(&client_id).await? else {
+        if let Some(secret) = &secret {
+            burn_secret_check(secret);
+        }
+        return Err(invalid_client("unknown client or wrong secret", uses_basic));
+    };
+    match (client.settings.public, secret) {
+        (false, Some(secret)) if client.secret_matches(&secret) => Ok(client),
+        (false, _) => Err(invalid_client("unknown client or wrong secret", uses_basic)),
+        (true, None) => Ok(client),
+        (true, Some(_)) => Err(invalid_client(
+            "this client is public: it has no secret",
+            uses_basic,
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let mut headers = HeaderMap::new();
+        let encoded = base64::engine::general_purpose::STANDARD.encode("my%20id:s3cr%3At");
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Basic {encoded}")).unwrap(),
+        );
+        assert_eq!(
+            basic_credentials(&headers),
+            Some(("my id".into(), "s3cr:t".into()))
+        );
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc"),
+        );
+        assert_eq!(basic_credentials(&headers), None);
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic !!!"));
+        assert_eq!(basic_credentials(&headers), None);
+    }
+}

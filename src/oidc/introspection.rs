@@ -1,0 +1,64 @@
+//! Token introspection (RFC 7662), for authenticated clients and their own tokens only.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::client_auth::authenticate;
+use super::error::{ErrorCode, OAuthError};
+use super::params::Params;
+use crate::state::AppState;
+use crate::store::oidc::TokenKind;
+
+pub async fn introspect(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    match introspection(&app, &headers, &body).await {
+        Ok(answer) => ([(header::CACHE_CONTROL, "no-store")], Json(answer)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn introspection(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, OAuthError> {
+    let params = Params::from_form(headers, body).ok_or_else(|| {
+        OAuthError::invalid_request("send an application/x-www-form-urlencoded body")
+    })?;
+    let client = authenticate(app, headers, &params).await?;
+    if client.settings.public {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidClient,
+            "public clients cannot introspect",
+        ));
+    }
+    let token = params
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let now = app.clock.now();
+    let Some(row) = app.store.token(token).await? else {
+        return Ok(json!({ "active": false }));
+    };
+    let active = row.grant.client_id == client.client_id
+        && !row.grant.revoked
+        && row.expires_at > now
+        && !(row.kind == TokenKind::Refresh && row.used);
+    if !active {
+        return Ok(json!({ "active": false }));
+    }
+    Ok(json!({
+        "active": true,
+        "scope": row.scope,
+        "client_id": row.grant.client_id,
+        "sub": row.grant.subject,
+        "username": row.grant.subject,
+        "token_type": if row.kind == TokenKind::Access { "Bearer" } else { "refresh_token" },
+        "exp": row.expires_at,
+        "iat": row.created_at,
+        "iss": app.oidc.issuer,
+        "aud": row.grant.client_id,
+    }))
+}

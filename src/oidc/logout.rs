@@ -1,0 +1,146 @@
+//! RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) at `end_session_endpoint`.
+//! With a valid `id_token_hint` the session ends at once; otherwise the person confirms.
+//! A `post_logout_redirect_uri` is followed only when registered for the client.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::CookieJar;
+use subtle::ConstantTimeEq;
+use url::Url;
+
+use super::hint;
+use super::params::Params;
+use crate::state::AppState;
+use crate::store::oidc::digest;
+use crate::web::{error_page, BROWSER_COOKIE, SESSION_COOKIE};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "logout.html")]
+struct LogoutPage {
+    done: bool,
+    csrf: String,
+}
+
+fn logout_csrf(jar: &CookieJar) -> Option<String> {
+    jar.get(BROWSER_COOKIE)
+        .map(|c| digest(&format!("logout:{}", c.value())))
+}
+
+pub async fn logout_get(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params = Params::parse(query.unwrap_or_default().as_bytes());
+    logout(app, jar, params, false).await
+}
+
+pub async fn logout_post(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = Params::from_form(&headers, &body).unwrap_or_default();
+    let confirmed = match (params.get("csrf"), logout_csrf(&jar)) {
+        (Some(sent), Some(expected)) => bool::from(sent.as_bytes().ct_eq(expected.as_bytes())),
+        (Some(_), None) => false,
+        (None, _) => return logout(app, jar, params, false).await,
+    };
+    if !confirmed {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "Logout not confirmed",
+            "This form expired or was sent from another site.",
+            "Open the logout page again and confirm there.",
+        );
+    }
+    logout(app, jar, params, true).await
+}
+
+async fn logout(app: AppState, jar: CookieJar, params: Params, confirmed: bool) -> Response {
+    let invalid = |message: &str| {
+        error_page(
+            StatusCode::BAD_REQUEST,
+            "Invalid logout request",
+            message,
+            "Go back to the website; your session here was not changed.",
+        )
+    };
+    let hint = match params.get("id_token_hint") {
+        Some(token) => match hint::verify(&app.oidc, token) {
+            Some(hint) => Some(hint),
+            None => return invalid("The id_token_hint is not an ID token from this provider."),
+        },
+        None => None,
+    };
+    let client_id = match (
+        hint.as_ref().and_then(|h| h.client_id()),
+        params.get("client_id"),
+    ) {
+        (Some(a), Some(b)) if a != b => {
+            return invalid("client_id does not match the id_token_hint.")
+        }
+        (Some(id), _) | (None, Some(id)) => Some(id.to_owned()),
+        (None, None) => None,
+    };
+    let redirect = match params.get("post_logout_redirect_uri") {
+        None => None,
+        Some(uri) => {
+            let Some(client_id) = &client_id else {
+                return invalid("post_logout_redirect_uri needs an id_token_hint or a client_id.");
+            };
+            let client = match app.store.client(client_id).await {
+                Ok(client) => client,
+                Err(e) => return crate::error::InternalError::from(e).into_response(),
+            };
+            match client.filter(|c| {
+                c.settings
+                    .post_logout_redirect_uris
+                    .iter()
+                    .any(|u| u == uri)
+            }) {
+                Some(_) => Some(uri.to_owned()),
+                None => {
+                    return invalid(
+                        "This post_logout_redirect_uri is not registered for the client.",
+                    )
+                }
+            }
+        }
+    };
+    if hint.is_none() && !confirmed {
+        return LogoutPage {
+            done: false,
+            csrf: logout_csrf(&jar).unwrap_or_default(),
+        }
+        .into_response();
+    }
+    if let Some(session) = jar.get(SESSION_COOKIE) {
+        if let Err(e) = app.store.end_session(session.value()).await {
+            return crate::error::InternalError::from(e).into_response();
+        }
+    }
+    let jar = jar.remove(axum_extra::extract::cookie::Cookie::build(SESSION_COOKIE).path("/"));
+    match redirect {
+        Some(uri) => {
+            let mut url = Url::parse(&uri).expect("registered URIs are valid URLs");
+            if let Some(state) = params.get("state") {
+                url.query_pairs_mut().append_pair("state", state);
+            }
+            (jar, Redirect::to(url.as_str())).into_response()
+        }
+        None => (
+            jar,
+            LogoutPage {
+                done: true,
+                csrf: String::new(),
+            },
+        )
+            .into_response(),
+    }
+}

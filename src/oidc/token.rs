@@ -1,0 +1,280 @@
+//! The token endpoint: `authorization_code` and `refresh_token` grants (RFC 6749 §4.1.3,
+//! §6), PKCE S256 (RFC 7636), single-use codes whose replay revokes the grant, and rotated
+//! refresh tokens whose replay revokes the family (RFC 9700 §4.14).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::claims::{user_claims, Target};
+use super::client_auth::authenticate;
+use super::error::{ErrorCode, OAuthError};
+use super::params::Params;
+use crate::state::AppState;
+use crate::store::clients::Client;
+use crate::store::oidc::{Grant, Redemption, TokenKind};
+
+#[derive(Serialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    scope: String,
+    id_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+}
+
+pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    match exchange(&app, &headers, &body).await {
+        Ok(response) => (
+            [
+                (header::CACHE_CONTROL, "no-store"),
+                (header::PRAGMA, "no-cache"),
+            ],
+            Json(response),
+        )
+            .into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn exchange(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<TokenResponse, OAuthError> {
+    let params = Params::from_form(headers, body).ok_or_else(|| {
+        OAuthError::invalid_request("send an application/x-www-form-urlencoded body")
+    })?;
+    if let Some(name) = params.duplicated() {
+        return Err(OAuthError::invalid_request(format!(
+            "parameter {name} is repeated"
+        )));
+    }
+    if let Some(name) = params.oversized() {
+        return Err(OAuthError::invalid_request(format!(
+            "parameter {name} is too long"
+        )));
+    }
+    let client = authenticate(app, headers, &params).await?;
+    let now = app.clock.now();
+    match params.get("grant_type") {
+        Some("authorization_code") => authorization_code(app, &client, &params, now).await,
+        Some("refresh_token") => refresh_token(app, &client, &params, now).await,
+        Some(_) => Err(OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            "supported grant types: authorization_code, refresh_token",
+        )),
+        None => Err(OAuthError::invalid_request("grant_type is required")),
+    }
+}
+
+async fn authorization_code(
+    app: &AppState,
+    client: &Client,
+    params: &Params,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
+    let code = params
+        .get("code")
+        .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
+    let redirect_uri = params
+        .get("redirect_uri")
+        .ok_or_else(|| OAuthError::invalid_request("redirect_uri is required"))?;
+    let row = match app.store.redeem_code(code, now).await? {
+        Redemption::Fresh(row) => row,
+        Redemption::Replayed(grant_id) => {
+            app.store.revoke_grant(&grant_id).await?;
+            tracing::warn!(client = %client.client_id, "authorization code replayed; grant revoked");
+            return Err(OAuthError::invalid_grant(
+                "the code was already used; tokens issued with it are revoked",
+            ));
+        }
+        Redemption::Unknown => return Err(OAuthError::invalid_grant("unknown code")),
+    };
+    if row.grant.client_id != client.client_id {
+        app.store.revoke_grant(&row.grant.id).await?;
+        return Err(OAuthError::invalid_grant(
+            "the code was issued to another client",
+        ));
+    }
+    if row.expires_at <= now || row.grant.revoked {
+        return Err(OAuthError::invalid_grant("the code has expired"));
+    }
+    if row.redirect_uri != redirect_uri {
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri differs from the authorization request",
+        ));
+    }
+    check_pkce(row.code_challenge.as_deref(), params.get("code_verifier"))?;
+    issue(app, client, &row.grant, &row.grant.scope, true, now).await
+}
+
+/// RFC 7636 §4.6 with S256, and RFC 9700 §2.1.1: a verifier without a challenge is refused.
+fn check_pkce(challenge: Option<&str>, verifier: Option<&str>) -> Result<(), OAuthError> {
+    match (challenge, verifier) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => Err(OAuthError::invalid_grant(
+            "code_verifier sent, but the authorization request had no code_challenge",
+        )),
+        (Some(_), None) => Err(OAuthError::invalid_grant("code_verifier is required")),
+        (Some(challenge), Some(verifier)) => {
+            let well_formed = (43..=128).contains(&verifier.len())
+                && verifier
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+            let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+            if well_formed && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes())) {
+                Ok(())
+            } else {
+                Err(OAuthError::invalid_grant(
+                    "code_verifier does not match the code_challenge",
+                ))
+            }
+        }
+    }
+}
+
+async fn refresh_token(
+    app: &AppState,
+    client: &Client,
+    params: &Params,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
+    let presented = params
+        .get("refresh_token")
+        .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+    let row = app
+        .store
+        .token(presented)
+        .await?
+        .filter(|row| row.kind == TokenKind::Refresh && row.grant.client_id == client.client_id)
+        .ok_or_else(|| OAuthError::invalid_grant("unknown refresh token"))?;
+    if row.grant.revoked || row.expires_at <= now {
+        return Err(OAuthError::invalid_grant(
+            "the refresh token has expired or was revoked",
+        ));
+    }
+    if !app.store.spend_refresh_token(presented, now).await? {
+        app.store.revoke_grant(&row.grant.id).await?;
+        tracing::warn!(client = %client.client_id, "refresh token replayed; grant revoked");
+        return Err(OAuthError::invalid_grant(
+            "the refresh token was already used; every token of this grant is revoked",
+        ));
+    }
+    let scope = match params.get("scope") {
+        None => row.scope.clone(),
+        Some(asked) => {
+            let granted: Vec<&str> = row.scope.split_whitespace().collect();
+            if let Some(extra) = asked.split_whitespace().find(|s| !granted.contains(s)) {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidScope,
+                    format!("scope {extra} was not granted"),
+                ));
+            }
+            asked.split_whitespace().collect::<Vec<_>>().join(" ")
+        }
+    };
+    issue(app, client, &row.grant, &scope, false, now).await
+}
+
+/// Access token, ID token and (with `offline_access` or the client setting) a refresh token.
+async fn issue(
+    app: &AppState,
+    client: &Client,
+    grant: &Grant,
+    scope: &str,
+    with_nonce: bool,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
+    let ttl = &app.config.oidc;
+    let access_token = app
+        .store
+        .issue_token(
+            TokenKind::Access,
+            &grant.id,
+            scope,
+            now,
+            now + ttl.access_token_ttl_secs as i64,
+        )
+        .await?;
+    let offline = scope.split_whitespace().any(|s| s == "offline_access");
+    let refresh_token = if offline || client.settings.always_refresh {
+        Some(
+            app.store
+                .issue_token(
+                    TokenKind::Refresh,
+                    &grant.id,
+                    scope,
+                    now,
+                    now + ttl.refresh_token_ttl_secs as i64,
+                )
+                .await?,
+        )
+    } else {
+        None
+    };
+    let mut claims: Map<String, Value> = user_claims(
+        &grant.subject,
+        scope,
+        client,
+        grant.claims.as_deref(),
+        Target::IdToken,
+    );
+    claims.insert("iss".into(), app.oidc.issuer.clone().into());
+    claims.insert("aud".into(), client.client_id.clone().into());
+    claims.insert("azp".into(), client.client_id.clone().into());
+    claims.insert("iat".into(), now.into());
+    claims.insert("exp".into(), (now + ttl.id_token_ttl_secs as i64).into());
+    claims.insert("auth_time".into(), grant.auth_time.into());
+    if let Some(session) = &grant.session_hash {
+        // A stable, non-secret session id for logout: not the cookie, not its digest.
+        claims.insert("sid".into(), session_id(session).into());
+    }
+    if with_nonce {
+        if let Some(nonce) = &grant.nonce {
+            claims.insert("nonce".into(), nonce.clone().into());
+        }
+    }
+    let id_token = app.oidc.keys.sign(client.settings.id_token_alg, &claims)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ttl.access_token_ttl_secs,
+        scope: scope.to_owned(),
+        id_token,
+        refresh_token,
+    })
+}
+
+/// The `sid` claim: derived from the session's stored digest, so it reveals nothing.
+pub fn session_id(session_hash: &str) -> String {
+    URL_SAFE_NO_PAD.encode(&Sha256::digest(format!("sid:{session_hash}").as_bytes())[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_s256_rules() {
+        // RFC 7636 Appendix B.
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert!(check_pkce(Some(challenge), Some(verifier)).is_ok());
+        assert!(check_pkce(Some(challenge), Some(&verifier.replace('d', "e"))).is_err());
+        assert!(check_pkce(Some(challenge), None).is_err());
+        assert!(check_pkce(None, Some(verifier)).is_err(), "downgrade");
+        assert!(check_pkce(None, None).is_ok());
+        assert!(check_pkce(Some(challenge), Some("short")).is_err());
+    }
+}

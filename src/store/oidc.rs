@@ -1,0 +1,542 @@
+//! Login flows, sessions, consents, grants, codes and tokens.
+//!
+//! Secrets (session cookies, codes, tokens) are stored only as SHA-256 digests. Single use
+//! is enforced by the database: `UPDATE … WHERE used_at IS NULL` lets exactly one
+//! redemption win, even across instances.
+
+use sha2::{Digest, Sha256};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::Store;
+use crate::random;
+
+/// SHA-256, hex: how every bearer secret is stored.
+pub fn digest(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowStatus {
+    New,
+    Sent,
+    Accepted,
+    Denied,
+    Expired,
+    Unreachable,
+    Done,
+}
+
+impl FlowStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowStatus::New => "new",
+            FlowStatus::Sent => "sent",
+            FlowStatus::Accepted => "accepted",
+            FlowStatus::Denied => "denied",
+            FlowStatus::Expired => "expired",
+            FlowStatus::Unreachable => "unreachable",
+            FlowStatus::Done => "done",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "sent" => FlowStatus::Sent,
+            "accepted" => FlowStatus::Accepted,
+            "denied" => FlowStatus::Denied,
+            "expired" => FlowStatus::Expired,
+            "unreachable" => FlowStatus::Unreachable,
+            "done" => FlowStatus::Done,
+            _ => FlowStatus::New,
+        }
+    }
+}
+
+/// A validated authorization request, waiting for the person.
+#[derive(Debug, Clone)]
+pub struct LoginFlow {
+    pub id: String,
+    pub browser_hash: String,
+    pub csrf: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    /// Space-separated `prompt` values.
+    pub prompt: String,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    pub claims: Option<String>,
+    pub status: FlowStatus,
+    /// The subject (bare JID) once typed, or from the session.
+    pub jid: Option<String>,
+    pub code: Option<String>,
+    pub sent_at: Option<i64>,
+    pub auth_time: Option<i64>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl LoginFlow {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        let status: String = row.try_get("status")?;
+        Ok(Self {
+            id: row.try_get("id")?,
+            browser_hash: row.try_get("browser_hash")?,
+            csrf: row.try_get("csrf")?,
+            client_id: row.try_get("client_id")?,
+            redirect_uri: row.try_get("redirect_uri")?,
+            scope: row.try_get("scope")?,
+            state: row.try_get("state")?,
+            nonce: row.try_get("nonce")?,
+            code_challenge: row.try_get("code_challenge")?,
+            prompt: row.try_get("prompt")?,
+            max_age: row.try_get("max_age")?,
+            login_hint: row.try_get("login_hint")?,
+            claims: row.try_get("claims")?,
+            status: FlowStatus::parse(&status),
+            jid: row.try_get("jid")?,
+            code: row.try_get("code")?,
+            sent_at: row.try_get("sent_at")?,
+            auth_time: row.try_get("auth_time")?,
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+        })
+    }
+
+    pub fn prompts(&self, value: &str) -> bool {
+        self.prompt.split_whitespace().any(|p| p == value)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id_hash: String,
+    pub subject: String,
+    pub auth_time: i64,
+}
+
+/// What a code or token leads back to.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub id: String,
+    pub client_id: String,
+    pub subject: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub claims: Option<String>,
+    pub auth_time: i64,
+    pub session_hash: Option<String>,
+    pub revoked: bool,
+}
+
+impl Grant {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            client_id: row.try_get("client_id")?,
+            subject: row.try_get("subject")?,
+            scope: row.try_get("scope")?,
+            nonce: row.try_get("nonce")?,
+            claims: row.try_get("claims")?,
+            auth_time: row.try_get("auth_time")?,
+            session_hash: row.try_get("session_hash")?,
+            revoked: row.try_get::<i64, _>("revoked")? != 0,
+        })
+    }
+
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scope.split_whitespace().any(|s| s == scope)
+    }
+}
+
+pub struct NewGrant<'a> {
+    pub client_id: &'a str,
+    pub subject: &'a str,
+    pub scope: &'a str,
+    pub nonce: Option<&'a str>,
+    pub claims: Option<&'a str>,
+    pub auth_time: i64,
+    pub session_hash: Option<&'a str>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CodeRow {
+    pub grant: Grant,
+    pub redirect_uri: String,
+    pub code_challenge: Option<String>,
+    pub expires_at: i64,
+}
+
+/// The result of redeeming a single-use secret.
+#[derive(Debug)]
+pub enum Redemption<T> {
+    /// First use: here is what it stands for.
+    Fresh(T),
+    /// Used before: the grant it belongs to (to revoke).
+    Replayed(String),
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    Access,
+    Refresh,
+}
+
+impl TokenKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Access => "access",
+            TokenKind::Refresh => "refresh",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenRow {
+    pub kind: TokenKind,
+    pub grant: Grant,
+    pub scope: String,
+    pub expires_at: i64,
+    pub created_at: i64,
+    pub used: bool,
+}
+
+const GRANT_COLUMNS: &str = "g.id, g.client_id, g.subject, g.scope, g.nonce, g.claims, g.auth_time, g.session_hash, g.revoked";
+
+impl Store {
+    pub async fn insert_flow(&self, flow: &LoginFlow) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO login_flows (id, browser_hash, csrf, client_id, redirect_uri, scope, state, nonce, \
+             code_challenge, prompt, max_age, login_hint, claims, status, jid, code, sent_at, auth_time, \
+             created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+        )
+        .bind(&flow.id)
+        .bind(&flow.browser_hash)
+        .bind(&flow.csrf)
+        .bind(&flow.client_id)
+        .bind(&flow.redirect_uri)
+        .bind(&flow.scope)
+        .bind(&flow.state)
+        .bind(&flow.nonce)
+        .bind(&flow.code_challenge)
+        .bind(&flow.prompt)
+        .bind(flow.max_age)
+        .bind(&flow.login_hint)
+        .bind(&flow.claims)
+        .bind(flow.status.as_str())
+        .bind(&flow.jid)
+        .bind(&flow.code)
+        .bind(flow.sent_at)
+        .bind(flow.auth_time)
+        .bind(flow.created_at)
+        .bind(flow.expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn flow(&self, id: &str) -> Result<Option<LoginFlow>, sqlx::Error> {
+        let row = sqlx::query("SELECT * FROM login_flows WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(LoginFlow::from_row).transpose()
+    }
+
+    /// Records that a confirmation request went out. Only from a state where the person
+    /// may (re)try; returns false otherwise.
+    pub async fn flow_sent(
+        &self,
+        id: &str,
+        subject: &str,
+        code: &str,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE login_flows SET status = 'sent', jid = $1, code = $2, sent_at = $3, auth_time = NULL \
+             WHERE id = $4 AND status IN ('new', 'denied', 'expired', 'unreachable')",
+        )
+        .bind(subject)
+        .bind(code)
+        .bind(now)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records the answer to the request with `code` (a later retry has another code).
+    pub async fn flow_answered(
+        &self,
+        id: &str,
+        code: &str,
+        status: FlowStatus,
+        auth_time: Option<i64>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE login_flows SET status = $1, auth_time = $2 WHERE id = $3 AND code = $4 AND status = 'sent'",
+        )
+        .bind(status.as_str())
+        .bind(auth_time)
+        .bind(id)
+        .bind(code)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Back to the JID form (another address); an answer still on its way is then ignored.
+    pub async fn restart_flow(&self, id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE login_flows SET status = 'new', code = NULL, sent_at = NULL, auth_time = NULL \
+             WHERE id = $1 AND status IN ('sent', 'denied', 'expired', 'unreachable')",
+        )
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Marks an accepted flow done; true for exactly one caller.
+    pub async fn finish_flow(&self, id: &str) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE login_flows SET status = 'done' WHERE id = $1 AND status = 'accepted'",
+        )
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Starts a session; returns the cookie value.
+    pub async fn create_session(
+        &self,
+        subject: &str,
+        auth_time: i64,
+        expires_at: i64,
+    ) -> Result<String, sqlx::Error> {
+        let token = random::token(32);
+        sqlx::query("INSERT INTO sessions (id_hash, subject, auth_time, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(digest(&token))
+            .bind(subject)
+            .bind(auth_time)
+            .bind(expires_at)
+            .execute(self.pool())
+            .await?;
+        Ok(token)
+    }
+
+    pub async fn session(&self, token: &str, now: i64) -> Result<Option<Session>, sqlx::Error> {
+        let row = sqlx::query("SELECT id_hash, subject, auth_time FROM sessions WHERE id_hash = $1 AND expires_at > $2")
+            .bind(digest(token))
+            .bind(now)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|row| {
+            Ok(Session {
+                id_hash: row.try_get("id_hash")?,
+                subject: row.try_get("subject")?,
+                auth_time: row.try_get("auth_time")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn end_session(&self, token: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(digest(token))
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The scopes `subject` has allowed `client_id`, if any.
+    pub async fn consent(
+        &self,
+        subject: &str,
+        client_id: &str,
+    ) -> Result<Option<String>, sqlx::Error> {
+        let row = sqlx::query("SELECT scope FROM consents WHERE subject = $1 AND client_id = $2")
+            .bind(subject)
+            .bind(client_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| r.try_get("scope")).transpose()
+    }
+
+    pub async fn save_consent(
+        &self,
+        subject: &str,
+        client_id: &str,
+        scope: &str,
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO consents (subject, client_id, scope, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (subject, client_id) DO UPDATE SET scope = excluded.scope, created_at = excluded.created_at",
+        )
+        .bind(subject)
+        .bind(client_id)
+        .bind(scope)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn create_grant(&self, grant: NewGrant<'_>, now: i64) -> Result<String, sqlx::Error> {
+        let id = random::token(22);
+        sqlx::query(
+            "INSERT INTO grants (id, client_id, subject, scope, nonce, claims, auth_time, session_hash, revoked, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9)",
+        )
+        .bind(&id)
+        .bind(grant.client_id)
+        .bind(grant.subject)
+        .bind(grant.scope)
+        .bind(grant.nonce)
+        .bind(grant.claims)
+        .bind(grant.auth_time)
+        .bind(grant.session_hash)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(id)
+    }
+
+    /// Revokes a grant: every code and token issued from it stops working.
+    pub async fn revoke_grant(&self, grant_id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE grants SET revoked = 1 WHERE id = $1")
+            .bind(grant_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn issue_code(
+        &self,
+        grant_id: &str,
+        redirect_uri: &str,
+        code_challenge: Option<&str>,
+        expires_at: i64,
+    ) -> Result<String, sqlx::Error> {
+        let code = random::token(32);
+        sqlx::query("INSERT INTO auth_codes (code_hash, grant_id, redirect_uri, code_challenge, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(digest(&code))
+            .bind(grant_id)
+            .bind(redirect_uri)
+            .bind(code_challenge)
+            .bind(expires_at)
+            .execute(self.pool())
+            .await?;
+        Ok(code)
+    }
+
+    /// Redeems a code: the first caller gets it, every later one learns its grant.
+    pub async fn redeem_code(
+        &self,
+        code: &str,
+        now: i64,
+    ) -> Result<Redemption<CodeRow>, sqlx::Error> {
+        let hash = digest(code);
+        let row = sqlx::query(&format!(
+            "SELECT c.redirect_uri, c.code_challenge, c.expires_at, c.used_at, {GRANT_COLUMNS} \
+             FROM auth_codes c JOIN grants g ON g.id = c.grant_id WHERE c.code_hash = $1"
+        ))
+        .bind(&hash)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else {
+            return Ok(Redemption::Unknown);
+        };
+        let grant = Grant::from_row(&row)?;
+        let claimed = sqlx::query(
+            "UPDATE auth_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(&hash)
+        .execute(self.pool())
+        .await?;
+        if claimed.rows_affected() == 0 {
+            return Ok(Redemption::Replayed(grant.id));
+        }
+        Ok(Redemption::Fresh(CodeRow {
+            redirect_uri: row.try_get("redirect_uri")?,
+            code_challenge: row.try_get("code_challenge")?,
+            expires_at: row.try_get("expires_at")?,
+            grant,
+        }))
+    }
+
+    pub async fn issue_token(
+        &self,
+        kind: TokenKind,
+        grant_id: &str,
+        scope: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<String, sqlx::Error> {
+        let token = random::token(43);
+        sqlx::query("INSERT INTO tokens (token_hash, kind, grant_id, scope, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(digest(&token))
+            .bind(kind.as_str())
+            .bind(grant_id)
+            .bind(scope)
+            .bind(expires_at)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        Ok(token)
+    }
+
+    /// Looks a token up, whatever its state (callers check expiry, use and revocation).
+    pub async fn token(&self, token: &str) -> Result<Option<TokenRow>, sqlx::Error> {
+        let row = sqlx::query(&format!(
+            "SELECT t.kind, t.scope AS token_scope, t.expires_at, t.created_at, t.used_at, {GRANT_COLUMNS} \
+             FROM tokens t JOIN grants g ON g.id = t.grant_id WHERE t.token_hash = $1"
+        ))
+        .bind(digest(token))
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| {
+            let kind: String = row.try_get("kind")?;
+            Ok(TokenRow {
+                kind: if kind == "refresh" {
+                    TokenKind::Refresh
+                } else {
+                    TokenKind::Access
+                },
+                scope: row.try_get("token_scope")?,
+                expires_at: row.try_get("expires_at")?,
+                created_at: row.try_get("created_at")?,
+                used: row.try_get::<Option<i64>, _>("used_at")?.is_some(),
+                grant: Grant::from_row(&row)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Spends a refresh token (rotation); exactly one caller wins.
+    pub async fn spend_refresh_token(&self, token: &str, now: i64) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("UPDATE tokens SET used_at = $1 WHERE token_hash = $2 AND kind = 'refresh' AND used_at IS NULL")
+            .bind(now)
+            .bind(digest(token))
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn delete_token(&self, token: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM tokens WHERE token_hash = $1")
+            .bind(digest(token))
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,92 @@
+//! What every page shares: security headers, cookies, static files, the error page.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+
+use crate::state::AppState;
+
+/// Binds login flows to the browser that started them (and serves as CSRF anchor).
+pub const BROWSER_COOKIE: &str = "jidconnect_browser";
+/// The single sign-on session.
+pub const SESSION_COOKIE: &str = "jidconnect_session";
+
+/// A cookie as every jidconnect cookie is: HttpOnly, SameSite=Lax, Secure on https.
+pub fn cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .build()
+}
+
+/// Anti-framing (RFC 9700 §4.16), no referrer leaks (§4.2), a strict CSP, and no caching
+/// of anything personal.
+pub async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    let set = |headers: &mut axum::http::HeaderMap, name, value: &'static str| {
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
+    };
+    set(headers, header::X_FRAME_OPTIONS, "DENY");
+    set(
+        headers,
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; base-uri 'none'; frame-ancestors 'none'",
+    );
+    set(headers, header::REFERRER_POLICY, "no-referrer");
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(headers, header::CACHE_CONTROL, "no-store");
+    response
+}
+
+pub fn static_router() -> Router<AppState> {
+    const CSS: &str = include_str!("../static/style.css");
+    const JS: &str = include_str!("../static/login.js");
+    let asset = |content_type: &'static str, body: &'static str| {
+        (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CACHE_CONTROL, "public, max-age=3600"),
+            ],
+            body,
+        )
+    };
+    Router::new()
+        .route(
+            "/static/style.css",
+            get(move || async move { asset("text/css; charset=utf-8", CSS) }),
+        )
+        .route(
+            "/static/login.js",
+            get(move || async move { asset("text/javascript; charset=utf-8", JS) }),
+        )
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: &'a str,
+    next_step: &'a str,
+}
+
+/// A friendly page for errors that must not (or cannot) go back to the website.
+pub fn error_page(status: StatusCode, title: &str, message: &str, next_step: &str) -> Response {
+    (
+        status,
+        ErrorPage {
+            title,
+            message,
+            next_step,
+        },
+    )
+        .into_response()
+}
