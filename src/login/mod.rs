@@ -203,9 +203,6 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Response, FlowError> {
     let (flow, client) = load(&app, &jar, &id).await?;
-    if flow.status == FlowStatus::Accepted && needs_consent_for(&app, &flow, &client).await? {
-        return Ok(Redirect::to(&format!("/login/{}/consent", flow.id)).into_response());
-    }
     match (flow.status, flow.code.as_deref(), flow.jid.as_deref()) {
         (FlowStatus::Sent | FlowStatus::Accepted, Some(code), Some(jid)) => Ok(WaitPage {
             flow_id: &flow.id,
@@ -482,6 +479,10 @@ async fn consent(
             .map(|s| s.id_hash),
         None => None,
     };
+    if flow.code.is_some() && session_hash.is_none() {
+        // Confirmed over XMPP but "continue" (which starts the session) was skipped.
+        return Ok(Redirect::to(&format!("/login/{id}")).into_response());
+    }
     finish(
         &app,
         &flow,

@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use jidconnect::clock::Clock;
 use jidconnect::config::Config;
 use jidconnect::startup::Application;
+use jidconnect::state::AppState;
 use jidconnect::store::clients::ClientSettings;
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -267,7 +269,11 @@ pub struct TestApp {
     pub client_id: String,
     pub client_secret: String,
     pub http: reqwest::Client,
+    pub state: AppState,
+    /// The server's clock: tests move it forward.
+    pub clock: Clock,
     _dir: TempDir,
+    _database: Option<TestDatabase>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -276,12 +282,41 @@ pub async fn spawn_app(prosody: &Prosody) -> TestApp {
     spawn_app_with(prosody, &[]).await
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
 /// `overrides` are `JIDCONNECT_*` variables, as an operator would set them.
 pub async fn spawn_app_with(prosody: &Prosody, overrides: &[(&str, &str)]) -> TestApp {
+    spawn_app_on(prosody, Backend::Sqlite, overrides).await
+}
+
+pub async fn spawn_app_on(
+    prosody: &Prosody,
+    backend: Backend,
+    overrides: &[(&str, &str)],
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("jidconnect.db").display());
+    let (db, database) = match backend {
+        Backend::Sqlite => (
+            format!("sqlite://{}", dir.path().join("jidconnect.db").display()),
+            None,
+        ),
+        Backend::Postgres => {
+            let database = TestDatabase::postgres().await;
+            (database.url.clone(), Some(database))
+        }
+    };
+    // The issuer must be the address the tests reach, so bind first.
+    let port = free_port();
     let mut env: Vec<(String, String)> = vec![
-        ("JIDCONNECT_LISTEN".into(), "127.0.0.1:0".into()),
+        ("JIDCONNECT_LISTEN".into(), format!("127.0.0.1:{port}")),
+        (
+            "JIDCONNECT_ISSUER".into(),
+            format!("http://127.0.0.1:{port}"),
+        ),
         ("JIDCONNECT_DATABASE_URL".into(), db),
         (
             "JIDCONNECT_KEYS_DIR".into(),
@@ -303,7 +338,11 @@ pub async fn spawn_app_with(prosody: &Prosody, overrides: &[(&str, &str)]) -> Te
             .map(|(k, v)| (k.to_string(), v.to_string())),
     );
     let config = Config::load(None, env).expect("test config is valid");
-    let app = Application::build(config).await.expect("app builds");
+    let clock = Clock::system();
+    let app = Application::build_with_clock(config, clock.clone())
+        .await
+        .expect("app builds");
+    let state = app.state().clone();
     let creds = app
         .state()
         .store
@@ -323,7 +362,10 @@ pub async fn spawn_app_with(prosody: &Prosody, overrides: &[(&str, &str)]) -> Te
         client_id: creds.client_id,
         client_secret: creds.client_secret.unwrap(),
         http: reqwest::Client::new(),
+        state,
+        clock,
         _dir: dir,
+        _database: database,
         stop: Some(stop),
         handle: Some(handle),
     };
@@ -332,6 +374,21 @@ pub async fn spawn_app_with(prosody: &Prosody, overrides: &[(&str, &str)]) -> Te
 }
 
 impl TestApp {
+    pub fn issuer(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Registers a client; returns its id and secret (empty for public clients).
+    pub async fn add_client(&self, settings: ClientSettings) -> (String, String) {
+        let creds = self
+            .state
+            .store
+            .add_client(settings, self.clock.now())
+            .await
+            .unwrap();
+        (creds.client_id, creds.client_secret.unwrap_or_default())
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }

@@ -1,7 +1,11 @@
 //! End-to-end tests against a real Prosody and real XMPP clients (slixmpp).
 //! One test binary: see helpers.rs for the parts.
 
+mod browser;
 mod cli;
 mod compat_api;
 mod helpers;
+mod oidc_conformance;
+mod oidc_flows;
+mod oidc_security;
 mod store;

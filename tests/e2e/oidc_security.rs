@@ -1,0 +1,412 @@
+//! RFC 9700 (OAuth 2.0 Security BCP) checks and the web-security basics of the pages.
+
+use serde_json::Value;
+
+use crate::browser::{field, full_login, Browser, Landing, RelyingParty, REDIRECT_URI};
+use crate::helpers::{spawn_app, Client, Prosody, TestApp, XmppUser};
+use jidconnect::store::clients::ClientSettings;
+
+const ALICE: &str = "alice@localhost";
+
+async fn app_and_rp(public: bool) -> (Prosody, TestApp, RelyingParty, String, String) {
+    let prosody = Prosody::start().await;
+    let app = spawn_app(&prosody).await;
+    let mut settings = ClientSettings::new(
+        "Example RP",
+        vec![REDIRECT_URI.into(), "http://127.0.0.1:9999/cb".into()],
+    );
+    settings.public = public;
+    let (id, secret) = app.add_client(settings).await;
+    let rp = RelyingParty::discover(&app, &id, &secret).await;
+    (prosody, app, rp, id, secret)
+}
+
+fn with_param(url: &url::Url, name: &str, value: Option<&str>) -> url::Url {
+    let mut pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .into_owned()
+        .filter(|(k, _)| k != name)
+        .collect();
+    if let Some(value) = value {
+        pairs.push((name.to_owned(), value.to_owned()));
+    }
+    let mut url = url.clone();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    url
+}
+
+fn param(url: &url::Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+#[tokio::test]
+async fn redirect_uri_must_match_exactly_and_errors_never_redirect() {
+    let (_p, app, rp, _, _) = app_and_rp(false).await;
+    let browser = Browser::new(&app);
+    let base = rp.attempt(&[], false, &[]).url;
+    for variant in [
+        "https://rp.example/callback/",
+        "https://RP.example/callback",
+        "https://rp.example/Callback",
+        "https://rp.example/callback?x=1",
+        "https://rp.example:8443/callback",
+        "https://user@rp.example/callback",
+        "https://rp.example/callback#frag",
+        "http://rp.example/callback",
+        "http://127.0.0.1:9998/cb",
+    ] {
+        let landing = browser
+            .open(with_param(&base, "redirect_uri", Some(variant)).as_str())
+            .await;
+        let Landing::Page {
+            status, headers, ..
+        } = landing
+        else {
+            panic!("{variant}: redirected to an unverified redirect_uri");
+        };
+        assert_eq!(status, 400, "{variant}");
+        assert_eq!(headers["x-frame-options"], "DENY");
+    }
+    for (name, value) in [
+        ("client_id", Some("unknown")),
+        ("client_id", None),
+        ("redirect_uri", None),
+    ] {
+        let landing = browser.open(with_param(&base, name, value).as_str()).await;
+        assert!(
+            matches!(landing, Landing::Page { status: 400, .. }),
+            "{name}={value:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn pkce_is_required_for_public_clients_and_cannot_be_downgraded() {
+    let (prosody, app, rp, id, _) = app_and_rp(true).await;
+    let browser = Browser::new(&app);
+    let mut alice = XmppUser::login(&prosody, "alice", "laptop", Client::Xep0070, "accept").await;
+    // No challenge from a public client: refused back at the client.
+    let attempt = rp.attempt(&[], false, &[]);
+    let callback = browser.open(attempt.url.as_str()).await.away();
+    assert_eq!(
+        param(&callback, "error").as_deref(),
+        Some("invalid_request")
+    );
+    assert_eq!(
+        param(&callback, "iss"),
+        Some(app.issuer()),
+        "iss on errors too (RFC 9207)"
+    );
+    // plain is not offered.
+    let plain = with_param(
+        &rp.attempt(&[], true, &[]).url,
+        "code_challenge_method",
+        Some("plain"),
+    );
+    assert_eq!(
+        param(&browser.open(plain.as_str()).await.away(), "error").as_deref(),
+        Some("invalid_request")
+    );
+
+    // With a challenge, a wrong verifier fails.
+    let attempt = rp.attempt(&[], true, &[]);
+    let code = full_login(&app, &browser, &rp, &mut alice, ALICE, &attempt).await;
+    let token = |form: Vec<(&'static str, String)>| {
+        let http = app.http.clone();
+        let url = app.url("/token");
+        async move {
+            let response = http.post(url).form(&form).send().await.unwrap();
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap();
+            (
+                status,
+                body["error"].as_str().unwrap_or_default().to_owned(),
+            )
+        }
+    };
+    let base = vec![
+        ("grant_type", "authorization_code".to_owned()),
+        ("client_id", id.clone()),
+        ("redirect_uri", REDIRECT_URI.to_owned()),
+        ("code", code.clone()),
+    ];
+    let mut wrong = base.clone();
+    wrong.push(("code_verifier", "a".repeat(43)));
+    assert_eq!(token(wrong).await, (400, "invalid_grant".into()));
+}
+
+#[tokio::test]
+async fn verifier_without_challenge_is_a_downgrade() {
+    let (prosody, app, rp, id, secret) = app_and_rp(false).await;
+    let browser = Browser::new(&app);
+    let mut alice = XmppUser::login(&prosody, "alice", "laptop", Client::Xep0070, "accept").await;
+    let attempt = rp.attempt(&[], false, &[]);
+    let code = full_login(&app, &browser, &rp, &mut alice, ALICE, &attempt).await;
+    let response = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", &"v".repeat(50)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn token_endpoint_errors_follow_rfc6749() {
+    let (_p, app, _rp, id, secret) = app_and_rp(false).await;
+    let post = |auth: Option<(&str, &str)>, form: &[(&str, &str)]| {
+        let mut request = app.http.post(app.url("/token")).form(form);
+        if let Some((user, pass)) = auth {
+            request = request.basic_auth(user, Some(pass));
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let challenge = response.headers().contains_key("www-authenticate");
+            let cache = response
+                .headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let body: Value = response.json().await.unwrap();
+            (
+                status,
+                body["error"].as_str().unwrap().to_owned(),
+                challenge,
+                cache,
+            )
+        }
+    };
+    let (status, error, _, cache) = post(
+        Some((&id, &secret)),
+        &[
+            ("grant_type", "password"),
+            ("username", "a"),
+            ("password", "b"),
+        ],
+    )
+    .await;
+    assert_eq!((status, error.as_str()), (400, "unsupported_grant_type"));
+    assert_eq!(cache.as_deref(), Some("no-store"));
+    let (status, error, challenge, _) = post(
+        Some((&id, "wrong")),
+        &[("grant_type", "authorization_code"), ("code", "x")],
+    )
+    .await;
+    assert_eq!(
+        (status, error.as_str(), challenge),
+        (401, "invalid_client", true)
+    );
+    let (status, error, _, _) =
+        post(None, &[("grant_type", "authorization_code"), ("code", "x")]).await;
+    assert_eq!((status, error.as_str()), (401, "invalid_client"));
+    let (status, error, _, _) = post(
+        Some((&id, &secret)),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", "nope"),
+            ("redirect_uri", REDIRECT_URI),
+        ],
+    )
+    .await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"));
+    let (status, error, _, _) = post(
+        Some((&id, &secret)),
+        &[
+            ("grant_type", "authorization_code"),
+            ("grant_type", "refresh_token"),
+        ],
+    )
+    .await;
+    assert_eq!((status, error.as_str()), (400, "invalid_request"));
+    let (status, error, _, _) = post(
+        Some((&id, &secret)),
+        &[
+            ("client_secret", &secret),
+            ("grant_type", "authorization_code"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, error.as_str()),
+        (400, "invalid_request"),
+        "two authentication methods"
+    );
+}
+
+#[tokio::test]
+async fn pages_resist_framing_csrf_and_session_fixation() {
+    let (prosody, app, rp, _, _) = app_and_rp(false).await;
+    let browser = Browser::new(&app);
+    let mut alice = XmppUser::login(&prosody, "alice", "laptop", Client::Xep0070, "accept").await;
+    let attempt = rp.attempt(&[], false, &[]);
+    let Landing::Page {
+        status,
+        url: login_url,
+        html,
+        headers,
+    } = browser.open(attempt.url.as_str()).await
+    else {
+        panic!("login page expected");
+    };
+    assert_eq!(status, 200);
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert!(headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+
+    // CSRF: a missing or wrong token, or another browser, is refused.
+    let csrf = field(&html, "csrf").unwrap();
+    for form in [
+        vec![("jid", ALICE)],
+        vec![("jid", ALICE), ("csrf", "forged")],
+    ] {
+        assert!(matches!(
+            browser.post(&login_url, &form).await,
+            Landing::Page { status: 403, .. }
+        ));
+    }
+    let stranger = Browser::new(&app);
+    assert!(matches!(
+        stranger
+            .post(&login_url, &[("jid", ALICE), ("csrf", &csrf)])
+            .await,
+        Landing::Page { status: 403, .. }
+    ));
+    assert!(
+        !alice
+            .receives_within(std::time::Duration::from_millis(300))
+            .await,
+        "no prompt was sent"
+    );
+
+    // Cookies: HttpOnly and SameSite=Lax; the session id is new at every login.
+    let set_cookie = |response: &reqwest::Response| -> Vec<String> {
+        response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    };
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let first = no_redirects.get(attempt.url.as_str()).send().await.unwrap();
+    let cookies = set_cookie(&first);
+    assert!(!cookies.is_empty());
+    assert!(
+        cookies
+            .iter()
+            .all(|c| c.contains("HttpOnly") && c.contains("SameSite=Lax")),
+        "{cookies:?}"
+    );
+
+    let landing = browser.log_in(&login_url, &html, ALICE, &mut alice).await;
+    let _ = browser.consent_if_asked(landing).await;
+    let first_session = browser
+        .cookie("jidconnect_session")
+        .expect("a session after login");
+    // A second login (prompt=login) gets another session id.
+    let again = rp.attempt(&[], false, &[("prompt", "login")]);
+    let response = browser.http.get(again.url.as_str()).send().await.unwrap();
+    let landing = browser.follow(response).await;
+    let (_, url, html) = landing.page();
+    let csrf = field(&html, "csrf").unwrap();
+    let sent = browser
+        .http
+        .post(&url)
+        .form(&[("jid", ALICE), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        sent.status().as_u16(),
+        303,
+        "303 after POST (RFC 9700 §4.12)"
+    );
+    alice.next_request().await;
+    loop {
+        let status: Value = browser
+            .http
+            .get(format!("{url}/status"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if status["status"] == "accepted" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+    let done = browser
+        .http
+        .post(format!("{url}/continue"))
+        .form(&[("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    let new_session: Vec<String> = set_cookie(&done)
+        .into_iter()
+        .filter(|c| c.starts_with("jidconnect_session="))
+        .collect();
+    assert_eq!(new_session.len(), 1, "a fresh session cookie at login");
+    assert_ne!(
+        browser.cookie("jidconnect_session").unwrap(),
+        first_session,
+        "session fixation"
+    );
+}
+
+#[tokio::test]
+async fn xss_through_reflected_parameters_is_escaped() {
+    let (prosody, app, _rp, _, _) = app_and_rp(false).await;
+    let evil = "<script>alert(1)</script>";
+    let (id, secret) = app
+        .add_client(ClientSettings::new(
+            format!("Evil {evil} RP"),
+            vec![REDIRECT_URI.into()],
+        ))
+        .await;
+    let rp = RelyingParty::discover(&app, &id, &secret).await;
+    let browser = Browser::new(&app);
+    let attempt = rp.attempt(
+        &[],
+        false,
+        &[(
+            "login_hint",
+            &format!("\"><img src=x onerror=alert(1)>{evil}"),
+        )],
+    );
+    let (_, url, html) = browser.open(attempt.url.as_str()).await.page();
+    assert!(
+        !html.contains("<script>alert") && !html.contains("<img src=x"),
+        "{html}"
+    );
+    let csrf = field(&html, "csrf").unwrap();
+    let (status, _, html) = browser
+        .post(
+            &url,
+            &[("jid", &format!("{evil}@localhost")), ("csrf", &csrf)],
+        )
+        .await
+        .page();
+    assert_eq!(status, 400);
+    assert!(!html.contains("<script>alert"), "{html}");
+    drop(prosody);
+}
