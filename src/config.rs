@@ -291,7 +291,8 @@ fn is_loopback_host(url: &Url) -> bool {
 }
 
 /// `JIDCONNECT_XMPP__SECRET=x` sets `xmpp.secret = "x"`. Values that parse as TOML integers
-/// or booleans become those; everything else is a string.
+/// or booleans become those, a value in brackets is a TOML array
+/// (`JIDCONNECT_ADMIN_JIDS='["admin@example.org"]'`); everything else is a string.
 fn overlay_env(
     table: &mut toml::Table,
     env: impl IntoIterator<Item = (String, String)>,
@@ -323,6 +324,13 @@ fn env_value(value: &str) -> toml::Value {
     if let Ok(i) = value.parse::<i64>() {
         return toml::Value::Integer(i);
     }
+    if value.trim_start().starts_with('[') {
+        if let Ok(mut table) = format!("v = {value}").parse::<toml::Table>() {
+            if let Some(array) = table.remove("v") {
+                return array;
+            }
+        }
+    }
     match value {
         "true" => toml::Value::Boolean(true),
         "false" => toml::Value::Boolean(false),
@@ -352,12 +360,17 @@ mod tests {
         vars.extend(env(&[
             ("JIDCONNECT_LIMITS__IP_PER_MINUTE", "7"),
             ("JIDCONNECT_TRUST_FORWARDED_FOR", "true"),
+            (
+                "JIDCONNECT_ADMIN_JIDS",
+                r#"["admin@example.org", "root@example.org"]"#,
+            ),
             ("OTHER_VAR", "ignored"),
         ]));
         let config = Config::load(None, vars).unwrap();
         assert_eq!(config.xmpp.component_jid, "auth.example.org");
         assert_eq!(config.limits.ip_per_minute, 7);
         assert!(config.trust_forwarded_for);
+        assert_eq!(config.admin_jids, ["admin@example.org", "root@example.org"]);
         assert_eq!(config.xmpp.confirm_timeout_secs, 120);
         assert_eq!(config.database_url, "sqlite://jidconnect.db");
     }

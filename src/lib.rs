@@ -1,5 +1,7 @@
 //! jidconnect: an OpenID Connect provider whose logins are confirmed over XMPP (XEP-0070).
 
+/// The admin pages.
+pub mod admin;
 /// Command line: `serve`, `check-config`, `client …`.
 pub mod cli;
 /// The one reader of wall-clock time.

@@ -73,6 +73,7 @@ impl Application {
         let router = Router::new()
             .merge(crate::oidc::router())
             .merge(crate::login::router())
+            .merge(crate::admin::router())
             .merge(crate::compat::router())
             .merge(crate::health::router())
             .merge(crate::web::static_router())

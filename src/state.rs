@@ -8,6 +8,7 @@ use axum::http::HeaderMap;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::oidc::Oidc;
+use crate::store::clients::Client;
 use crate::store::Store;
 use crate::xmpp::confirm::Confirmer;
 
@@ -21,6 +22,14 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// A registered client, or the admin pages' built-in one.
+    pub async fn client(&self, client_id: &str) -> Result<Option<Client>, sqlx::Error> {
+        if client_id == crate::admin::ADMIN_CLIENT_ID {
+            return Ok(crate::admin::admin_client(self));
+        }
+        self.store.client(client_id).await
+    }
+
     /// Cookies get `Secure` whenever the issuer is https.
     pub fn secure_cookies(&self) -> bool {
         self.config.issuer.scheme() == "https"

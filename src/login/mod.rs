@@ -150,11 +150,7 @@ async fn load(app: &AppState, jar: &CookieJar, id: &str) -> Result<(LoginFlow, C
         }
         flow.status = FlowStatus::Expired;
     }
-    let client = app
-        .store
-        .client(&flow.client_id)
-        .await?
-        .ok_or(FlowError::Gone)?;
+    let client = app.client(&flow.client_id).await?.ok_or(FlowError::Gone)?;
     Ok((flow, client))
 }
 

@@ -155,7 +155,6 @@ async fn verify_client(app: &AppState, params: &Params) -> Result<(Client, Strin
         bad_request_page("The request does not say which website (client_id) asks for the login.")
     })?;
     let client = app
-        .store
         .client(client_id)
         .await
         .map_err(|e| InternalError::from(e).into_response())?

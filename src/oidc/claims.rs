@@ -65,7 +65,7 @@ mod tests {
     fn client(jid_as_email: bool) -> Client {
         let mut settings = ClientSettings::new("x", vec!["https://x.example/".into()]);
         settings.jid_as_email = jid_as_email;
-        Client::for_tests("c1", settings)
+        Client::builtin("c1", settings)
     }
 
     #[test]

@@ -120,7 +120,10 @@ async fn authorization_code(
 }
 
 /// RFC 7636 §4.6 with S256, and RFC 9700 §2.1.1: a verifier without a challenge is refused.
-fn check_pkce(challenge: Option<&str>, verifier: Option<&str>) -> Result<(), OAuthError> {
+pub(crate) fn check_pkce(
+    challenge: Option<&str>,
+    verifier: Option<&str>,
+) -> Result<(), OAuthError> {
     match (challenge, verifier) {
         (None, None) => Ok(()),
         (None, Some(_)) => Err(OAuthError::invalid_grant(

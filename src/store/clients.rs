@@ -153,9 +153,8 @@ impl Client {
         }
     }
 
-    /// A client that was never stored, for unit tests of code that reads settings.
-    #[cfg(test)]
-    pub fn for_tests(client_id: &str, settings: ClientSettings) -> Self {
+    /// A client that is not in the database (the admin pages' own, and unit tests).
+    pub fn builtin(client_id: &str, settings: ClientSettings) -> Self {
         Self {
             client_id: client_id.to_owned(),
             settings,

@@ -1,6 +1,7 @@
 //! End-to-end tests against a real Prosody and real XMPP clients (slixmpp).
 //! One test binary: see helpers.rs for the parts.
 
+mod admin;
 mod browser;
 mod cli;
 mod compat_api;

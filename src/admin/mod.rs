@@ -1,0 +1,395 @@
+//! The admin pages at `/admin`: the same client registry as `jidconnect client …`.
+//!
+//! Admins log in like everyone else, with an XMPP confirmation, through the provider's own
+//! authorization endpoint and a built-in client; the JID must be listed in `admin_jids`.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use axum_extra::extract::cookie::{Cookie, CookieJar};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::InternalError;
+use crate::keys::SigningAlg;
+use crate::oidc::token::check_pkce;
+use crate::random;
+use crate::state::AppState;
+use crate::store::clients::{Client, ClientError, ClientSettings};
+use crate::store::oidc::{digest, Redemption};
+use crate::web::{cookie, error_page, SESSION_COOKIE};
+
+/// The admin pages' own client; it exists only while `admin_jids` is not empty.
+pub const ADMIN_CLIENT_ID: &str = "jidconnect-admin";
+const LOGIN_COOKIE: &str = "jidconnect_admin_login";
+
+pub fn admin_client(app: &AppState) -> Option<Client> {
+    if app.config.admin_jids.is_empty() {
+        return None;
+    }
+    let mut settings = ClientSettings::new("jidconnect admin", vec![callback_uri(app)]);
+    settings.public = true;
+    settings.trusted = true;
+    settings.allowed_scopes = vec!["openid".into()];
+    Some(Client::builtin(ADMIN_CLIENT_ID, settings))
+}
+
+fn callback_uri(app: &AppState) -> String {
+    format!("{}/admin/callback", app.oidc.issuer)
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(page))
+        .route("/admin/callback", get(callback))
+        .route("/admin/clients", post(add))
+        .route("/admin/clients/{id}", post(update))
+        .route("/admin/clients/{id}/rotate-secret", post(rotate))
+        .route("/admin/clients/{id}/remove", post(remove))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin.html")]
+struct AdminPage {
+    admin: String,
+    csrf: String,
+    clients: Vec<Client>,
+    notice: Option<String>,
+    error: Option<String>,
+    new_secret: Option<(String, String)>,
+}
+
+struct Admin {
+    jid: String,
+    csrf: String,
+}
+
+enum Access {
+    Granted(Admin),
+    Denied(Response),
+}
+
+fn is_admin(app: &AppState, subject: &str) -> bool {
+    app.config
+        .admin_jids
+        .iter()
+        .any(|jid| crate::xmpp::address::UserJid::parse(jid).is_ok_and(|j| j.subject() == subject))
+}
+
+/// The admin behind this request, or the way to become one.
+async fn access(app: &AppState, jar: &CookieJar) -> Result<Access, InternalError> {
+    if app.config.admin_jids.is_empty() {
+        return Ok(Access::Denied(error_page(
+            StatusCode::NOT_FOUND,
+            "Admin pages are off",
+            "No administrators are configured.",
+            "List admin JIDs in admin_jids in the configuration file, then restart jidconnect.",
+        )));
+    }
+    let now = app.clock.now();
+    let session = match jar.get(SESSION_COOKIE) {
+        Some(c) => app
+            .store
+            .session(c.value(), now)
+            .await?
+            .map(|s| (s, c.value().to_owned())),
+        None => None,
+    };
+    match session {
+        Some((session, token)) if is_admin(app, &session.subject) => Ok(Access::Granted(Admin {
+            jid: session.subject,
+            csrf: digest(&format!("admin:{token}")),
+        })),
+        Some((session, _)) => Ok(Access::Denied(error_page(
+            StatusCode::FORBIDDEN,
+            "Not an administrator",
+            &format!("{} is not listed in admin_jids.", session.subject),
+            "Log out and log in with an administrator's XMPP address.",
+        ))),
+        None => Ok(Access::Denied(start_login(app, jar.clone()))),
+    }
+}
+
+/// Sends the browser through our own authorization endpoint, with state and PKCE.
+fn start_login(app: &AppState, jar: CookieJar) -> Response {
+    let state = random::token(22);
+    let verifier = random::token(64);
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let mut url =
+        url::Url::parse(&format!("{}/authorize", app.oidc.issuer)).expect("issuer is a URL");
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", ADMIN_CLIENT_ID)
+        .append_pair("redirect_uri", &callback_uri(app))
+        .append_pair("scope", "openid")
+        .append_pair("state", &state)
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    let jar = jar.add(cookie(
+        LOGIN_COOKIE,
+        format!("{state}.{verifier}"),
+        app.secure_cookies(),
+    ));
+    (jar, Redirect::to(url.as_str())).into_response()
+}
+
+#[derive(Deserialize)]
+struct CallbackParams {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+async fn callback(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    Query(params): Query<CallbackParams>,
+) -> Result<Response, InternalError> {
+    let failed = |why: &str| {
+        error_page(
+            StatusCode::BAD_REQUEST,
+            "Admin login failed",
+            why,
+            "Open /admin again to start over.",
+        )
+    };
+    let Some((state, verifier)) = jar.get(LOGIN_COOKIE).and_then(|c| {
+        c.value()
+            .split_once('.')
+            .map(|(s, v)| (s.to_owned(), v.to_owned()))
+    }) else {
+        return Ok(failed("The login was not started from this browser."));
+    };
+    let jar = jar.remove(Cookie::build(LOGIN_COOKIE).path("/"));
+    if let Some(error) = params.error {
+        return Ok((jar, failed(&format!("The login ended with {error}."))).into_response());
+    }
+    let state_ok = params
+        .state
+        .as_deref()
+        .is_some_and(|s| bool::from(s.as_bytes().ct_eq(state.as_bytes())));
+    let (Some(code), true) = (params.code, state_ok) else {
+        return Ok((jar, failed("The answer does not belong to this login.")).into_response());
+    };
+    // The session is what grants access; the code only proves this login finished.
+    let Redemption::Fresh(row) = app.store.redeem_code(&code, app.clock.now()).await? else {
+        return Ok((jar, failed("The login code was not valid.")).into_response());
+    };
+    app.store.revoke_grant(&row.grant.id).await?;
+    if row.grant.client_id != ADMIN_CLIENT_ID
+        || check_pkce(row.code_challenge.as_deref(), Some(&verifier)).is_err()
+    {
+        return Ok((jar, failed("The login code was not valid.")).into_response());
+    }
+    Ok((jar, Redirect::to("/admin")).into_response())
+}
+
+async fn render(
+    app: &AppState,
+    admin: &Admin,
+    notice: Option<String>,
+    error: Option<String>,
+    new_secret: Option<(String, String)>,
+) -> Result<Response, InternalError> {
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let page = AdminPage {
+        admin: admin.jid.clone(),
+        csrf: admin.csrf.clone(),
+        clients: app.store.clients().await?,
+        notice,
+        error,
+        new_secret,
+    };
+    Ok((status, page).into_response())
+}
+
+async fn page(State(app): State<AppState>, jar: CookieJar) -> Result<Response, InternalError> {
+    match access(&app, &jar).await? {
+        Access::Granted(admin) => render(&app, &admin, None, None, None).await,
+        Access::Denied(response) => Ok(response),
+    }
+}
+
+#[derive(Deserialize)]
+struct ClientForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    redirect_uris: String,
+    #[serde(default)]
+    post_logout_redirect_uris: String,
+    #[serde(default)]
+    scopes: String,
+    #[serde(default)]
+    id_token_alg: String,
+    public: Option<String>,
+    trusted: Option<String>,
+    jid_as_email: Option<String>,
+    always_refresh: Option<String>,
+}
+
+impl ClientForm {
+    fn settings(&self) -> Result<ClientSettings, ClientError> {
+        let lines = |text: &str| {
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let alg = match self.id_token_alg.trim() {
+            "" => SigningAlg::RS256,
+            alg => SigningAlg::parse(alg).ok_or_else(|| {
+                ClientError::Invalid("ID token algorithm: use RS256, ES256 or EdDSA".into())
+            })?,
+        };
+        Ok(ClientSettings {
+            name: self.name.clone(),
+            redirect_uris: lines(&self.redirect_uris),
+            post_logout_redirect_uris: lines(&self.post_logout_redirect_uris),
+            public: self.public.is_some(),
+            trusted: self.trusted.is_some(),
+            jid_as_email: self.jid_as_email.is_some(),
+            allowed_scopes: self.scopes.split_whitespace().map(str::to_owned).collect(),
+            always_refresh: self.always_refresh.is_some(),
+            id_token_alg: alg,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// The admin, if the form's CSRF token is theirs.
+async fn authorized(
+    app: &AppState,
+    jar: &CookieJar,
+    csrf: &str,
+) -> Result<Result<Admin, Response>, InternalError> {
+    match access(app, jar).await? {
+        Access::Granted(admin) if bool::from(admin.csrf.as_bytes().ct_eq(csrf.as_bytes())) => {
+            Ok(Ok(admin))
+        }
+        Access::Granted(_) => Ok(Err(error_page(
+            StatusCode::FORBIDDEN,
+            "Form expired",
+            "This form was not sent from the admin page.",
+            "Open /admin again.",
+        ))),
+        Access::Denied(response) => Ok(Err(response)),
+    }
+}
+
+/// Renders the outcome of a change: its notice, or the operator's mistake.
+async fn outcome(
+    app: &AppState,
+    admin: &Admin,
+    result: Result<(String, Option<(String, String)>), ClientError>,
+) -> Result<Response, InternalError> {
+    match result {
+        Ok((notice, secret)) => render(app, admin, Some(notice), None, secret).await,
+        Err(ClientError::Database(e)) => Err(e.into()),
+        Err(e) => render(app, admin, None, Some(e.to_string()), None).await,
+    }
+}
+
+async fn add(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    Form(form): Form<ClientForm>,
+) -> Result<Response, InternalError> {
+    let admin = match authorized(&app, &jar, &form.csrf).await? {
+        Ok(admin) => admin,
+        Err(response) => return Ok(response),
+    };
+    let result = async {
+        let creds = app
+            .store
+            .add_client(form.settings()?, app.clock.now())
+            .await?;
+        tracing::info!(admin = %admin.jid, client = %creds.client_id, "client added");
+        let secret = creds.client_secret.map(|s| (creds.client_id.clone(), s));
+        Ok((format!("Added client {}.", creds.client_id), secret))
+    }
+    .await;
+    outcome(&app, &admin, result).await
+}
+
+async fn update(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    Path(id): Path<String>,
+    Form(form): Form<ClientForm>,
+) -> Result<Response, InternalError> {
+    let admin = match authorized(&app, &jar, &form.csrf).await? {
+        Ok(admin) => admin,
+        Err(response) => return Ok(response),
+    };
+    let result = async {
+        let fresh = app.store.update_client(&id, form.settings()?).await?;
+        tracing::info!(admin = %admin.jid, client = %id, "client updated");
+        Ok((
+            format!("Saved {id}."),
+            fresh.and_then(|c| c.client_secret.map(|s| (id.clone(), s))),
+        ))
+    }
+    .await;
+    outcome(&app, &admin, result).await
+}
+
+async fn rotate(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, InternalError> {
+    let admin = match authorized(&app, &jar, &form.csrf).await? {
+        Ok(admin) => admin,
+        Err(response) => return Ok(response),
+    };
+    let result = async {
+        let creds = app.store.rotate_client_secret(&id).await?;
+        tracing::info!(admin = %admin.jid, client = %id, "client secret rotated");
+        Ok((
+            format!("New secret for {id}; the old one no longer works."),
+            creds.client_secret.map(|s| (id.clone(), s)),
+        ))
+    }
+    .await;
+    outcome(&app, &admin, result).await
+}
+
+async fn remove(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, InternalError> {
+    let admin = match authorized(&app, &jar, &form.csrf).await? {
+        Ok(admin) => admin,
+        Err(response) => return Ok(response),
+    };
+    let result = async {
+        app.store.remove_client(&id).await?;
+        tracing::info!(admin = %admin.jid, client = %id, "client removed");
+        Ok((format!("Removed {id}."), None))
+    }
+    .await;
+    outcome(&app, &admin, result).await
+}
