@@ -54,6 +54,11 @@ impl Application {
             .context("[xmpp] component_jid is not a valid JID")?;
         let (confirmer, outbox) = Confirmer::new(component_jid, &config.limits);
         let (shutdown, shutdown_rx) = watch::channel(false);
+        tokio::spawn(purge_periodically(
+            store.clone(),
+            clock.clone(),
+            shutdown_rx.clone(),
+        ));
         let component = tokio::spawn(component::run(
             config.xmpp.clone(),
             confirmer.clone(),
@@ -122,6 +127,23 @@ impl Application {
         let _ = self.shutdown.send(true);
         let _ = self.component.await;
         result
+    }
+}
+
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Deletes expired flows, codes, tokens and sessions once an hour.
+async fn purge_periodically(store: Store, clock: Clock, mut shutdown: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(PURGE_EVERY);
+    loop {
+        tokio::select! {
+            _ = every.tick() => match store.purge_expired(clock.now()).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "expired rows purged"),
+                Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
+            },
+            _ = shutdown.changed() => return,
+        }
     }
 }
 

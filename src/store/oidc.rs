@@ -532,6 +532,27 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Deletes what has expired: login flows, codes, tokens, sessions, and grants that
+    /// nothing refers to any more. Returns the number of rows removed.
+    pub async fn purge_expired(&self, now: i64) -> Result<u64, sqlx::Error> {
+        let mut removed = 0;
+        for statement in [
+            "DELETE FROM login_flows WHERE expires_at <= $1",
+            "DELETE FROM auth_codes WHERE expires_at <= $1",
+            "DELETE FROM tokens WHERE expires_at <= $1",
+            "DELETE FROM sessions WHERE expires_at <= $1",
+            "DELETE FROM grants WHERE NOT EXISTS (SELECT 1 FROM tokens t WHERE t.grant_id = grants.id) \
+             AND NOT EXISTS (SELECT 1 FROM auth_codes c WHERE c.grant_id = grants.id) AND created_at <= $1",
+        ] {
+            removed += sqlx::query(statement)
+                .bind(now)
+                .execute(self.pool())
+                .await?
+                .rows_affected();
+        }
+        Ok(removed)
+    }
+
     pub async fn delete_token(&self, token: &str) -> Result<(), sqlx::Error> {
         sqlx::query("DELETE FROM tokens WHERE token_hash = $1")
             .bind(digest(token))

@@ -108,10 +108,107 @@ fn client_commands_manage_the_registry() {
     .status
     .success());
 
+    let updated = json(&run(
+        &config,
+        &[
+            "client",
+            "update",
+            &id,
+            "--trusted",
+            "true",
+            "--jid-as-email",
+            "true",
+            "--scope",
+            "openid profile",
+            "--post-logout-redirect-uri",
+            "https://wiki.example/bye",
+            "--id-token-alg",
+            "ES256",
+            "--json",
+        ],
+    ));
+    assert_eq!(updated["trusted"], true);
+    assert_eq!(updated["jid_as_email"], true);
+    assert_eq!(
+        updated["allowed_scopes"],
+        serde_json::json!(["openid", "profile"])
+    );
+    assert_eq!(
+        updated["post_logout_redirect_uris"][0],
+        "https://wiki.example/bye"
+    );
+    assert_eq!(updated["id_token_alg"], "ES256");
+    assert_eq!(
+        updated["redirect_uris"].as_array().unwrap().len(),
+        2,
+        "untouched options stay"
+    );
+    let made_public = json(&run(
+        &config,
+        &["client", "update", &id, "--public", "true", "--json"],
+    ));
+    assert_eq!(made_public["public"], true);
+    let confidential = json(&run(
+        &config,
+        &["client", "update", &id, "--public", "false", "--json"],
+    ));
+    assert!(
+        confidential["client_secret"]
+            .as_str()
+            .is_some_and(|s| s.len() >= 32),
+        "a new secret, once"
+    );
+    let bad = run(&config, &["client", "update", &id, "--scope", "admin"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown scope"));
+
     assert!(run(&config, &["client", "remove", &id]).status.success());
     let gone = run(&config, &["client", "show", &id]);
     assert!(!gone.status.success());
     assert!(String::from_utf8_lossy(&gone.stderr).contains("no client"));
+}
+
+#[test]
+fn keys_rotate_adds_keys_and_keeps_the_old_ones_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), 5347, "s3cret");
+    let listed = |out: Output| -> Vec<String> {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.split('\t').next().unwrap().to_owned())
+            .collect()
+    };
+    let before = listed(run(&config, &["keys", "list"]));
+    assert_eq!(before.len(), 3, "one key per algorithm on first start");
+    let rotate = run(&config, &["keys", "rotate"]);
+    assert!(rotate.status.success());
+    let after = listed(run(&config, &["keys", "list"]));
+    assert_eq!(
+        after.len(),
+        6,
+        "old keys stay published until their tokens expire"
+    );
+    assert!(before.iter().all(|kid| after.contains(kid)));
+    let keys_dir = dir.path().join("keys");
+    let files = std::fs::read_dir(&keys_dir).unwrap().count();
+    assert_eq!(files, 6);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for entry in std::fs::read_dir(&keys_dir).unwrap() {
+            let mode = entry.unwrap().metadata().unwrap().permissions().mode();
+            assert_eq!(
+                mode & 0o077,
+                0,
+                "private keys are readable by their owner only"
+            );
+        }
+    }
 }
 
 #[test]

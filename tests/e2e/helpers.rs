@@ -272,6 +272,7 @@ pub struct TestApp {
     pub state: AppState,
     /// The server's clock: tests move it forward.
     pub clock: Clock,
+    env: Vec<(String, String)>,
     _dir: TempDir,
     _database: Option<TestDatabase>,
     stop: Option<oneshot::Sender<()>>,
@@ -337,26 +338,16 @@ pub async fn spawn_app_on(
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string())),
     );
-    let config = Config::load(None, env).expect("test config is valid");
     let clock = Clock::system();
-    let app = Application::build_with_clock(config, clock.clone())
-        .await
-        .expect("app builds");
-    let state = app.state().clone();
-    let creds = app
-        .state()
+    let (state, addr, stop, handle) = start(&env, &clock).await;
+    let creds = state
         .store
         .add_client(
             ClientSettings::new("Test Wiki", vec!["https://wiki.example/callback".into()]),
-            app.state().clock.now(),
+            clock.now(),
         )
         .await
         .unwrap();
-    let addr = app.local_addr();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let handle = tokio::spawn(app.run_until_stopped(async {
-        let _ = stopped.await;
-    }));
     let test_app = TestApp {
         addr,
         client_id: creds.client_id,
@@ -364,6 +355,7 @@ pub async fn spawn_app_on(
         http: reqwest::Client::new(),
         state,
         clock,
+        env,
         _dir: dir,
         _database: database,
         stop: Some(stop),
@@ -373,7 +365,46 @@ pub async fn spawn_app_on(
     test_app
 }
 
+type Running = (
+    AppState,
+    SocketAddr,
+    oneshot::Sender<()>,
+    JoinHandle<anyhow::Result<()>>,
+);
+
+/// Builds and runs the application from `env`, as `jidconnect serve` would.
+async fn start(env: &[(String, String)], clock: &Clock) -> Running {
+    let config = Config::load(None, env.to_vec()).expect("test config is valid");
+    let app = Application::build_with_clock(config, clock.clone())
+        .await
+        .expect("app builds");
+    let state = app.state().clone();
+    let addr = app.local_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let handle = tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    (state, addr, stop, handle)
+}
+
 impl TestApp {
+    /// Stops the server and starts it again on the same port, database and keys.
+    pub async fn restart(mut self) -> TestApp {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            handle.await.unwrap().unwrap();
+        }
+        let (state, addr, stop, handle) = start(&self.env, &self.clock).await;
+        self.state = state;
+        self.addr = addr;
+        self.stop = Some(stop);
+        self.handle = Some(handle);
+        self.wait_for_xmpp(true).await;
+        self
+    }
+
     pub fn issuer(&self) -> String {
         format!("http://{}", self.addr)
     }

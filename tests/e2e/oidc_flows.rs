@@ -293,3 +293,74 @@ async fn rp_initiated_logout_ends_the_session() {
     assert_eq!(status, 200);
     assert!(html.contains("logged out"), "{html}");
 }
+
+#[tokio::test]
+async fn tokens_keys_sessions_and_pending_logins_survive_a_restart() {
+    let mut s = setup_on(Backend::Sqlite, settings()).await;
+    let attempt =
+        s.rp.attempt(&["offline_access"], false, &[("prompt", "consent")]);
+    let code = full_login(&s.app, &s.browser, &s.rp, &mut s.alice, ALICE, &attempt).await;
+    let tokens = s.rp.exchange(&code, None).await.unwrap();
+    let jwks_before: Value = s
+        .app
+        .http
+        .get(s.app.url("/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // A second login waits at the JID form across the restart.
+    let (rp2_id, rp2_secret) = s.app.add_client(settings()).await;
+    let rp2 = RelyingParty::discover(&s.app, &rp2_id, &rp2_secret).await;
+    let pending = rp2.attempt(&[], false, &[("prompt", "login")]);
+    let (_, pending_url, _) = s.browser.open(pending.url.as_str()).await.page();
+
+    s.app = s.app.restart().await;
+
+    let jwks_after: Value = s
+        .app
+        .http
+        .get(s.app.url("/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks_before, jwks_after, "keys persisted");
+    assert_eq!(
+        s.rp.id_claims(&tokens, &attempt.nonce).subject().as_str(),
+        ALICE
+    );
+    let info = s
+        .app
+        .http
+        .get(s.app.url("/userinfo"))
+        .bearer_auth(tokens.access_token().secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.status().as_u16(), 200, "access token still valid");
+    let refreshed =
+        s.rp.client
+            .exchange_refresh_token(tokens.refresh_token().unwrap())
+            .unwrap()
+            .request_async(&s.rp.http)
+            .await;
+    assert!(refreshed.is_ok(), "refresh token still valid");
+    // SSO session survived.
+    let silent = s.rp.attempt(&[], false, &[("prompt", "none")]);
+    let callback = s.browser.open(silent.url.as_str()).await.away();
+    s.rp.code_from(&s.app, &callback, &silent);
+    // The pending login continues where it was.
+    let (status, url, html) = s.browser.open(&pending_url).await.page();
+    assert_eq!(status, 200);
+    let callback = s
+        .browser
+        .consent_if_asked(s.browser.log_in(&url, &html, ALICE, &mut s.alice).await)
+        .await;
+    let code = rp2.code_from(&s.app, &callback, &pending);
+    assert!(rp2.exchange(&code, None).await.is_ok());
+}

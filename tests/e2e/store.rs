@@ -54,3 +54,63 @@ async fn clients_on_sqlite() {
 async fn clients_on_postgres() {
     client_registry_round_trip(&TestDatabase::postgres().await).await;
 }
+
+async fn purging_keeps_what_is_alive(db: &TestDatabase) {
+    use jidconnect::store::oidc::{NewGrant, TokenKind};
+    let store = Store::connect(&db.url).await.unwrap();
+    let now = 1_900_000_000;
+    let grant = |subject: &'static str| NewGrant {
+        client_id: "c1",
+        subject,
+        scope: "openid",
+        nonce: None,
+        claims: None,
+        auth_time: now,
+        session_hash: None,
+    };
+    let old = store
+        .create_grant(grant("old@x.org"), now - 100)
+        .await
+        .unwrap();
+    let live = store
+        .create_grant(grant("live@x.org"), now - 100)
+        .await
+        .unwrap();
+    let dead_token = store
+        .issue_token(TokenKind::Access, &old, "openid", now - 100, now - 1)
+        .await
+        .unwrap();
+    let live_token = store
+        .issue_token(TokenKind::Refresh, &live, "openid", now - 100, now + 100)
+        .await
+        .unwrap();
+    let dead_session = store
+        .create_session("old@x.org", now - 100, now - 1)
+        .await
+        .unwrap();
+    let live_session = store
+        .create_session("live@x.org", now - 100, now + 100)
+        .await
+        .unwrap();
+    assert!(store.purge_expired(now).await.unwrap() >= 3);
+    assert!(store.token(&dead_token).await.unwrap().is_none());
+    assert!(store.token(&live_token).await.unwrap().is_some());
+    assert!(store
+        .session(&dead_session, now - 50)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store.session(&live_session, now).await.unwrap().is_some());
+    assert_eq!(store.purge_expired(now).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn purge_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    purging_keeps_what_is_alive(&TestDatabase::sqlite(dir.path()).await).await;
+}
+
+#[tokio::test]
+async fn purge_on_postgres() {
+    purging_keeps_what_is_alive(&TestDatabase::postgres().await).await;
+}
