@@ -168,71 +168,6 @@ async fn oidcc_idtoken_signature() {
     }
 }
 
-async fn access_token(s: &mut Setup, scopes: &[&str]) -> String {
-    let attempt = s.rp.attempt(scopes, false, &[]);
-    let code = full_login(&s.app, &s.browser, &s.rp, &mut s.alice, ALICE, &attempt).await;
-    s.rp.exchange(&code, None)
-        .await
-        .unwrap()
-        .access_token()
-        .secret()
-        .clone()
-}
-
-#[tokio::test]
-async fn oidcc_userinfo_get_post_header_post_body() {
-    let mut s = setup().await;
-    let token = access_token(&mut s, &["profile"]).await;
-    let url = s.app.url("/userinfo");
-    let http = &s.app.http;
-    let get: Value = http
-        .get(&url)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let post_header: Value = http
-        .post(&url)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let post_body: Value = http
-        .post(&url)
-        .form(&[("access_token", &token)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    for info in [&get, &post_header, &post_body] {
-        assert_eq!(info["sub"], ALICE);
-        assert_eq!(info["preferred_username"], "alice");
-        assert_eq!(info["jid"], ALICE);
-    }
-    let both = http
-        .post(&url)
-        .bearer_auth(&token)
-        .form(&[("access_token", &token)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(both.status().as_u16(), 400);
-    let wrong = http.get(&url).bearer_auth("nope").send().await.unwrap();
-    assert_eq!(wrong.status().as_u16(), 401);
-    assert!(wrong.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .contains("invalid_token"));
-}
-
 #[tokio::test]
 async fn oidcc_ensure_request_without_nonce_succeeds_for_code_flow() {
     let mut s = setup().await;
@@ -257,56 +192,6 @@ async fn oidcc_ensure_request_without_nonce_succeeds_for_code_flow() {
     .unwrap();
     assert!(payload.get("nonce").is_none());
     assert_eq!(payload["sub"], ALICE);
-}
-
-#[tokio::test]
-async fn oidcc_scope_profile_email_address_phone_all() {
-    let mut settings = rp_settings();
-    settings.jid_as_email = true;
-    let mut s = setup_with(settings).await;
-    let token = access_token(&mut s, &["profile", "email", "address", "phone"]).await;
-    let info: Value = s
-        .app
-        .http
-        .get(s.app.url("/userinfo"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(info["name"], "alice");
-    assert_eq!(info["email"], ALICE);
-    assert_eq!(info["email_verified"], false);
-    // address and phone are unknown for a JID: requested, ignored, no error.
-    assert!(info.get("address").is_none() && info.get("phone_number").is_none());
-}
-
-#[tokio::test]
-async fn oidcc_alternate_happy_flow_and_extra_parameters() {
-    let mut s = setup().await;
-    // Scopes in another order plus display, ui_locales, claims_locales, acr_values and an
-    // unknown parameter: oidcc-display-page/-popup, -ui-locales, -claims-locales,
-    // -ensure-request-with-acr-values-succeeds, -ensure-request-with-unknown-parameter-succeeds.
-    let extra = [
-        ("display", "popup"),
-        ("ui_locales", "fr-CA fr en"),
-        ("claims_locales", "de en"),
-        ("acr_values", "urn:mace:incommon:iap:silver"),
-        ("extra", "foobar"),
-    ];
-    let attempt = s.rp.attempt(&["email", "profile"], false, &extra);
-    let code = full_login(&s.app, &s.browser, &s.rp, &mut s.alice, ALICE, &attempt).await;
-    let tokens = s.rp.exchange(&code, None).await.unwrap();
-    assert_eq!(
-        s.rp.id_claims(&tokens, &attempt.nonce).subject().as_str(),
-        ALICE
-    );
-    for display in ["page", "touch"] {
-        let (callback, _) = silent(&s, &["profile"], &[("display", display)]).await;
-        assert!(param(&callback, "code").is_some(), "{callback}");
-    }
 }
 
 #[tokio::test]
@@ -702,4 +587,183 @@ async fn oidcc_discovery_endpoint_verification() {
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 3);
     assert!(keys.iter().all(|k| k["kid"].is_string()));
+}
+
+/// Logs Alice in with `scopes` and `extra` parameters; returns her access token after
+/// checking the ID token.
+async fn login_with(s: &mut Setup, scopes: &[&str], extra: &[(&str, &str)]) -> String {
+    let attempt = s.rp.attempt(scopes, false, extra);
+    let code = full_login(&s.app, &s.browser, &s.rp, &mut s.alice, ALICE, &attempt).await;
+    let tokens = s.rp.exchange(&code, None).await.unwrap();
+    assert_eq!(
+        s.rp.id_claims(&tokens, &attempt.nonce).subject().as_str(),
+        ALICE
+    );
+    tokens.access_token().secret().clone()
+}
+
+async fn userinfo(request: reqwest::RequestBuilder) -> Value {
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn oidcc_userinfo_get() {
+    let mut s = setup().await;
+    let token = login_with(&mut s, &["profile"], &[]).await;
+    let info = userinfo(s.app.http.get(s.app.url("/userinfo")).bearer_auth(&token)).await;
+    assert_eq!(
+        (info["sub"].as_str(), info["preferred_username"].as_str()),
+        (Some(ALICE), Some("alice"))
+    );
+    assert_eq!(info["jid"], ALICE);
+    let wrong = s
+        .app
+        .http
+        .get(s.app.url("/userinfo"))
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    assert!(wrong.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .contains("invalid_token"));
+}
+
+#[tokio::test]
+async fn oidcc_userinfo_post_header() {
+    let mut s = setup().await;
+    let token = login_with(&mut s, &[], &[]).await;
+    let info = userinfo(s.app.http.post(s.app.url("/userinfo")).bearer_auth(&token)).await;
+    assert_eq!(info["sub"], ALICE);
+}
+
+#[tokio::test]
+async fn oidcc_userinfo_post_body() {
+    let mut s = setup().await;
+    let token = login_with(&mut s, &[], &[]).await;
+    let info = userinfo(
+        s.app
+            .http
+            .post(s.app.url("/userinfo"))
+            .form(&[("access_token", &token)]),
+    )
+    .await;
+    assert_eq!(info["sub"], ALICE);
+    // RFC 6750 §2: one method only.
+    let both = s
+        .app
+        .http
+        .post(s.app.url("/userinfo"))
+        .bearer_auth(&token)
+        .form(&[("access_token", &token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(both.status().as_u16(), 400);
+}
+
+async fn scope_test(scopes: &[&str], jid_as_email: bool) -> Value {
+    let mut settings = rp_settings();
+    settings.jid_as_email = jid_as_email;
+    let mut s = setup_with(settings).await;
+    let token = login_with(&mut s, scopes, &[]).await;
+    userinfo(s.app.http.get(s.app.url("/userinfo")).bearer_auth(&token)).await
+}
+
+#[tokio::test]
+async fn oidcc_scope_profile() {
+    let info = scope_test(&["profile"], false).await;
+    assert_eq!(
+        (info["name"].as_str(), info["preferred_username"].as_str()),
+        (Some("alice"), Some("alice"))
+    );
+    assert!(info.get("email").is_none());
+}
+
+#[tokio::test]
+async fn oidcc_scope_email() {
+    // No email unless the client opted in: a JID is not a mailbox.
+    assert!(scope_test(&["email"], false).await.get("email").is_none());
+    let info = scope_test(&["email"], true).await;
+    assert_eq!(info["email"], ALICE);
+    assert_eq!(info["email_verified"], false);
+}
+
+#[tokio::test]
+async fn oidcc_scope_address() {
+    // Unknown for a JID: requested, ignored, no error.
+    let info = scope_test(&["address"], false).await;
+    assert!(info.get("address").is_none());
+    assert_eq!(info["sub"], ALICE);
+}
+
+#[tokio::test]
+async fn oidcc_scope_phone() {
+    let info = scope_test(&["phone"], false).await;
+    assert!(info.get("phone_number").is_none());
+    assert_eq!(info["sub"], ALICE);
+}
+
+#[tokio::test]
+async fn oidcc_scope_all() {
+    let info = scope_test(&["profile", "email", "address", "phone"], true).await;
+    assert_eq!(info["name"], "alice");
+    assert_eq!(info["email"], ALICE);
+}
+
+#[tokio::test]
+async fn oidcc_alternate_happy_flow() {
+    let mut s = setup().await;
+    // Scopes in another order, and the parameters in another order too.
+    let attempt = s.rp.attempt(&["email", "profile"], false, &[]);
+    let mut pairs: Vec<(String, String)> = attempt.url.query_pairs().into_owned().collect();
+    pairs.reverse();
+    let mut url = attempt.url.clone();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    let reordered = crate::browser::Attempt { url, ..attempt };
+    let code = full_login(&s.app, &s.browser, &s.rp, &mut s.alice, ALICE, &reordered).await;
+    let tokens = s.rp.exchange(&code, None).await.unwrap();
+    assert_eq!(
+        s.rp.id_claims(&tokens, &reordered.nonce).subject().as_str(),
+        ALICE
+    );
+}
+
+async fn parameter_is_accepted(name: &str, value: &str) {
+    let mut s = setup().await;
+    login_with(&mut s, &[], &[(name, value)]).await;
+}
+
+#[tokio::test]
+async fn oidcc_display_page() {
+    parameter_is_accepted("display", "page").await;
+}
+
+#[tokio::test]
+async fn oidcc_display_popup() {
+    parameter_is_accepted("display", "popup").await;
+}
+
+#[tokio::test]
+async fn oidcc_ui_locales() {
+    parameter_is_accepted("ui_locales", "fr-CA fr en").await;
+}
+
+#[tokio::test]
+async fn oidcc_claims_locales() {
+    parameter_is_accepted("claims_locales", "de en").await;
+}
+
+#[tokio::test]
+async fn oidcc_ensure_request_with_unknown_parameter_succeeds() {
+    parameter_is_accepted("extra", "foobar").await;
+}
+
+#[tokio::test]
+async fn oidcc_ensure_request_with_acr_values_succeeds() {
+    parameter_is_accepted("acr_values", "urn:mace:incommon:iap:silver").await;
 }
