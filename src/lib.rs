@@ -18,6 +18,8 @@ pub mod health;
 pub mod keys;
 /// The login, waiting and consent pages.
 pub mod login;
+/// Prometheus metrics.
+pub mod metrics;
 /// The OpenID provider's endpoints.
 pub mod oidc;
 /// Random tokens and human-comparable codes.

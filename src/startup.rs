@@ -16,6 +16,7 @@ use tower_http::trace::TraceLayer;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::keys::KeyRing;
+use crate::metrics::Metrics;
 use crate::oidc::Oidc;
 use crate::state::AppState;
 use crate::store::Store;
@@ -52,7 +53,8 @@ impl Application {
         let oidc = Oidc::new(config.issuer_id(), keys);
         let component_jid = BareJid::new(&config.xmpp.component_jid)
             .context("[xmpp] component_jid is not a valid JID")?;
-        let (confirmer, outbox) = Confirmer::new(component_jid, &config.limits);
+        let metrics = Metrics::new();
+        let (confirmer, outbox) = Confirmer::new(component_jid, &config.limits, metrics.clone());
         let (shutdown, shutdown_rx) = watch::channel(false);
         tokio::spawn(purge_periodically(
             store.clone(),
@@ -74,6 +76,7 @@ impl Application {
             confirmer,
             oidc,
             clock,
+            metrics,
         };
         let router = Router::new()
             .merge(crate::oidc::router())
@@ -81,6 +84,7 @@ impl Application {
             .merge(crate::admin::router())
             .merge(crate::compat::router())
             .merge(crate::health::router())
+            .merge(crate::metrics::router())
             .merge(crate::web::static_router())
             .with_state(state.clone())
             .layer(axum::middleware::map_response(crate::web::security_headers))

@@ -7,6 +7,7 @@ use axum::http::HeaderMap;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::oidc::Oidc;
 use crate::store::clients::Client;
 use crate::store::Store;
@@ -19,6 +20,7 @@ pub struct AppState {
     pub confirmer: Confirmer,
     pub oidc: Arc<Oidc>,
     pub clock: Clock,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {

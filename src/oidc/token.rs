@@ -116,7 +116,9 @@ async fn authorization_code(
         ));
     }
     check_pkce(row.code_challenge.as_deref(), params.get("code_verifier"))?;
-    issue(app, client, &row.grant, &row.grant.scope, true, now).await
+    let response = issue(app, client, &row.grant, &row.grant.scope, true, now).await?;
+    app.metrics.token_issued("authorization_code");
+    Ok(response)
 }
 
 /// RFC 7636 §4.6 with S256, and RFC 9700 §2.1.1: a verifier without a challenge is refused.
@@ -187,7 +189,9 @@ async fn refresh_token(
             asked.split_whitespace().collect::<Vec<_>>().join(" ")
         }
     };
-    issue(app, client, &row.grant, &scope, false, now).await
+    let response = issue(app, client, &row.grant, &scope, false, now).await?;
+    app.metrics.token_issued("refresh_token");
+    Ok(response)
 }
 
 /// Access token, ID token and (with `offline_access` or the client setting) a refresh token.

@@ -81,6 +81,7 @@ pub async fn run(
                     }
                     Err(e) => tracing::warn!(error = %e, "XMPP component link lost"),
                 }
+                confirmer.component_reconnected();
             }
             Err(e) => {
                 tracing::warn!(error = %e, server = %config.server, retry_in = ?backoff, "XMPP component cannot connect")

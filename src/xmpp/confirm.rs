@@ -18,6 +18,7 @@ use super::address::UserJid;
 use super::limits::{Limiter, Refused};
 use super::stanzas::{self, Incoming, IncomingMessage, RequestText};
 use crate::config::Limits;
+use crate::metrics::Metrics;
 use crate::random;
 
 /// Where a confirmation request stands.
@@ -100,6 +101,7 @@ type RequestId = u64;
 
 struct Pending {
     target: UserJid,
+    sent_at: Instant,
     code: String,
     code_key: String,
     text: RequestText,
@@ -111,6 +113,7 @@ struct Pending {
 }
 
 struct Registry {
+    metrics: Arc<Metrics>,
     limiter: Limiter,
     max_pending: usize,
     connected: bool,
@@ -153,6 +156,7 @@ impl Registry {
         let (status, receiver) = watch::channel(Status::Sent);
         let mut pending = Pending {
             target: request.jid.clone(),
+            sent_at: now,
             code: request.text.code.clone(),
             code_key: random::code_key(&request.text.code),
             text: request.text.clone(),
@@ -194,6 +198,14 @@ impl Registry {
             self.limiter.block(pending.target.bare().as_str(), now);
         }
         tracing::info!(jid = %pending.target, ?status, "confirmation request decided");
+        let outcome = match status {
+            Status::Accepted => "accepted",
+            Status::Denied => "denied",
+            Status::Expired | Status::Sent => "expired",
+            Status::Unreachable => "unreachable",
+        };
+        let seconds = now.saturating_duration_since(pending.sent_at).as_secs_f64();
+        self.metrics.confirmation_decided(outcome, seconds);
         pending.status.send_replace(status);
     }
 
@@ -324,9 +336,10 @@ struct Shared {
 pub struct Outbox(pub mpsc::UnboundedReceiver<Element>);
 
 impl Confirmer {
-    pub fn new(component_jid: BareJid, limits: &Limits) -> (Self, Outbox) {
+    pub fn new(component_jid: BareJid, limits: &Limits, metrics: Arc<Metrics>) -> (Self, Outbox) {
         let (outgoing, receiver) = mpsc::unbounded_channel();
         let registry = Registry {
+            metrics,
             limiter: Limiter::new(limits),
             max_pending: limits.max_pending,
             connected: false,
@@ -371,6 +384,7 @@ impl Confirmer {
             this.registry().finish(id, Status::Expired, Instant::now());
         });
         tracing::info!(jid = %request.jid, code = %confirmation.code, "confirmation request sent");
+        self.registry().metrics.confirmation_started();
         Ok(confirmation)
     }
 
@@ -380,6 +394,10 @@ impl Confirmer {
 
     pub fn pending_count(&self) -> usize {
         self.registry().pending.len()
+    }
+
+    pub(super) fn component_reconnected(&self) {
+        self.registry().metrics.component_reconnect();
     }
 
     /// Called by the component connection: while disconnected, pending requests cannot be
@@ -414,7 +432,11 @@ mod tests {
     }
 
     fn confirmer() -> (Confirmer, Outbox) {
-        let (c, outbox) = Confirmer::new(BareJid::new("auth.example").unwrap(), &limits());
+        let (c, outbox) = Confirmer::new(
+            BareJid::new("auth.example").unwrap(),
+            &limits(),
+            Metrics::new(),
+        );
         c.set_connected(true);
         (c, outbox)
     }

@@ -268,6 +268,23 @@ async fn prosody_killed_mid_request_gives_523_and_the_component_reconnects() {
 
     prosody.restart().await;
     app.wait_for_xmpp(true).await;
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("jidconnect_component_reconnects_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("jidconnect_confirmations_total{outcome=\"unreachable\"} 1"),
+        "{metrics}"
+    );
     let mut alice = XmppUser::login(&prosody, "alice", "laptop", Client::Xep0070, "accept").await;
     let (status, _) = app.auth(&params("alice@localhost", "BACK-2222")).await;
     assert_eq!(status, 200);
