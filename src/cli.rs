@@ -39,6 +39,20 @@ enum Command {
     /// Manage ID token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Log in to XMPP as a (demo) user and answer confirmation requests from the terminal.
+    /// Needs no configuration file.
+    DemoUser {
+        #[arg(long, default_value = "demo@localhost")]
+        jid: String,
+        #[arg(long, default_value = "demo")]
+        password: String,
+        /// host:port of the XMPP server's client port.
+        #[arg(long, default_value = "127.0.0.1:5222")]
+        server: String,
+        /// Answer every request without asking.
+        #[arg(long, value_enum)]
+        auto: Option<crate::demo_user::AutoAnswer>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -150,14 +164,32 @@ enum ClientCommand {
 
 pub async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let config = Config::load(cli.config.as_deref(), std::env::vars())?;
+    let config = || Config::load(cli.config.as_deref(), std::env::vars());
     match cli.command {
+        Command::DemoUser {
+            jid,
+            password,
+            server,
+            auto,
+        } => {
+            let jid =
+                jid::BareJid::new(&jid).with_context(|| format!("{jid} is not a bare JID"))?;
+            let user = crate::demo_user::DemoUser {
+                jid,
+                password,
+                server,
+                auto,
+            };
+            crate::demo_user::run(user).await
+        }
         Command::Serve => {
+            let config = config()?;
             crate::telemetry::init();
             let app = Application::build(config).await?;
             app.run_until_stopped(shutdown_signal()).await
         }
         Command::CheckConfig => {
+            let config = config()?;
             let store = Store::connect(&config.database_url).await?;
             println!("{config:#?}");
             println!(
@@ -167,10 +199,12 @@ pub async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Client(command) => {
+            let config = config()?;
             let store = Store::connect(&config.database_url).await?;
             client_command(&store, command, &Clock::system()).await
         }
         Command::Keys(KeysCommand::Rotate) => {
+            let config = config()?;
             let now = Clock::system().now();
             for (alg, kid) in crate::keys::rotate(&config.keys_dir, now)? {
                 println!("new {} key {kid}", alg.as_str());
@@ -179,6 +213,7 @@ pub async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys(KeysCommand::List) => {
+            let config = config()?;
             let ring = crate::keys::KeyRing::load_or_create(
                 &config.keys_dir,
                 Clock::system().now(),

@@ -10,6 +10,8 @@ pub mod clock;
 pub mod compat;
 /// The TOML file with its environment overlay, and its validation.
 pub mod config;
+/// `jidconnect demo-user`: answer confirmations from the terminal.
+pub mod demo_user;
 /// The internal (opaque 500) error.
 pub mod error;
 /// `/healthz`.

@@ -321,3 +321,72 @@ async fn serve_connects_and_stops_gracefully_on_sigterm() {
     );
     assert!(stderr.contains("XMPP component connected"), "{stderr}");
 }
+
+#[tokio::test]
+async fn demo_user_answers_from_the_terminal() {
+    use tokio::io::AsyncWriteExt;
+    let prosody = Prosody::start().await;
+    let app = crate::helpers::spawn_app(&prosody).await;
+    let mut child = tokio::process::Command::new(BIN)
+        .args([
+            "demo-user",
+            "--jid",
+            "carol@localhost",
+            "--password",
+            "carolpass",
+        ])
+        .args(["--server", &format!("127.0.0.1:{}", prosody.c2s_port)])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = child.stdout.take().unwrap();
+    read_until(&mut out, "Waiting for confirmation requests").await;
+    let auth = |code: &'static str| {
+        let app_url = app.url("/auth");
+        let http = app.http.clone();
+        let (id, secret) = (app.client_id.clone(), app.client_secret.clone());
+        tokio::spawn(async move {
+            http.get(app_url)
+                .basic_auth(id, Some(secret))
+                .query(&[
+                    ("jid", "carol@localhost"),
+                    ("transaction_id", code),
+                    ("timeout", "20"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    let yes = auth("DEMO-YES2");
+    let prompt = read_until(&mut out, "[y/N]").await;
+    assert!(prompt.contains("DEMO-YES2"), "{prompt}");
+    stdin.write_all(b"y\n").await.unwrap();
+    assert_eq!(yes.await.unwrap(), 200);
+    let no = auth("DEMO-NO22");
+    read_until(&mut out, "[y/N]").await;
+    stdin.write_all(b"n\n").await.unwrap();
+    assert_eq!(no.await.unwrap(), 401);
+}
+
+/// Reads a child's output until `needle` shows up (prompts end without a newline).
+async fn read_until(out: &mut (impl tokio::io::AsyncRead + Unpin), needle: &str) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !seen.contains(needle) {
+        let mut chunk = vec![0u8; 4096];
+        let n = tokio::time::timeout_at(deadline, out.read(&mut chunk))
+            .await
+            .unwrap_or_else(|_| panic!("no {needle:?} in {seen:?}"))
+            .unwrap();
+        assert!(n > 0, "the process exited: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&chunk[..n]));
+    }
+    seen
+}
