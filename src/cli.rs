@@ -52,6 +52,9 @@ enum Command {
         /// Answer every request without asking.
         #[arg(long, value_enum)]
         auto: Option<crate::demo_user::AutoAnswer>,
+        /// With --auto: seconds to wait before answering.
+        #[arg(long, default_value_t = 0)]
+        answer_after: u64,
     },
 }
 
@@ -171,6 +174,7 @@ pub async fn run() -> anyhow::Result<()> {
             password,
             server,
             auto,
+            answer_after,
         } => {
             let jid =
                 jid::BareJid::new(&jid).with_context(|| format!("{jid} is not a bare JID"))?;
@@ -179,6 +183,7 @@ pub async fn run() -> anyhow::Result<()> {
                 password,
                 server,
                 auto,
+                answer_after: std::time::Duration::from_secs(answer_after),
             };
             crate::demo_user::run(user).await
         }

@@ -38,6 +38,8 @@ pub struct DemoUser {
     /// host:port of the XMPP server's client port.
     pub server: String,
     pub auto: Option<AutoAnswer>,
+    /// With `auto`: how long to "think" before answering, as a person would.
+    pub answer_after: std::time::Duration,
 }
 
 fn escape(text: &str) -> Cow<'_, str> {
@@ -237,6 +239,7 @@ pub async fn run(user: DemoUser) -> anyhow::Result<()> {
         );
         let accept = match user.auto {
             Some(auto) => {
+                tokio::time::sleep(user.answer_after).await;
                 println!("Answering automatically: {auto:?}");
                 auto == AutoAnswer::Accept
             }

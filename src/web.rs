@@ -47,6 +47,37 @@ pub async fn security_headers(mut response: Response) -> Response {
     response
 }
 
+/// The button's markup and style, shared by `/button` and `examples/login-button.html`.
+pub const BUTTON_HTML: &str = include_str!("../static/button.html");
+pub const BUTTON_CSS: &str = include_str!("../static/button.css");
+
+#[derive(Template, WebTemplate)]
+#[template(path = "button.html")]
+struct ButtonPage<'a> {
+    issuer: &'a str,
+    snippet: &'a str,
+    snippet_light: String,
+    snippet_dark: String,
+    css: &'a str,
+}
+
+async fn button_page(axum::extract::State(app): axum::extract::State<AppState>) -> Response {
+    ButtonPage {
+        issuer: &app.oidc.issuer,
+        snippet: BUTTON_HTML,
+        snippet_light: BUTTON_HTML.replace(
+            "class=\"xmpp-login\"",
+            "class=\"xmpp-login xmpp-login--light\"",
+        ),
+        snippet_dark: BUTTON_HTML.replace(
+            "class=\"xmpp-login\"",
+            "class=\"xmpp-login xmpp-login--dark\"",
+        ),
+        css: BUTTON_CSS,
+    }
+    .into_response()
+}
+
 pub fn static_router() -> Router<AppState> {
     const CSS: &str = include_str!("../static/style.css");
     const JS: &str = include_str!("../static/login.js");
@@ -68,6 +99,11 @@ pub fn static_router() -> Router<AppState> {
             "/static/login.js",
             get(move || async move { asset("text/javascript; charset=utf-8", JS) }),
         )
+        .route(
+            "/static/button.css",
+            get(move || async move { asset("text/css; charset=utf-8", BUTTON_CSS) }),
+        )
+        .route("/button", get(button_page))
 }
 
 #[derive(Template, WebTemplate)]
@@ -89,4 +125,23 @@ pub fn error_page(status: StatusCode, title: &str, message: &str, next_step: &st
         },
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_static_example_carries_the_served_button() {
+        let example = include_str!("../examples/login-button.html");
+        assert!(
+            example.contains(BUTTON_CSS.trim()),
+            "examples/login-button.html has static/button.css"
+        );
+        let icon_and_label: String = BUTTON_HTML.lines().skip(1).collect::<Vec<_>>().join("\n");
+        assert!(
+            example.contains(&icon_and_label),
+            "examples/login-button.html has static/button.html"
+        );
+    }
 }

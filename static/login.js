@@ -2,8 +2,11 @@
 (function () {
   "use strict";
   var status = document.getElementById("status");
-  if (!status || status.dataset.status !== "sent") return;
+  if (!status) return;
   var form = document.getElementById("continue");
+  // Answered before this page even loaded: carry on at once.
+  if (status.dataset.status === "accepted") { form.submit(); return; }
+  if (status.dataset.status !== "sent") return;
   var texts = {
     accepted: "Confirmed. Continuing…",
     denied: "You refused this login.",

@@ -1,0 +1,97 @@
+// The demo login in a real browser: demo site → jidconnect's login page → XEP-0070
+// confirmation answered by a real XMPP client (`jidconnect demo-user --auto accept`,
+// started by scripts/browser-test) → consent → back on the demo site, logged in.
+// Screenshots of every page go to tests/browser/artifacts/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const SITE = process.env.SITE_URL ?? "http://127.0.0.1:8081";
+const IDP = process.env.IDP_URL ?? "http://127.0.0.1:8080";
+const ARTIFACTS = new URL("./artifacts/", import.meta.url).pathname;
+mkdirSync(ARTIFACTS, { recursive: true });
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    // Playwright gives every launch a fresh, empty profile (its own --user-data-dir).
+    args: [
+      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ],
+  });
+});
+after(async () => browser?.close());
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+for (const [label, viewport] of [["desktop", { width: 1280, height: 860 }], ["phone", { width: 390, height: 844 }]]) {
+  test(`log in on the demo site through XMPP (${label})`, async () => {
+    const context = await browser.newContext({ viewport });
+    const page = await context.newPage();
+    await page.goto(SITE);
+    await shot(page, `${label}-1-site`);
+    await page.getByRole("link", { name: "Log in with XMPP" }).click();
+
+    await page.waitForURL(`${IDP}/login/**`);
+    assert.match(await page.locator("h1").innerText(), /Log in to Demo site/);
+    assert.equal(await page.title(), "Log in to Demo site · jidconnect");
+    await shot(page, `${label}-2-login`);
+    await page.getByLabel("Your XMPP address").fill("demo@localhost");
+    await page.getByRole("button", { name: "Send confirmation request" }).click();
+
+    // The code is shown large; the page moves on by itself once the client accepts.
+    const code = page.locator(".code");
+    await code.waitFor();
+    const shown = await code.innerText();
+    assert.match(shown, /^[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}$/);
+    await shot(page, `${label}-3-code`);
+    if (process.env.DEMO_LOG) {
+      // The XMPP client was asked with the very code the page shows.
+      await page.waitForTimeout(100);
+      assert.ok(readFileSync(process.env.DEMO_LOG, "utf8").includes(`code: ${shown}`), "same code in the XMPP client");
+    }
+
+    await page.waitForURL(/\/consent$|\/callback/, { timeout: 20000 });
+    if (page.url().endsWith("/consent")) {
+      await shot(page, `${label}-4-consent`);
+      await page.getByRole("button", { name: "Allow" }).click();
+    }
+    await page.waitForURL(`${SITE}/callback**`);
+    assert.match(await page.locator("h1").innerText(), /Logged in as demo@localhost/);
+    await shot(page, `${label}-5-logged-in`);
+    await context.close();
+  });
+}
+
+test("errors say what to do next", async () => {
+  const page = await browser.newPage();
+  const response = await page.goto(`${IDP}/authorize?client_id=nobody&redirect_uri=https://evil.example/&response_type=code&scope=openid`);
+  assert.equal(response.status(), 400);
+  assert.equal(new URL(page.url()).origin, IDP, "no redirect to an unregistered redirect_uri");
+  assert.match(await page.locator("body").innerText(), /Go back to the website/);
+  await shot(page, "error-unknown-client");
+  await page.goto(`${IDP}/button`);
+  await shot(page, "button");
+  await page.close();
+});
+
+test("reflected parameters cannot inject script", async () => {
+  const page = await browser.newPage();
+  let alerted = false;
+  page.on("dialog", async (dialog) => { alerted = true; await dialog.dismiss(); });
+  await page.goto(SITE);
+  await page.getByRole("link", { name: "Log in with XMPP" }).click();
+  await page.waitForURL(`${IDP}/login/**`);
+  await page.getByLabel("Your XMPP address").fill("<img src=x onerror=alert(1)>@localhost");
+  await page.getByRole("button", { name: "Send confirmation request" }).click();
+  await page.locator(".notice.error").waitFor();
+  await shot(page, "error-bad-jid");
+  assert.equal(alerted, false);
+  await page.close();
+});
