@@ -196,7 +196,7 @@ pub async fn run() -> anyhow::Result<()> {
         Command::CheckConfig => {
             let config = config()?;
             let store = Store::connect(&config.database_url).await?;
-            println!("{config:#?}");
+            print!("{}", toml::to_string_pretty(&config)?);
             println!(
                 "configuration OK; database reachable ({:?})",
                 store.backend()

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 /// The environment variable that may name the config file.
@@ -18,7 +18,7 @@ const ENV_PREFIX: &str = "JIDCONNECT_";
 /// XEP-0070 requests older than this are useless: the reference component caps at 300 s too.
 pub const MAX_CONFIRM_TIMEOUT_SECS: u64 = 300;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The public base URL; tokens' `iss` and the `url` of every confirmation request.
@@ -44,7 +44,7 @@ pub struct Config {
 }
 
 /// Lifetimes of what the OpenID provider issues, in seconds.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OidcConfig {
     pub code_ttl_secs: u64,
@@ -70,7 +70,7 @@ impl Default for OidcConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct XmppConfig {
     pub component_jid: String,
@@ -89,7 +89,7 @@ pub struct XmppConfig {
 }
 
 /// Anti-abuse limits for confirmation requests (XEP-0070 §6, "prompt bombing").
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Minimum time between two requests to the same JID.
@@ -130,6 +130,13 @@ impl Secret {
     }
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+/// Printed (check-config) as `***`.
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("***")
     }
 }
 
@@ -410,10 +417,55 @@ mod tests {
         assert!(Config::load(None, vars).is_err());
     }
 
+    fn key_paths(value: &toml::Value, prefix: &str, out: &mut Vec<String>) {
+        match value.as_table() {
+            Some(table) => {
+                for (key, value) in table {
+                    let path = if prefix.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
+                    key_paths(value, &path, out);
+                }
+            }
+            None => out.push(prefix.to_owned()),
+        }
+    }
+
     #[test]
-    fn example_config_is_complete_and_valid() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
-        let config = Config::load(Some(&path), Vec::new()).unwrap();
-        assert_eq!(config.xmpp.confirm_timeout_secs, 120);
+    fn every_key_is_in_the_example_and_the_readme() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let example = std::fs::read_to_string(root.join("config.example.toml")).unwrap();
+        let config = Config::load(Some(&root.join("config.example.toml")), Vec::new()).unwrap();
+        let mut known = Vec::new();
+        key_paths(&toml::Value::try_from(&config).unwrap(), "", &mut known);
+        let mut documented = Vec::new();
+        key_paths(
+            &toml::Value::Table(example.parse().unwrap()),
+            "",
+            &mut documented,
+        );
+        known.sort();
+        documented.sort();
+        assert_eq!(known, documented, "config.example.toml shows every key");
+        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        for key in &known {
+            assert!(
+                readme.contains(&format!("| `{key}` |")),
+                "README.md documents {key}"
+            );
+        }
+        // The example's values are the defaults.
+        let defaults = Config::load(None, env(MINIMAL)).unwrap();
+        assert_eq!(
+            format!("{:?}", config.limits),
+            format!("{:?}", defaults.limits)
+        );
+        assert_eq!(format!("{:?}", config.oidc), format!("{:?}", defaults.oidc));
+        assert_eq!(
+            config.xmpp.confirm_timeout_secs,
+            defaults.xmpp.confirm_timeout_secs
+        );
     }
 }

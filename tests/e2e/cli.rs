@@ -251,7 +251,8 @@ fn check_config_hides_secrets_and_env_overrides_the_file() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("confirm_timeout_secs: 45"), "{stdout}");
+    assert!(stdout.contains("confirm_timeout_secs = 45"), "{stdout}");
+    assert!(stdout.contains("secret = \"***\""), "{stdout}");
     assert!(!stdout.contains("very-secret-value"));
 }
 

@@ -5,6 +5,7 @@ mod admin;
 mod browser;
 mod cli;
 mod compat_api;
+mod deploy;
 mod helpers;
 mod oidc_conformance;
 mod oidc_flows;
