@@ -107,7 +107,7 @@ impl Browser {
                     .unwrap()
                     .join(location.to_str().unwrap())
                     .unwrap();
-                if !next.as_str().starts_with(&self.origin) {
+                if next.origin().ascii_serialization() != self.origin {
                     return Landing::Away(next);
                 }
                 response = self.http.get(next).send().await.unwrap();

@@ -7,6 +7,7 @@ mod cli;
 mod compat_api;
 mod deploy;
 mod helpers;
+mod integrations;
 mod oidc_conformance;
 mod oidc_flows;
 mod oidc_security;
