@@ -113,3 +113,75 @@ async fn apache_mod_auth_openidc_guide() {
     assert!(text.contains("REMOTE_USER=alice@localhost"), "{text}");
     assert!(text.contains("USERNAME=alice"), "{text}");
 }
+
+/// The test site in tests/django/, running the guide's settings under `runserver`.
+struct Django {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Django {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_django(port: u16, env: &[(&str, String)]) -> Django {
+    let dir = tempfile::tempdir().unwrap();
+    let manage = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/django/manage.py");
+    let db = dir.path().join("django.sqlite3").display().to_string();
+    let command = |args: &[&str]| {
+        let mut command = Command::new("python3");
+        command
+            .arg(&manage)
+            .args(args)
+            .env("DJANGO_DB", &db)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+        command
+    };
+    let migrated = command(&["migrate", "--noinput"]).output().expect("python3 with Django (pip install -r tests/requirements.txt)");
+    assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
+    let child = command(&["runserver", "--noreload", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "Django did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Django { child, _dir: dir }
+}
+
+#[tokio::test]
+async fn django_mozilla_django_oidc_guide() {
+    let prosody = Prosody::start().await;
+    let app = spawn_app(&prosody).await;
+    let mut alice = XmppUser::login(&prosody, "alice", "laptop", Client::Xep0070, "accept").await;
+    let port = free_port();
+    let site = format!("http://127.0.0.1:{port}");
+    let settings = ClientSettings::new("My Django site", vec![format!("{site}/oidc/callback/")]);
+    let (client_id, client_secret) = app.add_client(settings).await;
+    let _django = start_django(
+        port,
+        &[
+            ("JIDCONNECT_ISSUER", app.issuer()),
+            ("JIDCONNECT_CLIENT_ID", client_id),
+            ("JIDCONNECT_CLIENT_SECRET", client_secret),
+        ],
+    );
+    let browser = Browser::new(&app);
+    let (status, login_url, html) = browser.open(&format!("{site}/oidc/authenticate/")).await.page();
+    assert_eq!(status, 200, "{html}");
+    let back = browser.consent_if_asked(browser.log_in(&login_url, &html, "alice@localhost", &mut alice).await).await;
+    assert!(back.as_str().starts_with(&format!("{site}/oidc/callback/?")), "{back}");
+    let response = browser.http.get(back).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 302);
+    let landing = response.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(landing, "/whoami/", "logged in, sent to LOGIN_REDIRECT_URL");
+    let text = browser.http.get(format!("{site}/whoami/")).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("username=alice@localhost"), "{text}");
+    assert!(text.contains("first_name=alice"), "{text}");
+}
