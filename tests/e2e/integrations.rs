@@ -22,7 +22,11 @@ impl Drop for Apache {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Apache with a CGI page under /protected that shows what the application receives.
@@ -39,7 +43,8 @@ fn start_apache(port: u16, env: &[(&str, String)]) -> Apache {
     )
     .unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let guide = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/integrations/apache/jidconnect.conf");
+    let guide =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/integrations/apache/jidconnect.conf");
     let modules = "/usr/lib/apache2/modules";
     let config = format!(
         "ServerRoot {root}\nServerName 127.0.0.1\nListen 127.0.0.1:{port}\nPidFile {root}/httpd.pid\n\
@@ -84,7 +89,8 @@ async fn apache_mod_auth_openidc_guide() {
     let port = free_port();
     let site = format!("http://127.0.0.1:{port}");
     // Step 1 of the guide.
-    let mut settings = ClientSettings::new("Intranet", vec![format!("{site}/protected/redirect_uri")]);
+    let mut settings =
+        ClientSettings::new("Intranet", vec![format!("{site}/protected/redirect_uri")]);
     settings.post_logout_redirect_uris = vec![format!("{site}/")];
     let (client_id, client_secret) = app.add_client(settings).await;
     // Step 2: the guide's config file with its variables.
@@ -100,16 +106,43 @@ async fn apache_mod_auth_openidc_guide() {
     );
     let browser = Browser::new(&app);
     // Apache sends the browser to jidconnect's login page.
-    let (status, login_url, html) = browser.open(&format!("{site}/protected/whoami")).await.page();
+    let (status, login_url, html) = browser
+        .open(&format!("{site}/protected/whoami"))
+        .await
+        .page();
     assert_eq!(status, 200, "{html}");
-    assert!(login_url.starts_with(&format!("{}/login/", app.issuer())), "{login_url}");
-    let back = browser.consent_if_asked(browser.log_in(&login_url, &html, "alice@localhost", &mut alice).await).await;
-    assert!(back.as_str().starts_with(&format!("{site}/protected/redirect_uri?code=")), "{back}");
+    assert!(
+        login_url.starts_with(&format!("{}/login/", app.issuer())),
+        "{login_url}"
+    );
+    let back = browser
+        .consent_if_asked(
+            browser
+                .log_in(&login_url, &html, "alice@localhost", &mut alice)
+                .await,
+        )
+        .await;
+    assert!(
+        back.as_str()
+            .starts_with(&format!("{site}/protected/redirect_uri?code=")),
+        "{back}"
+    );
     // mod_auth_openidc redeems the code, checks the ID token and sends us to the page.
     let response = browser.http.get(back).send().await.unwrap();
-    let page = response.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+    let page = response
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned());
     let page = page.expect("a redirect to the protected page");
-    let text = browser.http.get(url::Url::parse(&site).unwrap().join(&page).unwrap()).send().await.unwrap().text().await.unwrap();
+    let text = browser
+        .http
+        .get(url::Url::parse(&site).unwrap().join(&page).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(text.contains("REMOTE_USER=alice@localhost"), "{text}");
     assert!(text.contains("USERNAME=alice"), "{text}");
 }
@@ -127,7 +160,7 @@ impl Drop for Django {
     }
 }
 
-fn start_django(port: u16, env: &[(&str, String)]) -> Django {
+fn start_django(port: u16, settings: &str, env: &[(&str, String)]) -> Django {
     let dir = tempfile::tempdir().unwrap();
     let manage = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/django/manage.py");
     let db = dir.path().join("django.sqlite3").display().to_string();
@@ -137,11 +170,18 @@ fn start_django(port: u16, env: &[(&str, String)]) -> Django {
             .arg(&manage)
             .args(args)
             .env("DJANGO_DB", &db)
+            .env("DJANGO_SETTINGS_MODULE", settings)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
         command
     };
-    let migrated = command(&["migrate", "--noinput"]).output().expect("python3 with Django (pip install -r tests/requirements.txt)");
-    assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
+    let migrated = command(&["migrate", "--noinput"])
+        .output()
+        .expect("python3 with Django (pip install -r tests/requirements.txt)");
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
     let child = command(&["runserver", "--noreload", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -166,6 +206,7 @@ async fn django_mozilla_django_oidc_guide() {
     let (client_id, client_secret) = app.add_client(settings).await;
     let _django = start_django(
         port,
+        "testsite.settings",
         &[
             ("JIDCONNECT_ISSUER", app.issuer()),
             ("JIDCONNECT_CLIENT_ID", client_id),
@@ -173,15 +214,94 @@ async fn django_mozilla_django_oidc_guide() {
         ],
     );
     let browser = Browser::new(&app);
-    let (status, login_url, html) = browser.open(&format!("{site}/oidc/authenticate/")).await.page();
+    let (status, login_url, html) = browser
+        .open(&format!("{site}/oidc/authenticate/"))
+        .await
+        .page();
     assert_eq!(status, 200, "{html}");
-    let back = browser.consent_if_asked(browser.log_in(&login_url, &html, "alice@localhost", &mut alice).await).await;
-    assert!(back.as_str().starts_with(&format!("{site}/oidc/callback/?")), "{back}");
+    let back = browser
+        .consent_if_asked(
+            browser
+                .log_in(&login_url, &html, "alice@localhost", &mut alice)
+                .await,
+        )
+        .await;
+    assert!(
+        back.as_str()
+            .starts_with(&format!("{site}/oidc/callback/?")),
+        "{back}"
+    );
     let response = browser.http.get(back).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 302);
     let landing = response.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(landing, "/whoami/", "logged in, sent to LOGIN_REDIRECT_URL");
-    let text = browser.http.get(format!("{site}/whoami/")).send().await.unwrap().text().await.unwrap();
+    let text = browser
+        .http
+        .get(format!("{site}/whoami/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(text.contains("username=alice@localhost"), "{text}");
     assert!(text.contains("first_name=alice"), "{text}");
+}
+
+#[tokio::test]
+async fn django_allauth_guide() {
+    let prosody = Prosody::start().await;
+    let app = spawn_app(&prosody).await;
+    let mut alice = XmppUser::login(&prosody, "alice", "laptop", Client::Xep0070, "accept").await;
+    let port = free_port();
+    let site = format!("http://127.0.0.1:{port}");
+    let callback = format!("{site}/accounts/oidc/jidconnect/login/callback/");
+    let (client_id, client_secret) = app
+        .add_client(ClientSettings::new(
+            "My Django site",
+            vec![callback.clone()],
+        ))
+        .await;
+    let _django = start_django(
+        port,
+        "testsite.settings_allauth",
+        &[
+            ("JIDCONNECT_ISSUER", app.issuer()),
+            ("JIDCONNECT_CLIENT_ID", client_id),
+            ("JIDCONNECT_CLIENT_SECRET", client_secret),
+        ],
+    );
+    let browser = Browser::new(&app);
+    // allauth's "Continue" form starts the login with a POST.
+    let start = format!("{site}/accounts/oidc/jidconnect/login/");
+    let (status, _, html) = browser.open(&start).await.page();
+    assert_eq!(status, 200, "{html}");
+    let csrf = crate::browser::field(&html, "csrfmiddlewaretoken").expect("allauth's form");
+    let response = browser
+        .http
+        .post(&start)
+        .header("referer", &start)
+        .form(&[("csrfmiddlewaretoken", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let (status, login_url, html) = browser.follow(response).await.page();
+    assert_eq!(status, 200, "{html}");
+    let back = browser
+        .consent_if_asked(
+            browser
+                .log_in(&login_url, &html, "alice@localhost", &mut alice)
+                .await,
+        )
+        .await;
+    assert!(back.as_str().starts_with(&callback), "{back}");
+    let mut next = back;
+    let text = loop {
+        let response = browser.http.get(next.clone()).send().await.unwrap();
+        match response.headers().get("location") {
+            Some(location) => next = next.join(location.to_str().unwrap()).unwrap(),
+            None => break response.text().await.unwrap(),
+        }
+    };
+    assert!(text.contains("username=alice@localhost"), "{next}: {text}");
 }
