@@ -24,6 +24,7 @@ async fn healthz(State(app): State<AppState>) -> impl IntoResponse {
         "status": if healthy { "ok" } else { "degraded" },
         "database": database,
         "xmpp": if connected { "connected" } else { "disconnected" },
+        "xmpp_error": app.confirmer.last_error(),
         "pending_confirmations": app.confirmer.pending_count(),
     });
     let code = if healthy {

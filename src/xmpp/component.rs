@@ -79,12 +79,16 @@ pub async fn run(
                         tracing::info!("XMPP component disconnected for shutdown");
                         return;
                     }
-                    Err(e) => tracing::warn!(error = %e, "XMPP component link lost"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "XMPP component link lost");
+                        confirmer.link_failed(e.to_string());
+                    }
                 }
                 confirmer.component_reconnected();
             }
             Err(e) => {
-                tracing::warn!(error = %e, server = %config.server, retry_in = ?backoff, "XMPP component cannot connect")
+                tracing::warn!(error = %e, server = %config.server, retry_in = ?backoff, "XMPP component cannot connect");
+                confirmer.link_failed(e.to_string());
             }
         }
         tokio::select! {
@@ -214,6 +218,81 @@ fn is_answer_to(element: &Element, ping: Option<&(String, Instant)>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Limits, Secret};
+    use crate::metrics::Metrics;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A fake XMPP server for one module's test: accepts the XEP-0114 handshake, then
+    /// never says anything again (a hung server, not a closed socket).
+    async fn silent_server(listener: &TcpListener) -> TcpStream {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut buffer = vec![0u8; 4096];
+        let mut seen = String::new();
+        while !seen.contains("<handshake") || !seen.contains("</handshake>") {
+            let n = socket.read(&mut buffer).await.unwrap();
+            assert!(n > 0);
+            seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+            if seen.contains("<stream:stream") && !seen.contains("sent-header") {
+                socket
+                    .write_all(b"<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' id='s1' from='auth.localhost'>")
+                    .await
+                    .unwrap();
+                seen.push_str("sent-header");
+            }
+        }
+        socket.write_all(b"<handshake/>").await.unwrap();
+        socket
+    }
+
+    #[tokio::test]
+    async fn an_unanswered_ping_drops_the_link_and_reconnects() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let config = XmppConfig {
+            component_jid: "auth.localhost".into(),
+            server: listener.local_addr().unwrap().to_string(),
+            secret: Secret::new("s"),
+            confirm_timeout_secs: 60,
+            ping_interval_secs: 1,
+            ping_timeout_secs: 1,
+            reconnect_max_secs: 1,
+        };
+        let (confirmer, outbox) = Confirmer::new(
+            BareJid::new("auth.localhost").unwrap(),
+            &Limits::default(),
+            Metrics::new(),
+        );
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(run(config, confirmer.clone(), outbox, stopped));
+        let _first = silent_server(&listener).await;
+        let started = tokio::time::Instant::now();
+        while !confirmer.is_connected() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Ping after 1 s of silence, give up 1 s later…
+        while confirmer.is_connected() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the dead link was never noticed"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(started.elapsed() >= Duration::from_secs(1));
+        assert!(
+            confirmer
+                .last_error()
+                .unwrap()
+                .contains("no answer to ping"),
+            "{:?}",
+            confirmer.last_error()
+        );
+        // …and reconnect.
+        let _second = tokio::time::timeout(Duration::from_secs(10), silent_server(&listener))
+            .await
+            .expect("a new connection after the ping timed out");
+        stop.send(true).unwrap();
+        task.await.unwrap();
+    }
 
     #[test]
     fn pings_the_parent_domain() {

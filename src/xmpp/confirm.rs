@@ -117,6 +117,8 @@ struct Registry {
     limiter: Limiter,
     max_pending: usize,
     connected: bool,
+    /// Why the last connection attempt or link failed, for `/healthz`.
+    last_error: Option<String>,
     next_id: RequestId,
     pending: HashMap<RequestId, Pending>,
     by_jid: HashMap<BareJid, RequestId>,
@@ -343,6 +345,7 @@ impl Confirmer {
             limiter: Limiter::new(limits),
             max_pending: limits.max_pending,
             connected: false,
+            last_error: None,
             next_id: 0,
             pending: HashMap::new(),
             by_jid: HashMap::new(),
@@ -392,6 +395,15 @@ impl Confirmer {
         self.registry().connected
     }
 
+    /// Why the XMPP link is down (or last went down), if it ever failed.
+    pub fn last_error(&self) -> Option<String> {
+        self.registry().last_error.clone()
+    }
+
+    pub(super) fn link_failed(&self, error: String) {
+        self.registry().last_error = Some(error);
+    }
+
     pub fn pending_count(&self) -> usize {
         self.registry().pending.len()
     }
@@ -405,7 +417,9 @@ impl Confirmer {
     pub(super) fn set_connected(&self, connected: bool) {
         let mut registry = self.registry();
         registry.connected = connected;
-        if !connected {
+        if connected {
+            registry.last_error = None;
+        } else {
             registry.fail_all(Instant::now());
         }
     }

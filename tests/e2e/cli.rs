@@ -391,3 +391,54 @@ async fn read_until(out: &mut (impl tokio::io::AsyncRead + Unpin), needle: &str)
     }
     seen
 }
+
+#[tokio::test]
+async fn a_wrong_component_secret_is_reported_by_healthz() {
+    let prosody = Prosody::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), prosody.component_port, "not-the-secret");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _child = tokio::process::Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .env("JIDCONNECT_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(response) = http
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+        {
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap();
+            if body["xmpp_error"].is_string() {
+                assert_eq!(status, 503);
+                assert_eq!(body["xmpp"], "disconnected");
+                assert!(
+                    body["xmpp_error"]
+                        .as_str()
+                        .unwrap()
+                        .contains("refused the component secret"),
+                    "{body}"
+                );
+                break;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "healthz never named the problem"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
