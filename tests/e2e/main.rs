@@ -2,6 +2,7 @@
 //! One test binary: see helpers.rs for the parts.
 
 mod admin;
+mod bad_input;
 mod browser;
 mod cli;
 mod compat_api;
