@@ -26,6 +26,8 @@ pub mod metrics;
 pub mod oidc;
 /// Random tokens and human-comparable codes.
 pub mod random;
+/// Keyed rate limits and the client-authentication brake.
+pub mod ratelimit;
 /// Build and run the server: the one path for the binary and the tests.
 pub mod startup;
 /// Handler state.

@@ -77,6 +77,7 @@ impl Application {
             oidc,
             clock,
             metrics,
+            auth_failures: Default::default(),
         };
         let router = Router::new()
             .merge(crate::oidc::router())

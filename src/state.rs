@@ -1,7 +1,7 @@
 //! What every request handler can reach.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::http::HeaderMap;
 
@@ -9,6 +9,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::oidc::Oidc;
+use crate::ratelimit::AuthFailures;
 use crate::store::clients::Client;
 use crate::store::Store;
 use crate::xmpp::confirm::Confirmer;
@@ -21,6 +22,7 @@ pub struct AppState {
     pub oidc: Arc<Oidc>,
     pub clock: Clock,
     pub metrics: Arc<Metrics>,
+    pub auth_failures: Arc<Mutex<AuthFailures>>,
 }
 
 impl AppState {
@@ -30,6 +32,13 @@ impl AppState {
             return Ok(crate::admin::admin_client(self));
         }
         self.store.client(client_id).await
+    }
+
+    pub fn auth_failures(&self) -> MutexGuard<'_, AuthFailures> {
+        // Counters only: a panic elsewhere cannot leave them inconsistent.
+        self.auth_failures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Cookies get `Secure` whenever the issuer is https.

@@ -7,9 +7,10 @@
 //! JID is a prompt-bombing service.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
 
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -39,18 +40,22 @@ type Params = HashMap<String, String>;
 
 async fn auth_get(
     State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(params): Query<Params>,
 ) -> Response {
-    auth(app, headers, params).await
+    let ip = app.client_ip(peer, &headers);
+    auth(app, ip, headers, params).await
 }
 
 async fn auth_post(
     State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(params): Form<Params>,
 ) -> Response {
-    auth(app, headers, params).await
+    let ip = app.client_ip(peer, &headers);
+    auth(app, ip, headers, params).await
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -98,10 +103,23 @@ impl IntoResponse for Reply {
     }
 }
 
-async fn auth(app: AppState, headers: HeaderMap, params: Params) -> Response {
+async fn auth(app: AppState, ip: IpAddr, headers: HeaderMap, params: Params) -> Response {
+    let client_id = basic_credentials(&headers)
+        .map(|(id, _)| id)
+        .unwrap_or_default();
+    if let Some(wait) = app.auth_failures().wait(&client_id, ip, Instant::now()) {
+        return Reply::RateLimited {
+            message: "too many failed client authentications; try again later".into(),
+            retry_after: wait,
+        }
+        .into_response();
+    }
     let client = match authenticate(&app, &headers).await {
         Ok(Some(client)) => client,
-        Ok(None) => return Reply::Unauthenticated.into_response(),
+        Ok(None) => {
+            app.auth_failures().record(&client_id, ip, Instant::now());
+            return Reply::Unauthenticated.into_response();
+        }
         Err(e) => {
             tracing::error!(error = %e, "client lookup failed");
             return Reply::UnknownError.into_response();

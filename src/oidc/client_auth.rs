@@ -2,6 +2,9 @@
 //! `client_secret_basic` and `client_secret_post` for every confidential client (RPs differ
 //! in which they pick), `none` for public clients.
 
+use std::net::IpAddr;
+use std::time::Instant;
+
 use axum::http::{header, HeaderMap};
 use base64::Engine;
 
@@ -37,8 +40,36 @@ fn invalid_client(description: &'static str, basic: bool) -> OAuthError {
     }
 }
 
-/// Authenticates the calling client by whichever single method it used.
+/// Authenticates the calling client by whichever single method it used. Failures from
+/// one address are braked (secret brute force); a braked caller gets 429.
 pub async fn authenticate(
+    app: &AppState,
+    headers: &HeaderMap,
+    params: &Params,
+    ip: IpAddr,
+) -> Result<Client, OAuthError> {
+    let key = params
+        .get("client_id")
+        .map(str::to_owned)
+        .or_else(|| basic_credentials(headers).map(|(id, _)| id))
+        .unwrap_or_default();
+    if let Some(wait) = app.auth_failures().wait(&key, ip, Instant::now()) {
+        return Err(OAuthError {
+            retry_after: Some(wait.as_secs().max(1)),
+            ..OAuthError::new(
+                ErrorCode::InvalidClient,
+                "too many failed client authentications; try again later",
+            )
+        });
+    }
+    let result = verify(app, headers, params).await;
+    if matches!(&result, Err(e) if e.code == ErrorCode::InvalidClient) {
+        app.auth_failures().record(&key, ip, Instant::now());
+    }
+    result
+}
+
+async fn verify(
     app: &AppState,
     headers: &HeaderMap,
     params: &Params,

@@ -56,6 +56,8 @@ pub struct OAuthError {
     pub description: Cow<'static, str>,
     /// For `invalid_client` after HTTP Basic: answer with a Basic challenge (RFC 6749 §5.2).
     pub basic_challenge: bool,
+    /// Too many failures: answer 429 with this `Retry-After` (seconds).
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
@@ -64,6 +66,7 @@ impl OAuthError {
             code,
             description: description.into(),
             basic_challenge: false,
+            retry_after: None,
         }
     }
 
@@ -121,6 +124,7 @@ impl From<anyhow::Error> for OAuthError {
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let status = match self.code {
+            _ if self.retry_after.is_some() => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
             ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -131,6 +135,11 @@ impl IntoResponse for OAuthError {
             "error_description": self.description,
         }));
         let mut response = (status, [(header::PRAGMA, "no-cache")], body).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, seconds.into());
+        }
         if self.basic_challenge {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -1,7 +1,9 @@
 //! Token introspection (RFC 7662), for authenticated clients and their own tokens only.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,8 +15,14 @@ use super::params::Params;
 use crate::state::AppState;
 use crate::store::oidc::TokenKind;
 
-pub async fn introspect(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    match introspection(&app, &headers, &body).await {
+pub async fn introspect(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let ip = app.client_ip(peer, &headers);
+    match introspection(&app, &headers, &body, ip).await {
         Ok(answer) => ([(header::CACHE_CONTROL, "no-store")], Json(answer)).into_response(),
         Err(e) => e.into_response(),
     }
@@ -24,11 +32,12 @@ async fn introspection(
     app: &AppState,
     headers: &HeaderMap,
     body: &[u8],
+    ip: IpAddr,
 ) -> Result<Value, OAuthError> {
     let params = Params::from_form(headers, body).ok_or_else(|| {
         OAuthError::invalid_request("send an application/x-www-form-urlencoded body")
     })?;
-    let client = authenticate(app, headers, &params).await?;
+    let client = authenticate(app, headers, &params, ip).await?;
     if client.settings.public {
         return Err(OAuthError::new(
             ErrorCode::InvalidClient,

@@ -3,7 +3,9 @@
 //! refresh tokens whose replay revokes the family (RFC 9700 §4.14).
 
 use axum::body::Bytes;
-use axum::extract::State;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -33,8 +35,14 @@ struct TokenResponse {
     refresh_token: Option<String>,
 }
 
-pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    match exchange(&app, &headers, &body).await {
+pub async fn token(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let ip = app.client_ip(peer, &headers);
+    match exchange(&app, &headers, &body, ip).await {
         Ok(response) => (
             [
                 (header::CACHE_CONTROL, "no-store"),
@@ -51,6 +59,7 @@ async fn exchange(
     app: &AppState,
     headers: &HeaderMap,
     body: &[u8],
+    ip: IpAddr,
 ) -> Result<TokenResponse, OAuthError> {
     let params = Params::from_form(headers, body).ok_or_else(|| {
         OAuthError::invalid_request("send an application/x-www-form-urlencoded body")
@@ -65,7 +74,7 @@ async fn exchange(
             "parameter {name} is too long"
         )));
     }
-    let client = authenticate(app, headers, &params).await?;
+    let client = authenticate(app, headers, &params, ip).await?;
     let now = app.clock.now();
     match params.get("grant_type") {
         Some("authorization_code") => authorization_code(app, &client, &params, now).await,

@@ -278,14 +278,11 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert!(started.elapsed() >= Duration::from_secs(1));
-        assert!(
-            confirmer
-                .last_error()
-                .unwrap()
-                .contains("no answer to ping"),
-            "{:?}",
-            confirmer.last_error()
-        );
+        // Our ping deadline or the stream's own read timeout, whichever fires first.
+        let why = confirmer
+            .last_error()
+            .expect("the reason is kept for /healthz");
+        assert!(why.contains("ping") || why.contains("time"), "{why}");
         // …and reconnect.
         let _second = tokio::time::timeout(Duration::from_secs(10), silent_server(&listener))
             .await

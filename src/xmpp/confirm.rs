@@ -476,7 +476,10 @@ mod tests {
     }
 
     fn feed(c: &Confirmer, xml: &str) -> Vec<Element> {
-        let elem: Element = xml.replace("NS", NS).parse().unwrap();
+        let elem: Element = xml
+            .replace("xmlns='NS'", &format!("xmlns='{NS}'"))
+            .parse()
+            .unwrap();
         c.on_stanza(&elem)
     }
 
@@ -568,11 +571,9 @@ mod tests {
     async fn message_error_with_confirm_denies_and_bounce_is_unreachable() {
         let (c, mut outbox) = confirmer();
         let conf = ask(&c, "alice@example.org");
-        feed(
-            &c,
-            &confirm_reply("alice@example.org/a", &conf.code, "type='error'"),
-        );
-        assert_eq!(conf.status(), Status::Denied);
+        let xml = confirm_reply("alice@example.org/a", &conf.code, "type='error'");
+        feed(&c, &xml);
+        assert_eq!(conf.status(), Status::Denied, "{xml}");
 
         let conf = ask(&c, "nobody@example.org");
         let _ = sent(&mut outbox);

@@ -1,14 +1,11 @@
 //! Anti-abuse limits on confirmation requests (XEP-0070 §6: anyone can type anyone's JID).
-//!
-//! Written here rather than with `governor`: the limits mix rates, cooldowns and blocks,
-//! must take the time as a parameter so tests control it, and later move to a shared store.
 
 use std::collections::HashMap;
-use std::hash::Hash;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::config::Limits;
+use crate::ratelimit::Gcra;
 
 /// Why a request was refused; `Display` is what the person sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -33,41 +30,6 @@ pub enum Refusal {
 pub struct Refused {
     pub reason: Refusal,
     pub retry_after: Duration,
-}
-
-/// Generic cell rate algorithm: `per` requests per `period`, bursting up to `per`.
-/// One `Instant` per key: the theoretical arrival time of the next request.
-struct Gcra<K> {
-    interval: Duration,
-    tolerance: Duration,
-    next_free: HashMap<K, Instant>,
-}
-
-impl<K: Hash + Eq + Clone> Gcra<K> {
-    fn new(per: u32, period: Duration) -> Self {
-        let interval = period / per.max(1);
-        Self {
-            interval,
-            tolerance: period.saturating_sub(interval),
-            next_free: HashMap::new(),
-        }
-    }
-
-    /// The time to wait before a request for `key` would be allowed.
-    fn wait(&self, key: &K, now: Instant) -> Option<Duration> {
-        let tat = self.next_free.get(key).copied().unwrap_or(now).max(now);
-        let ahead = tat - now;
-        (ahead > self.tolerance).then(|| ahead - self.tolerance)
-    }
-
-    fn record(&mut self, key: K, now: Instant) {
-        let tat = self.next_free.get(&key).copied().unwrap_or(now).max(now);
-        self.next_free.insert(key, tat + self.interval);
-    }
-
-    fn prune(&mut self, now: Instant) {
-        self.next_free.retain(|_, tat| *tat > now);
-    }
 }
 
 pub struct Limiter {

@@ -251,7 +251,9 @@ mod tests {
     const NS: &str = "jabber:component:accept";
 
     fn parse(xml: &str) -> Element {
-        xml.replace("NS", NS).parse().unwrap()
+        xml.replace("xmlns='NS'", &format!("xmlns='{NS}'"))
+            .parse()
+            .unwrap()
     }
 
     fn text() -> RequestText {

@@ -410,3 +410,49 @@ async fn xss_through_reflected_parameters_is_escaped() {
     assert!(!html.contains("<script>alert"), "{html}");
     drop(prosody);
 }
+
+#[tokio::test]
+async fn client_secret_guessing_is_braked() {
+    let (_p, app, _rp, id, secret) = app_and_rp(false).await;
+    let try_secret = |secret: String| {
+        let http = app.http.clone();
+        let url = app.url("/token");
+        let id = id.clone();
+        async move {
+            let response = http
+                .post(url)
+                .basic_auth(id, Some(secret))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", "x"),
+                    ("redirect_uri", REDIRECT_URI),
+                ])
+                .send()
+                .await
+                .unwrap();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (response.status().as_u16(), retry_after)
+        }
+    };
+    for guess in 0..10 {
+        assert_eq!(try_secret(format!("guess{guess}")).await.0, 401);
+    }
+    let (status, retry_after) = try_secret("guess10".into()).await;
+    assert_eq!(status, 429);
+    assert!(retry_after.is_some());
+    // Even the right secret waits now, so guessing gains nothing.
+    assert_eq!(try_secret(secret.clone()).await.0, 429);
+    // The /auth API shares the brake.
+    let response = app
+        .http
+        .get(app.url("/auth"))
+        .basic_auth(&id, Some("wrong"))
+        .query(&[("jid", "alice@localhost"), ("transaction_id", "X")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 429);
+}
