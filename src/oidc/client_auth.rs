@@ -120,6 +120,22 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
+    proptest::proptest! {
+        #[test]
+        fn any_authorization_header_is_parsed_or_refused(value in "\\PC{0,200}", raw in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(header::AUTHORIZATION, value);
+                let _ = basic_credentials(&headers);
+            }
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&raw);
+            headers.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Basic {encoded}")).unwrap());
+            if let Some((id, _)) = basic_credentials(&headers) {
+                proptest::prop_assert!(!id.contains(':') || raw.contains(&b'%'));
+            }
+        }
+    }
+
     #[test]
     fn basic_credentials_are_form_decoded() {
         let mut headers = HeaderMap::new();

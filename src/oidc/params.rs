@@ -64,6 +64,17 @@ impl Params {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_parse_without_panicking(raw in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let params = Params::parse(&raw);
+            if let Some(name) = params.duplicated() {
+                proptest::prop_assert!(params.get(name).is_some());
+            }
+            let _ = params.oversized();
+        }
+    }
+
     #[test]
     fn empty_values_count_as_absent_and_duplicates_are_found() {
         let p = Params::parse(b"a=1&b=&c=x%20y&a=2&b=3");

@@ -281,6 +281,19 @@ pub fn session_id(session_hash: &str) -> String {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// No verifier but the one matches a challenge.
+        #[test]
+        fn only_the_right_verifier_matches(verifier in "[A-Za-z0-9._~-]{43,128}", other in "[A-Za-z0-9._~-]{0,130}") {
+            let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+            proptest::prop_assert!(check_pkce(Some(&challenge), Some(&verifier)).is_ok());
+            if other != verifier {
+                proptest::prop_assert!(check_pkce(Some(&challenge), Some(&other)).is_err());
+            }
+            proptest::prop_assert!(check_pkce(None, Some(&other)).is_err());
+        }
+    }
+
     #[test]
     fn pkce_s256_rules() {
         // RFC 7636 Appendix B.

@@ -160,6 +160,20 @@ mod tests {
         assert_eq!(UserJid::parse(&huge), Err(JidError::TooLong));
     }
 
+    proptest::proptest! {
+        /// Fuzzing the parser: any input is refused or normalized to a stable, bounded form.
+        #[test]
+        fn any_input_is_refused_or_normalized(input in "\\PC{0,80}|[a-zA-Z0-9.@/_-]{0,40}") {
+            if let Ok(jid) = UserJid::parse(&input) {
+                proptest::prop_assert!(jid.subject().len() <= MAX_SUBJECT_LEN);
+                proptest::prop_assert_eq!(jid.subject().matches('@').count(), 1);
+                let again = UserJid::parse(jid.subject()).expect("a subject parses");
+                proptest::prop_assert_eq!(again.subject(), jid.subject());
+                proptest::prop_assert!(again.full().is_none());
+            }
+        }
+    }
+
     #[test]
     fn subject_fits_exactly_255_bytes() {
         let local = "a".repeat(255 - "@example.org".len());

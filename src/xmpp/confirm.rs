@@ -667,6 +667,38 @@ mod tests {
         ));
     }
 
+    proptest::proptest! {
+        /// The security property, fuzzed: nobody but the asked JID can accept, whatever they
+        /// send (the right code in a confirm, a body, an IQ result with a guessed id).
+        #[test]
+        fn only_the_asked_jid_can_accept(
+            local in "[a-z]{1,8}",
+            domain in "(example\\.org|example\\.net|evil\\.example)",
+            resource in "[a-z0-9]{0,6}",
+            form in 0u8..4,
+            kind in "(normal|chat|result|headline|)",
+        ) {
+            let attacker = if resource.is_empty() { format!("{local}@{domain}") } else { format!("{local}@{domain}/{resource}") };
+            proptest::prop_assume!(!attacker.starts_with("alice@example.org"));
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let (c, mut outbox) = confirmer();
+                let conf = ask(&c, "alice@example.org");
+                let id = sent(&mut outbox).attr("id").unwrap().to_owned();
+                let code = conf.code.clone();
+                let type_attr = if kind.is_empty() { String::new() } else { format!("type='{kind}'") };
+                let xml = match form {
+                    0 => confirm_reply(&attacker, &code, &type_attr),
+                    1 => format!("<message xmlns='NS' from='{attacker}' {type_attr}><body>{code}</body></message>"),
+                    2 => format!("<iq xmlns='NS' from='{attacker}' type='result' id='{id}'/>"),
+                    _ => format!("<message xmlns='NS' from='{attacker}' id='{id}' {type_attr}><thread>t</thread><confirm xmlns='http://jabber.org/protocol/http-auth' id='{code}' method='GET' url='u'/></message>"),
+                };
+                feed(&c, &xml);
+                assert_eq!(conf.status(), Status::Sent, "{xml}");
+            });
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn silence_expires_at_the_timeout() {
         let (c, _outbox) = confirmer();

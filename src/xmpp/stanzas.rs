@@ -326,6 +326,29 @@ mod tests {
         assert_eq!(m.body.as_deref(), Some(" k7xm-4qpa "));
     }
 
+    proptest::proptest! {
+        /// Fuzzing incoming stanzas: whatever parses as XML is classified without panicking.
+        #[test]
+        fn any_element_is_classified(
+            name in "(message|iq|presence|x)",
+            kind in "(get|set|result|error|chat|normal|groupchat|)",
+            from in "\\PC{0,30}",
+            id in "\\PC{0,10}",
+            child in "(confirm|body|error|ping|query|thread)",
+            child_ns in "(http://jabber.org/protocol/http-auth|urn:xmpp:ping|jabber:component:accept|urn:ietf:params:xml:xmpp-stanzas|x)",
+            text in "\\PC{0,20}",
+        ) {
+            let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('\'', "&apos;");
+            let xml = format!(
+                "<{name} xmlns='{NS}' type='{kind}' from='{}' id='{}'><{child} xmlns='{child_ns}' id='{}'>{}</{child}></{name}>",
+                escape(&from), escape(&id), escape(&id), escape(&text)
+            );
+            if let Ok(element) = xml.parse::<Element>() {
+                let _ = classify(&element);
+            }
+        }
+    }
+
     #[test]
     fn ignores_stanzas_without_sender() {
         assert_eq!(
