@@ -45,6 +45,15 @@ impl Application {
     /// As [`Self::build`], with a clock the caller controls (tests).
     pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
         let store = Store::connect(&config.database_url).await?;
+        if store.backend() == crate::store::Backend::Sqlite {
+            let interrupted = store.expire_interrupted_flows().await?;
+            if interrupted > 0 {
+                tracing::info!(
+                    interrupted,
+                    "logins waiting when the last process ended were expired"
+                );
+            }
+        }
         let keys = KeyRing::load_or_create(
             &config.keys_dir,
             clock.now(),

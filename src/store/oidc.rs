@@ -291,6 +291,16 @@ impl Store {
         Ok(())
     }
 
+    /// At the start of the only instance (SQLite): requests that were waiting for an answer
+    /// went with the previous process, so their logins end now, with a clear message,
+    /// instead of at their timeout. Returns how many.
+    pub async fn expire_interrupted_flows(&self) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query("UPDATE login_flows SET status = 'expired' WHERE status = 'sent'")
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Back to the JID form (another address); an answer still on its way is then ignored.
     pub async fn restart_flow(&self, id: &str) -> Result<(), sqlx::Error> {
         sqlx::query(

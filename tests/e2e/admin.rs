@@ -1,7 +1,7 @@
 //! The admin pages, logged into with an XMPP confirmation.
 
 use crate::browser::{field, Browser, Landing};
-use crate::helpers::{spawn_app_with, Client, Prosody, TestApp, XmppUser};
+use crate::helpers::{spawn_app_with, Client, Prosody, Provider, TestApp, XmppUser};
 
 async fn spawn_app_with_admins(prosody: &Prosody, admins: &str) -> TestApp {
     spawn_app_with(prosody, &[("JIDCONNECT_ADMIN_JIDS", admins)]).await

@@ -2,7 +2,7 @@
 
 use reqwest::Method;
 
-use crate::helpers::{spawn_app, Prosody};
+use crate::helpers::{spawn_app, Prosody, Provider};
 
 const PATHS: &[&str] = &[
     "/authorize",

@@ -15,7 +15,7 @@ use reqwest::header::{HeaderMap, LOCATION};
 use reqwest::redirect::Policy;
 use url::Url;
 
-use crate::helpers::{TestApp, XmppUser};
+use crate::helpers::{Provider, XmppUser};
 
 /// Where following a response led.
 #[derive(Debug)]
@@ -67,7 +67,7 @@ pub struct Browser {
 }
 
 impl Browser {
-    pub fn new(app: &TestApp) -> Self {
+    pub fn new(app: &impl Provider) -> Self {
         let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         Self {
             http: reqwest::Client::builder()
@@ -222,7 +222,7 @@ pub struct Attempt {
 }
 
 impl RelyingParty {
-    pub async fn discover(app: &TestApp, client_id: &str, client_secret: &str) -> Self {
+    pub async fn discover(app: &impl Provider, client_id: &str, client_secret: &str) -> Self {
         let http = reqwest::Client::builder()
             .redirect(Policy::none())
             .build()
@@ -272,7 +272,7 @@ impl RelyingParty {
     }
 
     /// Checks the callback (state, RFC 9207 iss) and returns the code.
-    pub fn code_from(&self, app: &TestApp, callback: &Url, attempt: &Attempt) -> String {
+    pub fn code_from(&self, app: &impl Provider, callback: &Url, attempt: &Attempt) -> String {
         assert!(callback.as_str().starts_with(REDIRECT_URI), "{callback}");
         let get = |name: &str| {
             callback
@@ -342,7 +342,7 @@ impl RelyingParty {
 
 /// The whole login: authorize → JID form → XMPP confirmation → (consent) → callback.
 pub async fn full_login(
-    app: &TestApp,
+    app: &impl Provider,
     browser: &Browser,
     rp: &RelyingParty,
     user: &mut XmppUser,

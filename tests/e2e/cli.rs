@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::{Prosody, COMPONENT};
+use crate::helpers::{Prosody, Provider, COMPONENT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_jidconnect");
 

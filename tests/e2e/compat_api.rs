@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::helpers::{spawn_app, Client, Prosody, XmppUser, COMPONENT};
+use crate::helpers::{spawn_app, Client, Prosody, Provider, XmppUser, COMPONENT};
 
 fn params<'a>(jid: &'a str, code: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![

@@ -365,6 +365,42 @@ pub async fn spawn_app_on(
     test_app
 }
 
+/// Where a jidconnect under test answers: in-process ([`TestApp`]) or a separate process.
+pub trait Provider {
+    fn issuer(&self) -> String;
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer())
+    }
+}
+
+impl Provider for TestApp {
+    fn issuer(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// A jidconnect started as its own process on `port`.
+pub struct External {
+    pub port: u16,
+    pub http: reqwest::Client,
+}
+
+impl External {
+    pub fn new(port: u16) -> Self {
+        Self {
+            port,
+            http: reqwest::Client::new(),
+        }
+    }
+}
+
+impl Provider for External {
+    fn issuer(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
 type Running = (
     AppState,
     SocketAddr,
@@ -405,10 +441,6 @@ impl TestApp {
         self
     }
 
-    pub fn issuer(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
     /// Registers a client; returns its id and secret (empty for public clients).
     pub async fn add_client(&self, settings: ClientSettings) -> (String, String) {
         let creds = self
@@ -418,10 +450,6 @@ impl TestApp {
             .await
             .unwrap();
         (creds.client_id, creds.client_secret.unwrap_or_default())
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
     }
 
     pub async fn health(&self) -> Value {

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::browser::Browser;
-use crate::helpers::{spawn_app, Client, Prosody, XmppUser};
+use crate::helpers::{spawn_app, Client, Prosody, Provider, XmppUser};
 use jidconnect::store::clients::ClientSettings;
 
 struct Apache {

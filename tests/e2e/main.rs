@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod compat_api;
 mod deploy;
+mod faults;
 mod helpers;
 mod integrations;
 mod oidc_conformance;

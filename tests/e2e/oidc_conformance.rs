@@ -7,7 +7,7 @@ use openidconnect::{AuthType, OAuth2TokenResponse, TokenResponse};
 use serde_json::Value;
 
 use crate::browser::{full_login, Browser, RelyingParty, REDIRECT_URI};
-use crate::helpers::{spawn_app, Client, Prosody, TestApp, XmppUser};
+use crate::helpers::{spawn_app, Client, Prosody, Provider, TestApp, XmppUser};
 use jidconnect::store::clients::ClientSettings;
 
 const ALICE: &str = "alice@localhost";

@@ -5,7 +5,7 @@ use openidconnect::{OAuth2TokenResponse, TokenResponse};
 use serde_json::Value;
 
 use crate::browser::{field, full_login, Browser, Landing, RelyingParty, REDIRECT_URI};
-use crate::helpers::{spawn_app_on, Backend, Client, Prosody, TestApp, XmppUser};
+use crate::helpers::{spawn_app_on, Backend, Client, Prosody, Provider, TestApp, XmppUser};
 use jidconnect::store::clients::ClientSettings;
 
 const ALICE: &str = "alice@localhost";

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::browser::{field, full_login, Browser, Landing, RelyingParty, REDIRECT_URI};
-use crate::helpers::{spawn_app, Client, Prosody, TestApp, XmppUser};
+use crate::helpers::{spawn_app, Client, Prosody, Provider, TestApp, XmppUser};
 use jidconnect::store::clients::ClientSettings;
 
 const ALICE: &str = "alice@localhost";
