@@ -1,6 +1,7 @@
 //! End-to-end tests against a real Prosody and real XMPP clients (slixmpp).
 //! One test binary: see helpers.rs for the parts.
 
+mod abuse;
 mod admin;
 mod bad_input;
 mod browser;
