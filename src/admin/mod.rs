@@ -309,26 +309,69 @@ async fn outcome(
     }
 }
 
+/// What an admin form asks for.
+enum Change {
+    Add(ClientSettings),
+    Update(String, ClientSettings),
+    RotateSecret(String),
+    Remove(String),
+}
+
+/// Applies a change; returns the notice to show and a new secret to show once.
+async fn apply(
+    app: &AppState,
+    change: Change,
+) -> Result<(String, Option<(String, String)>), ClientError> {
+    match change {
+        Change::Add(settings) => {
+            let creds = app.store.add_client(settings, app.clock.now()).await?;
+            let notice = format!("Added client {}.", creds.client_id);
+            Ok((notice, creds.client_secret.map(|s| (creds.client_id, s))))
+        }
+        Change::Update(id, settings) => {
+            let fresh = app.store.update_client(&id, settings).await?;
+            let secret = fresh.and_then(|c| c.client_secret).map(|s| (id.clone(), s));
+            Ok((format!("Saved {id}."), secret))
+        }
+        Change::RotateSecret(id) => {
+            let creds = app.store.rotate_client_secret(&id).await?;
+            let notice = format!("New secret for {id}; the old one no longer works.");
+            Ok((notice, creds.client_secret.map(|s| (id, s))))
+        }
+        Change::Remove(id) => {
+            app.store.remove_client(&id).await?;
+            Ok((format!("Removed {id}."), None))
+        }
+    }
+}
+
+/// Checks the admin and the form's CSRF token, applies the change, shows the result.
+async fn change(
+    app: &AppState,
+    jar: &CookieJar,
+    csrf: &str,
+    change: Result<Change, ClientError>,
+) -> Result<Response, InternalError> {
+    let admin = match authorized(app, jar, csrf).await? {
+        Ok(admin) => admin,
+        Err(response) => return Ok(response),
+    };
+    let result = match change {
+        Ok(change) => apply(app, change).await,
+        Err(invalid) => Err(invalid),
+    };
+    if let Ok((notice, _)) = &result {
+        tracing::info!(admin = %admin.jid, "{notice}");
+    }
+    outcome(app, &admin, result).await
+}
+
 async fn add(
     State(app): State<AppState>,
     jar: CookieJar,
     Form(form): Form<ClientForm>,
 ) -> Result<Response, InternalError> {
-    let admin = match authorized(&app, &jar, &form.csrf).await? {
-        Ok(admin) => admin,
-        Err(response) => return Ok(response),
-    };
-    let result = async {
-        let creds = app
-            .store
-            .add_client(form.settings()?, app.clock.now())
-            .await?;
-        tracing::info!(admin = %admin.jid, client = %creds.client_id, "client added");
-        let secret = creds.client_secret.map(|s| (creds.client_id.clone(), s));
-        Ok((format!("Added client {}.", creds.client_id), secret))
-    }
-    .await;
-    outcome(&app, &admin, result).await
+    change(&app, &jar, &form.csrf, form.settings().map(Change::Add)).await
 }
 
 async fn update(
@@ -337,20 +380,8 @@ async fn update(
     Path(id): Path<String>,
     Form(form): Form<ClientForm>,
 ) -> Result<Response, InternalError> {
-    let admin = match authorized(&app, &jar, &form.csrf).await? {
-        Ok(admin) => admin,
-        Err(response) => return Ok(response),
-    };
-    let result = async {
-        let fresh = app.store.update_client(&id, form.settings()?).await?;
-        tracing::info!(admin = %admin.jid, client = %id, "client updated");
-        Ok((
-            format!("Saved {id}."),
-            fresh.and_then(|c| c.client_secret.map(|s| (id.clone(), s))),
-        ))
-    }
-    .await;
-    outcome(&app, &admin, result).await
+    let settings = form.settings().map(|settings| Change::Update(id, settings));
+    change(&app, &jar, &form.csrf, settings).await
 }
 
 async fn rotate(
@@ -359,20 +390,7 @@ async fn rotate(
     Path(id): Path<String>,
     Form(form): Form<CsrfOnly>,
 ) -> Result<Response, InternalError> {
-    let admin = match authorized(&app, &jar, &form.csrf).await? {
-        Ok(admin) => admin,
-        Err(response) => return Ok(response),
-    };
-    let result = async {
-        let creds = app.store.rotate_client_secret(&id).await?;
-        tracing::info!(admin = %admin.jid, client = %id, "client secret rotated");
-        Ok((
-            format!("New secret for {id}; the old one no longer works."),
-            creds.client_secret.map(|s| (id.clone(), s)),
-        ))
-    }
-    .await;
-    outcome(&app, &admin, result).await
+    change(&app, &jar, &form.csrf, Ok(Change::RotateSecret(id))).await
 }
 
 async fn remove(
@@ -381,15 +399,5 @@ async fn remove(
     Path(id): Path<String>,
     Form(form): Form<CsrfOnly>,
 ) -> Result<Response, InternalError> {
-    let admin = match authorized(&app, &jar, &form.csrf).await? {
-        Ok(admin) => admin,
-        Err(response) => return Ok(response),
-    };
-    let result = async {
-        app.store.remove_client(&id).await?;
-        tracing::info!(admin = %admin.jid, client = %id, "client removed");
-        Ok((format!("Removed {id}."), None))
-    }
-    .await;
-    outcome(&app, &admin, result).await
+    change(&app, &jar, &form.csrf, Ok(Change::Remove(id))).await
 }

@@ -154,6 +154,42 @@ async fn load(app: &AppState, jar: &CookieJar, id: &str) -> Result<(LoginFlow, C
     Ok((flow, client))
 }
 
+/// 303 to the flow's page, which shows whatever state it is in.
+fn back_to_flow(id: &str) -> Response {
+    Redirect::to(&format!("/login/{id}")).into_response()
+}
+
+/// A flow whose person is known (confirmed over XMPP, or by the SSO session).
+struct Confirmed {
+    flow: LoginFlow,
+    client: Client,
+    subject: String,
+    auth_time: i64,
+}
+
+/// The flow behind a form POST: alive, this browser's, the form's CSRF token, and
+/// confirmed; `None` when it is not confirmed (yet).
+async fn confirmed_flow(
+    app: &AppState,
+    jar: &CookieJar,
+    id: &str,
+    csrf: &str,
+) -> Result<Option<Confirmed>, FlowError> {
+    let (flow, client) = load(app, jar, id).await?;
+    check_csrf(&flow, csrf)?;
+    let (FlowStatus::Accepted, Some(subject), Some(auth_time)) =
+        (flow.status, flow.jid.clone(), flow.auth_time)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Confirmed {
+        flow,
+        client,
+        subject,
+        auth_time,
+    }))
+}
+
 fn check_csrf(flow: &LoginFlow, sent: &str) -> Result<(), FlowError> {
     if bool::from(sent.as_bytes().ct_eq(flow.csrf.as_bytes())) {
         Ok(())
@@ -253,7 +289,7 @@ async fn send(
         flow.status,
         FlowStatus::New | FlowStatus::Denied | FlowStatus::Expired | FlowStatus::Unreachable
     ) {
-        return Ok(Redirect::to(&format!("/login/{id}")).into_response());
+        return Ok(back_to_flow(&id));
     }
     let refuse = |status: StatusCode, message: String| {
         (status, login_page(&flow, &client, &form.jid, Some(message))).into_response()
@@ -294,7 +330,7 @@ async fn send(
         .flow_sent(&id, jid.subject(), &code, app.clock.now())
         .await?
     {
-        return Ok(Redirect::to(&format!("/login/{id}")).into_response());
+        return Ok(back_to_flow(&id));
     }
     let store = app.store.clone();
     let clock = app.clock.clone();
@@ -309,7 +345,7 @@ async fn send(
             tracing::error!(error = %e, "cannot record the answer to a login");
         }
     });
-    Ok(Redirect::to(&format!("/login/{}", flow.id)).into_response())
+    Ok(back_to_flow(&flow.id))
 }
 
 /// What the person is logging in to, for the XEP-0070 `url`: the site of the redirect URI.
@@ -343,7 +379,7 @@ async fn restart(
     let (flow, _) = load(&app, &jar, &id).await?;
     check_csrf(&flow, &form.csrf)?;
     app.store.restart_flow(&id).await?;
-    Ok(Redirect::to(&format!("/login/{id}")).into_response())
+    Ok(back_to_flow(&id))
 }
 
 /// After the XMPP confirmation: a fresh session (never the old id: no fixation), then
@@ -354,12 +390,8 @@ async fn continue_login(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, FlowError> {
-    let (flow, client) = load(&app, &jar, &id).await?;
-    check_csrf(&flow, &form.csrf)?;
-    let (FlowStatus::Accepted, Some(subject), Some(auth_time)) =
-        (flow.status, flow.jid.as_deref(), flow.auth_time)
-    else {
-        return Ok(Redirect::to(&format!("/login/{id}")).into_response());
+    let Some(confirmed) = confirmed_flow(&app, &jar, &id, &form.csrf).await? else {
+        return Ok(back_to_flow(&id));
     };
     if let Some(old) = jar.get(SESSION_COOKIE) {
         app.store.end_session(old.value()).await?;
@@ -367,38 +399,33 @@ async fn continue_login(
     let expires = app.clock.now() + app.config.oidc.session_ttl_secs as i64;
     let token = app
         .store
-        .create_session(subject, auth_time, expires)
+        .create_session(&confirmed.subject, confirmed.auth_time, expires)
         .await?;
     let session_hash = digest(&token);
     let jar = jar.add(cookie(SESSION_COOKIE, token, app.secure_cookies()));
-    if needs_consent_for(&app, &flow, &client).await? {
+    if needs_consent_for(&app, &confirmed.flow, &confirmed.client).await? {
         return Ok((jar, Redirect::to(&format!("/login/{id}/consent"))).into_response());
     }
-    let response = finish(
-        &app,
-        &flow,
-        &client,
-        subject,
-        auth_time,
-        Some(&session_hash),
-    )
-    .await?;
+    let response = finish(&app, &confirmed, Some(&session_hash)).await?;
     Ok((jar, response).into_response())
 }
 
 /// Issues the code once per flow, even if the form is sent twice.
 async fn finish(
     app: &AppState,
-    flow: &LoginFlow,
-    client: &Client,
-    subject: &str,
-    auth_time: i64,
+    confirmed: &Confirmed,
     session_hash: Option<&str>,
 ) -> Result<Response, FlowError> {
+    let Confirmed {
+        flow,
+        client,
+        subject,
+        auth_time,
+    } = confirmed;
     if !app.store.finish_flow(&flow.id).await? {
         return Err(FlowError::Gone);
     }
-    match issue_code(app, client, flow, subject, auth_time, session_hash).await {
+    match issue_code(app, client, flow, subject, *auth_time, session_hash).await {
         Ok(redirect) => Ok(redirect.into_response()),
         Err(e) => Ok(e.redirect(&flow.redirect_uri, flow.state.as_deref(), &app.oidc.issuer)),
     }
@@ -427,7 +454,7 @@ async fn show_consent(
 ) -> Result<Response, FlowError> {
     let (flow, client) = load(&app, &jar, &id).await?;
     let (FlowStatus::Accepted, Some(subject)) = (flow.status, flow.jid.as_deref()) else {
-        return Ok(Redirect::to(&format!("/login/{id}")).into_response());
+        return Ok(back_to_flow(&id));
     };
     Ok(ConsentPage {
         flow_id: &flow.id,
@@ -445,13 +472,10 @@ async fn consent(
     Path(id): Path<String>,
     Form(form): Form<ConsentForm>,
 ) -> Result<Response, FlowError> {
-    let (flow, client) = load(&app, &jar, &id).await?;
-    check_csrf(&flow, &form.csrf)?;
-    let (FlowStatus::Accepted, Some(subject), Some(auth_time)) =
-        (flow.status, flow.jid.as_deref(), flow.auth_time)
-    else {
-        return Ok(Redirect::to(&format!("/login/{id}")).into_response());
+    let Some(confirmed) = confirmed_flow(&app, &jar, &id, &form.csrf).await? else {
+        return Ok(back_to_flow(&id));
     };
+    let flow = &confirmed.flow;
     if form.decision != "allow" {
         if !app.store.finish_flow(&id).await? {
             return Err(FlowError::Gone);
@@ -464,28 +488,25 @@ async fn consent(
     }
     let now = app.clock.now();
     app.store
-        .save_consent(subject, &client.client_id, &flow.scope, now)
+        .save_consent(
+            &confirmed.subject,
+            &confirmed.client.client_id,
+            &flow.scope,
+            now,
+        )
         .await?;
     let session_hash = match jar.get(SESSION_COOKIE) {
         Some(cookie) => app
             .store
             .session(cookie.value(), now)
             .await?
-            .filter(|s| s.subject == subject)
+            .filter(|s| s.subject == confirmed.subject)
             .map(|s| s.id_hash),
         None => None,
     };
     if flow.code.is_some() && session_hash.is_none() {
         // Confirmed over XMPP but "continue" (which starts the session) was skipped.
-        return Ok(Redirect::to(&format!("/login/{id}")).into_response());
+        return Ok(back_to_flow(&id));
     }
-    finish(
-        &app,
-        &flow,
-        &client,
-        subject,
-        auth_time,
-        session_hash.as_deref(),
-    )
-    .await
+    finish(&app, &confirmed, session_hash.as_deref()).await
 }
