@@ -178,3 +178,162 @@ async fn sigkill_loses_no_token_and_reuses_nothing() {
         .unwrap();
     assert_eq!(check, "ok");
 }
+
+/// A PostgreSQL of this test's own (the machine's server keeps serving the other tests),
+/// run as the `postgres` user, which initdb requires.
+struct PrivatePostgres {
+    bin: std::path::PathBuf,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl PrivatePostgres {
+    fn pg_ctl(&self, args: &[&str]) {
+        let data = self.dir.path().join("data");
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -k {}",
+            self.port,
+            self.dir.path().display()
+        );
+        let status = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-o", &options, "-w", "-l"])
+            .arg(self.dir.path().join("log"))
+            .args(args)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "pg_ctl {args:?}");
+    }
+
+    fn start() -> Self {
+        let version = std::fs::read_dir("/usr/lib/postgresql")
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .max()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        assert!(Command::new("chown")
+            .arg("postgres")
+            .arg(dir.path())
+            .status()
+            .unwrap()
+            .success());
+        let this = Self {
+            bin: version.join("bin"),
+            port: std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port(),
+            dir,
+        };
+        let status = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(this.bin.join("initdb"))
+            .args(["-U", "postgres", "--auth=trust", "-D"])
+            .arg(this.dir.path().join("data"))
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "initdb");
+        this.pg_ctl(&["start"]);
+        this
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data");
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-m", "immediate", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn postgres_restart_fails_requests_cleanly_then_recovers() {
+    let postgres = PrivatePostgres::start();
+    let prosody = Prosody::start().await;
+    let url = postgres.url();
+    let app =
+        crate::helpers::spawn_app_with(&prosody, &[("JIDCONNECT_DATABASE_URL", url.as_str())])
+            .await;
+    let discovery = app.url("/.well-known/openid-configuration");
+    let token = |code: &'static str| {
+        let http = app.http.clone();
+        let url = app.url("/token");
+        let (id, secret) = (app.client_id.clone(), app.client_secret.clone());
+        async move {
+            let started = tokio::time::Instant::now();
+            let response = http
+                .post(url)
+                .basic_auth(id, Some(secret))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", code),
+                    ("redirect_uri", "https://wiki.example/callback"),
+                ])
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), started.elapsed())
+        }
+    };
+    assert_eq!(
+        token("x").await.0,
+        400,
+        "up: an unknown code is invalid_grant"
+    );
+
+    postgres.pg_ctl(&["-m", "fast", "stop"]);
+    let (status, took) = token("x").await;
+    assert_eq!(status, 500, "down: a clean server_error");
+    assert!(took < Duration::from_secs(10), "no hang: {took:?}");
+    let health = app.health().await;
+    assert_eq!(health["status"], "degraded");
+    assert!(
+        health["database"].as_str().unwrap().starts_with("error"),
+        "{health}"
+    );
+    assert_eq!(
+        app.http
+            .get(&discovery)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200,
+        "what needs no database still works"
+    );
+
+    postgres.pg_ctl(&["start"]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while token("x").await.0 != 400 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "jidconnect never recovered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        app.health().await["database"],
+        "ok",
+        "recovered without a restart"
+    );
+}
