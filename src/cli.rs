@@ -196,6 +196,10 @@ pub async fn run() -> anyhow::Result<()> {
         Command::CheckConfig => {
             let config = config()?;
             let store = Store::connect(&config.database_url).await?;
+            store
+                .check(Clock::system().now())
+                .await
+                .map_err(|e| anyhow::anyhow!("the database is not usable: {e}"))?;
             print!("{}", toml::to_string_pretty(&config)?);
             println!(
                 "configuration OK; database reachable ({:?})",

@@ -14,7 +14,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn healthz(State(app): State<AppState>) -> impl IntoResponse {
-    let database = match app.store.ping().await {
+    let database = match app.store.check(app.clock.now()).await {
         Ok(()) => "ok".to_owned(),
         Err(e) => format!("error: {e}"),
     };

@@ -45,6 +45,10 @@ impl Application {
     /// As [`Self::build`], with a clock the caller controls (tests).
     pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
         let store = Store::connect(&config.database_url).await?;
+        store
+            .check(clock.now())
+            .await
+            .map_err(|e| anyhow::anyhow!("the database is not usable: {e}"))?;
         if store.backend() == crate::store::Backend::Sqlite {
             let interrupted = store.expire_interrupted_flows().await?;
             if interrupted > 0 {

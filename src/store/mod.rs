@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -28,7 +28,13 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The directory of the SQLite file, to watch its free space.
+    sqlite_dir: Option<std::path::PathBuf>,
 }
+
+/// Below this much free space next to the SQLite file, `/healthz` reports a problem:
+/// SQLite keeps writing into space it holds, then fails the first write that needs more.
+const MIN_FREE_BYTES: u64 = 1024 * 1024;
 
 impl Store {
     /// Connects (creating a SQLite file if needed) and brings the schema up to date.
@@ -41,23 +47,30 @@ impl Store {
         };
         let options = AnyConnectOptions::from_str(&url)
             .with_context(|| format!("invalid database_url {}", redacted(database_url)))?;
+        let cannot_open = || {
+            let mut message = format!("cannot open database {}", redacted(database_url));
+            // SQLite says only "unable to open database file"; say what is wrong with the place.
+            if let Some(Err(e)) = sqlite_file(database_url).map(|file| writable_dir(&file)) {
+                message.push_str(&format!(" (its directory is not writable: {e})"));
+            }
+            message
+        };
+        // One connection first: the pool would retry a failing connect until its timeout
+        // and report only "timed out", hiding the cause (read-only file, bad password…).
+        let mut first = AnyConnection::connect_with(&options)
+            .await
+            .with_context(cannot_open)?;
+        prepare(&mut first, backend)
+            .await
+            .with_context(cannot_open)?;
+        first.close().await.with_context(cannot_open)?;
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
             .acquire_timeout(Duration::from_secs(5))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the writer; busy_timeout makes writers
-                        // queue instead of failing with SQLITE_BUSY.
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
-                            .await?;
-                    }
-                    Ok(())
-                })
-            })
+            .after_connect(move |conn, _| Box::pin(async move { prepare(conn, backend).await }))
             .connect_with(options)
             .await
-            .with_context(|| format!("cannot open database {}", redacted(database_url)))?;
+            .with_context(cannot_open)?;
         let migrator = match backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
@@ -66,7 +79,19 @@ impl Store {
             .run(&pool)
             .await
             .context("database migration failed")?;
-        Ok(Self { pool, backend })
+        let sqlite_dir = (backend == Backend::Sqlite)
+            .then(|| sqlite_file(database_url))
+            .flatten()
+            .map(|file| {
+                file.parent()
+                    .map(std::path::Path::to_path_buf)
+                    .unwrap_or_default()
+            });
+        Ok(Self {
+            pool,
+            backend,
+            sqlite_dir,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -77,13 +102,68 @@ impl Store {
         &self.pool
     }
 
-    /// A cheap round trip, for health checks.
-    pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1")
+    /// The health check: a cheap write (it fails on a read-only database, which a SELECT
+    /// would not notice) and, for SQLite, enough free disk space.
+    pub async fn check(&self, now: i64) -> Result<(), String> {
+        sqlx::query("UPDATE health SET checked_at = $1 WHERE id = 1")
+            .bind(now)
             .execute(&self.pool)
             .await
-            .map(|_| ())
+            .map_err(|e| e.to_string())?;
+        if let Some(dir) = &self.sqlite_dir {
+            let dir = if dir.as_os_str().is_empty() {
+                std::path::Path::new(".")
+            } else {
+                dir
+            };
+            match fs4::available_space(dir) {
+                Ok(free) if free < MIN_FREE_BYTES => {
+                    return Err(format!(
+                        "the disk of the database is full ({free} bytes free in {})",
+                        dir.display()
+                    ))
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(format!(
+                        "cannot read the free space of {}: {e}",
+                        dir.display()
+                    ))
+                }
+            }
+        }
+        Ok(())
     }
+}
+
+/// Per-connection settings. WAL lets readers run beside the writer; busy_timeout makes
+/// writers queue instead of failing with SQLITE_BUSY.
+async fn prepare(conn: &mut AnyConnection, backend: Backend) -> Result<(), sqlx::Error> {
+    if backend == Backend::Sqlite {
+        conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .await?;
+    }
+    Ok(())
+}
+
+/// The file of a `sqlite:` URL (none for in-memory databases).
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+}
+
+/// Whether a file can be created next to `file` (SQLite needs its -wal and -shm files there).
+fn writable_dir(file: &std::path::Path) -> std::io::Result<()> {
+    let dir = match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => std::path::Path::new("."),
+    };
+    let probe = dir.join(format!(".jidconnect-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(probe)
 }
 
 /// `sqlite://file.db` creates the file when missing, unless the URL sets its own mode.
@@ -118,5 +198,11 @@ mod tests {
         );
         assert_eq!(sqlite_url("sqlite://x.db"), "sqlite://x.db?mode=rwc");
         assert_eq!(sqlite_url("sqlite://x.db?mode=ro"), "sqlite://x.db?mode=ro");
+        assert_eq!(
+            sqlite_file("sqlite:///var/lib/j/x.db?mode=rwc"),
+            Some("/var/lib/j/x.db".into())
+        );
+        assert_eq!(sqlite_file("sqlite://x.db"), Some("x.db".into()));
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
     }
 }

@@ -337,3 +337,149 @@ async fn postgres_restart_fails_requests_cleanly_then_recovers() {
         "recovered without a restart"
     );
 }
+
+/// A small filesystem of the test's own, to fill up or make read-only.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount tmpfs (root needed)");
+        Self { dir }
+    }
+
+    fn remount(&self, mode: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,{mode}")])
+            .arg(self.dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Writes until the disk is full; returns the filler to delete later.
+    fn fill(&self) -> std::path::PathBuf {
+        let filler = self.dir.path().join("filler");
+        let _ = Command::new("dd")
+            .arg("if=/dev/zero")
+            .arg(format!("of={}", filler.display()))
+            .args(["bs=4k", "count=100000"])
+            .stderr(Stdio::null())
+            .status();
+        filler
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn full_disk_and_read_only_database_fail_cleanly_and_show_in_healthz() {
+    let disk = SmallDisk::mount("8m");
+    let prosody = Prosody::start().await;
+    let db = format!(
+        "sqlite://{}",
+        disk.dir.path().join("jidconnect.db").display()
+    );
+    let app =
+        crate::helpers::spawn_app_with(&prosody, &[("JIDCONNECT_DATABASE_URL", db.as_str())]).await;
+    assert_eq!(app.health().await["database"], "ok");
+    let authorize = || {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let mut url = url::Url::parse(&app.url("/authorize")).unwrap();
+        url.query_pairs_mut()
+            .append_pair("client_id", &app.client_id)
+            .append_pair("redirect_uri", "https://wiki.example/callback")
+            .append_pair("response_type", "code")
+            .append_pair("scope", "openid");
+        async move { http.get(url).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(authorize().await, 303, "a login flow is stored");
+
+    // A full disk at run time: SQLite keeps writing into space it already holds; the
+    // first write that needs more fails, cleanly, and so does everything after it.
+    let filler = disk.fill();
+    let mut statuses = Vec::new();
+    while statuses.len() < 500 && statuses.last() != Some(&500) {
+        statuses.push(authorize().await);
+    }
+    assert_eq!(
+        statuses.last(),
+        Some(&500),
+        "a clean error, no hang, no panic"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 303 || *s == 500),
+        "{statuses:?}"
+    );
+    let health = app.health().await;
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert!(
+        health["database"].as_str().unwrap().contains("is full"),
+        "{health}"
+    );
+    // Reading still works: discovery and the JWKS need no write.
+    assert_eq!(
+        app.http
+            .get(app.url("/jwks"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    std::fs::remove_file(filler).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while app.health().await["database"] != "ok" {
+        assert!(tokio::time::Instant::now() < deadline, "never recovered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(authorize().await, 303, "recovered without a restart");
+    app.stop().await;
+
+    // A read-only database: refused at start, saying why.
+    disk.remount("ro");
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        config.path(),
+        format!(
+            "database_url = \"{db}\"\n[xmpp]\ncomponent_jid = \"{COMPONENT}\"\nsecret = \"x\"\n"
+        ),
+    )
+    .unwrap();
+    for command in ["check-config", "serve"] {
+        let out = Command::new(BIN)
+            .arg("--config")
+            .arg(config.path())
+            .arg(command)
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "{command} refuses a read-only database"
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("not writable: Read-only file system"),
+            "{command}: {stderr}"
+        );
+    }
+    disk.remount("rw");
+}
