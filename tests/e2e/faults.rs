@@ -300,6 +300,39 @@ async fn postgres_restart_fails_requests_cleanly_then_recovers() {
         "up: an unknown code is invalid_grant"
     );
 
+    // Load during the outage and the recovery: every answer is clean and prompt.
+    let load = {
+        let http = app.http.clone();
+        let url = app.url("/token");
+        let (id, secret) = (app.client_id.clone(), app.client_secret.clone());
+        tokio::spawn(async move {
+            let mut seen = std::collections::BTreeMap::<u16, usize>::new();
+            let end = tokio::time::Instant::now() + Duration::from_secs(6);
+            while tokio::time::Instant::now() < end {
+                let started = tokio::time::Instant::now();
+                let status = http
+                    .post(&url)
+                    .basic_auth(&id, Some(&secret))
+                    .form(&[
+                        ("grant_type", "authorization_code"),
+                        ("code", "x"),
+                        ("redirect_uri", "https://wiki.example/callback"),
+                    ])
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16();
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "no request hangs"
+                );
+                *seen.entry(status).or_default() += 1;
+            }
+            seen
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
     postgres.pg_ctl(&["-m", "fast", "stop"]);
     let (status, took) = token("x").await;
     assert_eq!(status, 500, "down: a clean server_error");
@@ -335,6 +368,15 @@ async fn postgres_restart_fails_requests_cleanly_then_recovers() {
         app.health().await["database"],
         "ok",
         "recovered without a restart"
+    );
+    let seen = load.await.unwrap();
+    assert!(
+        seen.keys().all(|s| *s == 400 || *s == 500),
+        "only invalid_grant or server_error: {seen:?}"
+    );
+    assert!(
+        seen.contains_key(&400) && seen.contains_key(&500),
+        "{seen:?}"
     );
 }
 
