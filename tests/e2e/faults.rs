@@ -10,15 +10,15 @@ use serde_json::Value;
 use crate::browser::{full_login, Browser, RelyingParty, REDIRECT_URI};
 use crate::helpers::{Client, External, Prosody, Provider, XmppUser, COMPONENT};
 
-const BIN: &str = env!("CARGO_BIN_EXE_jidconnect");
+pub const BIN: &str = env!("CARGO_BIN_EXE_jidconnect");
 
-/// `jidconnect serve` as a separate process, so it can be killed for real.
-struct Server {
-    child: tokio::process::Child,
+/// `jidconnect serve` as a separate process, so it can be killed (and measured) for real.
+pub struct Server {
+    pub child: tokio::process::Child,
 }
 
 impl Server {
-    async fn start(config: &std::path::Path, port: u16) -> Self {
+    pub async fn start(config: &std::path::Path, port: u16) -> Self {
         let child = tokio::process::Command::new(BIN)
             .arg("--config")
             .arg(config)

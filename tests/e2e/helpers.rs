@@ -96,6 +96,8 @@ storage = "internal"
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 VirtualHost "{DOMAIN}"
+VirtualHost "anon.{DOMAIN}"
+    authentication = "anonymous"
 Component "{COMPONENT}"
     component_secret = "{secret}"
 "#,

@@ -11,6 +11,7 @@ mod deploy;
 mod faults;
 mod helpers;
 mod integrations;
+mod load;
 mod oidc_conformance;
 mod oidc_flows;
 mod oidc_security;
