@@ -215,25 +215,53 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Keys(KeysCommand::Rotate) => {
             let config = config()?;
             let now = Clock::system().now();
-            for (alg, kid) in crate::keys::rotate(&config.keys_dir, now)? {
+            let shared = shared_keys(&config, now).await?;
+            let added = match &shared {
+                Some(_) => crate::cluster::keys::rotate(&config.database_url, now).await?,
+                None => crate::keys::rotate(&config.keys_dir, now)?,
+            };
+            for (alg, kid) in added {
                 println!("new {} key {kid}", alg.as_str());
             }
-            println!("restart jidconnect to sign with the new keys; the old ones stay published for {} s", config.oidc.id_token_ttl_secs);
+            let ttl = config.oidc.id_token_ttl_secs;
+            match shared {
+                Some(_) => println!("every running instance signs with the new keys now; the old ones stay published for {ttl} s"),
+                None => println!("restart jidconnect to sign with the new keys; the old ones stay published for {ttl} s"),
+            }
             Ok(())
         }
         Command::Keys(KeysCommand::List) => {
             let config = config()?;
-            let ring = crate::keys::KeyRing::load_or_create(
-                &config.keys_dir,
-                Clock::system().now(),
-                config.oidc.id_token_ttl_secs as i64,
-            )?;
+            let now = Clock::system().now();
+            let retention = config.oidc.id_token_ttl_secs as i64;
+            let ring = match shared_keys(&config, now).await? {
+                Some(ring) => ring,
+                None => crate::keys::KeyRing::load_or_create(&config.keys_dir, now, retention)?,
+            };
             for (kid, alg, created) in ring.published() {
                 println!("{kid}\t{}\tcreated {created}", alg.as_str());
             }
             Ok(())
         }
     }
+}
+
+/// With PostgreSQL the keys live in the database, shared by every instance (imported
+/// from `keys_dir` if this is the first time); `None` for SQLite, whose keys are files.
+async fn shared_keys(config: &Config, now: i64) -> anyhow::Result<Option<crate::keys::KeyRing>> {
+    let store = Store::connect(&config.database_url).await?;
+    if store.backend() != crate::store::Backend::Postgres {
+        return Ok(None);
+    }
+    let pool = sqlx::PgPool::connect(&config.database_url).await?;
+    let ring = crate::cluster::keys::load_or_import(
+        &pool,
+        &config.keys_dir,
+        now,
+        config.oidc.id_token_ttl_secs as i64,
+    )
+    .await?;
+    Ok(Some(ring))
 }
 
 async fn client_command(

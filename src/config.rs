@@ -41,6 +41,10 @@ pub struct Config {
     /// Bare JIDs allowed into `/admin` (after an XMPP confirmation, like any login).
     #[serde(default)]
     pub admin_jids: Vec<String>,
+    /// This instance's name in `/healthz` when several share a PostgreSQL database; empty:
+    /// the host name and process id.
+    #[serde(default)]
+    pub instance_name: String,
 }
 
 /// Lifetimes of what the OpenID provider issues, in seconds.

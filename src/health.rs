@@ -1,4 +1,5 @@
-//! `/healthz`: is the database reachable, is the XMPP component connected.
+//! `/healthz`: is the database reachable, is the XMPP component connected, and with
+//! several instances, which one leads.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -18,15 +19,20 @@ async fn healthz(State(app): State<AppState>) -> impl IntoResponse {
         Ok(()) => "ok".to_owned(),
         Err(e) => format!("error: {e}"),
     };
-    let connected = app.confirmer.is_connected();
-    let healthy = database == "ok" && connected;
-    let body = json!({
+    let link = app.dispatcher.link_state(app.clock.now()).await;
+    let healthy = database == "ok" && link.connected;
+    let mut body = json!({
         "status": if healthy { "ok" } else { "degraded" },
         "database": database,
-        "xmpp": if connected { "connected" } else { "disconnected" },
-        "xmpp_error": app.confirmer.last_error(),
-        "pending_confirmations": app.confirmer.pending_count(),
+        "xmpp": if link.connected { "connected" } else { "disconnected" },
+        "xmpp_error": link.error,
+        "pending_confirmations": link.pending,
     });
+    if let Some(cluster) = app.dispatcher.cluster() {
+        body["instance"] = json!(cluster.instance);
+        body["is_leader"] = json!(cluster.is_leader());
+        body["leader"] = json!(link.leader.map(|l| l.instance));
+    }
     let code = if healthy {
         StatusCode::OK
     } else {

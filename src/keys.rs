@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context};
 use aws_lc_rs::encoding::AsDer;
@@ -99,25 +99,36 @@ struct SigningKey {
     jwk: Jwk,
 }
 
+/// A private key as stored: a file in `keys_dir` or a row of the database.
+pub struct StoredKey {
+    pub kid: String,
+    pub alg: SigningAlg,
+    pub created: i64,
+    /// PKCS#8 PEM.
+    pub pem: String,
+    /// Where it came from, for error messages.
+    pub origin: String,
+}
+
 impl SigningKey {
-    fn load(path: &Path, created: i64, alg: SigningAlg, kid: &str) -> anyhow::Result<Self> {
-        let text = fs::read_to_string(path)
-            .with_context(|| format!("cannot read signing key {}", path.display()))?;
-        let der = pem_body(&text)
-            .with_context(|| format!("{} is not a PEM private key", path.display()))?;
-        let bad = |why: String| {
-            anyhow::anyhow!(
-                "{} is not a valid {} key: {why}",
-                path.display(),
-                alg.as_str()
-            )
-        };
+    fn parse(stored: &StoredKey) -> anyhow::Result<Self> {
+        let StoredKey {
+            kid,
+            alg,
+            created,
+            pem: text,
+            origin,
+        } = stored;
+        let (alg, created) = (*alg, *created);
+        let der = pem_body(text).with_context(|| format!("{origin} is not a PEM private key"))?;
+        let bad =
+            |why: String| anyhow::anyhow!("{origin} is not a valid {} key: {why}", alg.as_str());
         let (signer, encoding) = match alg {
             SigningAlg::RS256 => {
                 let pair =
                     aws_lc_rs::rsa::KeyPair::from_pkcs8(&der).map_err(|e| bad(e.to_string()))?;
                 if pair.public_modulus_len() < 256 {
-                    bail!("{} is shorter than 2048 bits", path.display());
+                    bail!("{origin} is shorter than 2048 bits");
                 }
                 // jsonwebtoken's DER constructor wants PKCS#1; its PEM reader takes PKCS#8.
                 let encoding =
@@ -141,7 +152,7 @@ impl SigningKey {
         };
         let mut jwk = Jwk::from_encoding_key(&encoding, alg.jwt_algorithm())
             .map_err(|e| bad(e.to_string()))?;
-        jwk.common.key_id = Some(kid.to_owned());
+        jwk.common.key_id = Some(kid.clone());
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);
         jwk.common.key_algorithm = Some(match alg {
             SigningAlg::RS256 => KeyAlgorithm::RS256,
@@ -151,7 +162,7 @@ impl SigningKey {
         let header = serde_json::json!({ "alg": alg.as_str(), "kid": kid, "typ": "JWT" });
         let header_prefix = format!("{}.", URL_SAFE_NO_PAD.encode(header.to_string()));
         Ok(Self {
-            kid: kid.to_owned(),
+            kid: kid.clone(),
             alg,
             created,
             signer,
@@ -218,15 +229,9 @@ pub struct KeyRing {
     jwks_json: String,
 }
 
-struct KeyFile {
-    path: PathBuf,
-    created: i64,
-    alg: SigningAlg,
-    kid: String,
-}
-
-fn key_files(dir: &Path) -> anyhow::Result<Vec<KeyFile>> {
-    let mut files = Vec::new();
+/// The keys in `dir`, newest first; files not named `<created>-<alg>-<kid>.pem` are ignored.
+pub fn stored_keys_in(dir: &Path) -> anyhow::Result<Vec<StoredKey>> {
+    let mut keys = Vec::new();
     for entry in
         fs::read_dir(dir).with_context(|| format!("cannot read keys_dir {}", dir.display()))?
     {
@@ -245,20 +250,27 @@ fn key_files(dir: &Path) -> anyhow::Result<Vec<KeyFile>> {
         let (Ok(created), Some(alg)) = (created.parse(), SigningAlg::parse(alg)) else {
             continue;
         };
-        files.push(KeyFile {
-            path,
-            created,
-            alg,
+        let pem = fs::read_to_string(&path)
+            .with_context(|| format!("cannot read signing key {}", path.display()))?;
+        keys.push(StoredKey {
             kid: kid.to_owned(),
+            alg,
+            created,
+            pem,
+            origin: path.display().to_string(),
         });
     }
-    files.sort_by_key(|f| std::cmp::Reverse(f.created));
-    Ok(files)
+    keys.sort_by_key(|k| std::cmp::Reverse(k.created));
+    Ok(keys)
+}
+
+/// A new key of `alg`: its kid and PKCS#8 PEM.
+pub fn generate(alg: SigningAlg) -> anyhow::Result<(String, String)> {
+    Ok((random::token(16), pem(&alg.generate_pkcs8()?)))
 }
 
 fn write_new_key(dir: &Path, alg: SigningAlg, now: i64) -> anyhow::Result<String> {
-    let kid = random::token(16);
-    let der = alg.generate_pkcs8()?;
+    let (kid, pem) = generate(alg)?;
     let path = dir.join(format!("{now:010}-{}-{kid}.pem", alg.as_str()));
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -267,7 +279,7 @@ fn write_new_key(dir: &Path, alg: SigningAlg, now: i64) -> anyhow::Result<String
     let mut file = options
         .open(&path)
         .with_context(|| format!("cannot write signing key {}", path.display()))?;
-    file.write_all(pem(&der).as_bytes())?;
+    file.write_all(pem.as_bytes())?;
     file.sync_all()?;
     Ok(kid)
 }
@@ -288,7 +300,7 @@ fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
 /// Adds a new key for every algorithm; the old ones stay published for `retention_secs`.
 pub fn rotate(dir: &Path, now: i64) -> anyhow::Result<Vec<(SigningAlg, String)>> {
     ensure_dir(dir)?;
-    let newest = key_files(dir)?.first().map(|f| f.created).unwrap_or(0);
+    let newest = stored_keys_in(dir)?.first().map(|k| k.created).unwrap_or(0);
     // File names order keys by creation second; never let a new key sort before an old one.
     let now = now.max(newest + 1);
     SigningAlg::ALL
@@ -298,32 +310,40 @@ pub fn rotate(dir: &Path, now: i64) -> anyhow::Result<Vec<(SigningAlg, String)>>
 }
 
 impl KeyRing {
-    /// Loads the keys, creating one per algorithm on first start.
+    /// Loads the keys in `dir`, creating one per algorithm on first start.
     pub fn load_or_create(dir: &Path, now: i64, retention_secs: i64) -> anyhow::Result<Self> {
         ensure_dir(dir)?;
-        let files = key_files(dir)?;
+        let stored = stored_keys_in(dir)?;
         for alg in SigningAlg::ALL {
-            if !files.iter().any(|f| f.alg == alg) {
+            if !stored.iter().any(|k| k.alg == alg) {
                 write_new_key(dir, alg, now)?;
                 tracing::info!(alg = alg.as_str(), dir = %dir.display(), "created signing key");
             }
         }
+        Self::from_stored(stored_keys_in(dir)?, now, retention_secs)
+    }
+
+    /// The ring of `stored` keys: per algorithm the newest signs, and each older one is
+    /// kept while its successor is younger than the retention.
+    pub fn from_stored(
+        mut stored: Vec<StoredKey>,
+        now: i64,
+        retention_secs: i64,
+    ) -> anyhow::Result<Self> {
+        stored.sort_by_key(|k| std::cmp::Reverse(k.created));
         let mut keys = Vec::new();
         let mut active = BTreeMap::new();
         for alg in SigningAlg::ALL {
-            // Newest first: the first signs; each next one is kept while its successor is
-            // younger than the retention.
             let mut successor_created: Option<i64> = None;
-            for file in key_files(dir)?.into_iter().filter(|f| f.alg == alg) {
+            for key in stored.iter().filter(|k| k.alg == alg) {
                 if successor_created.is_some_and(|s| now - s > retention_secs) {
                     break;
                 }
-                let key = SigningKey::load(&file.path, file.created, alg, &file.kid)?;
                 if successor_created.is_none() {
                     active.insert(alg, keys.len());
                 }
-                successor_created = Some(file.created);
-                keys.push(key);
+                successor_created = Some(key.created);
+                keys.push(SigningKey::parse(key)?);
             }
         }
         let jwks = JwkSet {

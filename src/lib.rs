@@ -6,6 +6,8 @@ pub mod admin;
 pub mod cli;
 /// The one reader of wall-clock time.
 pub mod clock;
+/// Several instances on one PostgreSQL: the component's leader, shared keys.
+pub mod cluster;
 /// The HTTPAuthenticationOverXMPP-compatible `/auth` API.
 pub mod compat;
 /// The TOML file with its environment overlay, and its validation.

@@ -14,14 +14,16 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::clock::Clock;
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::oidc::Oidc;
 use crate::state::AppState;
-use crate::store::Store;
+use crate::store::{Backend, Store};
 use crate::xmpp::component;
 use crate::xmpp::confirm::Confirmer;
+use crate::xmpp::dispatch::Dispatcher;
 
 /// Form bodies here are small; anything larger is refused before it is read.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -32,6 +34,8 @@ pub struct Application {
     state: AppState,
     component: JoinHandle<()>,
     shutdown: watch::Sender<bool>,
+    /// Held while serving: a second server on the same SQLite file refuses to start.
+    _instance_lock: Option<std::fs::File>,
 }
 
 impl Application {
@@ -49,7 +53,8 @@ impl Application {
             .check(clock.now())
             .await
             .map_err(|e| anyhow::anyhow!("the database is not usable: {e}"))?;
-        if store.backend() == crate::store::Backend::Sqlite {
+        let instance_lock = store.lock_single_instance()?;
+        if store.backend() == Backend::Sqlite {
             let interrupted = store.expire_interrupted_flows().await?;
             if interrupted > 0 {
                 tracing::info!(
@@ -58,11 +63,25 @@ impl Application {
                 );
             }
         }
-        let keys = KeyRing::load_or_create(
-            &config.keys_dir,
-            clock.now(),
-            config.oidc.id_token_ttl_secs as i64,
-        )?;
+        let retention = config.oidc.id_token_ttl_secs as i64;
+        let cluster = match store.backend() {
+            Backend::Postgres => {
+                Some(Cluster::connect(&config, store.clone(), clock.clone()).await?)
+            }
+            Backend::Sqlite => None,
+        };
+        let keys = match &cluster {
+            Some(cluster) => {
+                crate::cluster::keys::load_or_import(
+                    cluster.pool(),
+                    &config.keys_dir,
+                    clock.now(),
+                    retention,
+                )
+                .await?
+            }
+            None => KeyRing::load_or_create(&config.keys_dir, clock.now(), retention)?,
+        };
         let oidc = Oidc::new(config.issuer_id(), keys);
         let component_jid = BareJid::new(&config.xmpp.component_jid)
             .context("[xmpp] component_jid is not a valid JID")?;
@@ -74,19 +93,39 @@ impl Application {
             clock.clone(),
             shutdown_rx.clone(),
         ));
-        let component = tokio::spawn(component::run(
-            config.xmpp.clone(),
-            confirmer.clone(),
-            outbox,
-            shutdown_rx,
-        ));
+        let (dispatcher, component) = match cluster {
+            Some(cluster) => {
+                let task = cluster.start(
+                    &config,
+                    confirmer.clone(),
+                    outbox,
+                    oidc.clone(),
+                    shutdown_rx,
+                );
+                (Dispatcher::Cluster { confirmer, cluster }, task)
+            }
+            None => {
+                let task = tokio::spawn({
+                    let (xmpp, confirmer) = (config.xmpp.clone(), confirmer.clone());
+                    async move {
+                        component::run(xmpp, confirmer, outbox, shutdown_rx).await;
+                    }
+                });
+                let dispatcher = Dispatcher::Local {
+                    confirmer,
+                    store: store.clone(),
+                    clock: clock.clone(),
+                };
+                (dispatcher, task)
+            }
+        };
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let state = AppState {
             config: Arc::new(config),
             store,
-            confirmer,
+            dispatcher,
             oidc,
             clock,
             metrics,
@@ -110,6 +149,7 @@ impl Application {
             state,
             component,
             shutdown,
+            _instance_lock: instance_lock,
         })
     }
 

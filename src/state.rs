@@ -12,13 +12,14 @@ use crate::oidc::Oidc;
 use crate::ratelimit::AuthFailures;
 use crate::store::clients::Client;
 use crate::store::Store;
-use crate::xmpp::confirm::Confirmer;
+use crate::xmpp::dispatch::Dispatcher;
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
-    pub confirmer: Confirmer,
+    /// Sends confirmation requests (directly, or through the cluster's leader).
+    pub dispatcher: Dispatcher,
     pub oidc: Arc<Oidc>,
     pub clock: Clock,
     pub metrics: Arc<Metrics>,

@@ -132,7 +132,7 @@ async fn auth(app: AppState, ip: IpAddr, headers: HeaderMap, params: Params) -> 
         Ok(request) => request,
         Err(reply) => return reply.into_response(),
     };
-    let confirmation = match app.confirmer.request(request) {
+    let confirmation = match app.dispatcher.request(request, None).await {
         Ok(confirmation) => confirmation,
         Err(RequestError::Refused(refused)) => {
             return Reply::RateLimited {

@@ -26,7 +26,7 @@ use crate::store::clients::Client;
 use crate::store::oidc::{digest, FlowStatus, LoginFlow};
 use crate::web::{cookie, error_page, BROWSER_COOKIE, SESSION_COOKIE};
 use crate::xmpp::address::UserJid;
-use crate::xmpp::confirm::{ConfirmRequest, RequestError, Status};
+use crate::xmpp::confirm::{ConfirmRequest, RequestError};
 use crate::xmpp::stanzas::RequestText;
 
 pub fn router() -> Router<AppState> {
@@ -312,19 +312,7 @@ async fn send(
         ip: Some(ip),
         timeout: Duration::from_secs(app.config.xmpp.confirm_timeout_secs),
     };
-    let confirmation = match app.confirmer.request(request) {
-        Ok(confirmation) => confirmation,
-        Err(RequestError::Refused(refused)) => {
-            let wait = refused.retry_after.as_secs().max(1);
-            return Ok(refuse(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("{} (in about {wait} s).", refused.reason),
-            ));
-        }
-        Err(e @ RequestError::Disconnected) => {
-            return Ok(refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
-        }
-    };
+    // Recorded first: the answer may come (to another instance) before this returns.
     if !app
         .store
         .flow_sent(&id, jid.subject(), &code, app.clock.now())
@@ -332,20 +320,19 @@ async fn send(
     {
         return Ok(back_to_flow(&id));
     }
-    let store = app.store.clone();
-    let clock = app.clock.clone();
-    tokio::spawn(async move {
-        let (status, auth_time) = match confirmation.outcome().await {
-            Status::Accepted => (FlowStatus::Accepted, Some(clock.now())),
-            Status::Denied => (FlowStatus::Denied, None),
-            Status::Expired | Status::Sent => (FlowStatus::Expired, None),
-            Status::Unreachable => (FlowStatus::Unreachable, None),
-        };
-        if let Err(e) = store.flow_answered(&id, &code, status, auth_time).await {
-            tracing::error!(error = %e, "cannot record the answer to a login");
+    let refused = match app.dispatcher.request(request, Some(&id)).await {
+        Ok(_) => return Ok(back_to_flow(&flow.id)),
+        Err(RequestError::Refused(refused)) => {
+            let wait = refused.retry_after.as_secs().max(1);
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("{} (in about {wait} s).", refused.reason),
+            )
         }
-    });
-    Ok(back_to_flow(&flow.id))
+        Err(e @ RequestError::Disconnected) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    };
+    app.store.flow_not_sent(&id, &code).await?;
+    Ok(refuse(refused.0, refused.1))
 }
 
 /// What the person is logging in to, for the XEP-0070 `url`: the site of the redirect URI.

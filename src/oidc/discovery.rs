@@ -73,5 +73,5 @@ pub async fn discovery(State(app): State<AppState>) -> impl IntoResponse {
 }
 
 pub async fn jwks(State(app): State<AppState>) -> impl IntoResponse {
-    (JSON_HEADERS, app.oidc.jwks_json.clone())
+    (JSON_HEADERS, app.oidc.jwks_json())
 }

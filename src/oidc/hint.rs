@@ -27,7 +27,7 @@ impl Hint {
 
 pub fn verify(oidc: &Oidc, token: &str) -> Option<Hint> {
     let header = decode_header(token).ok()?;
-    let (key, algorithm) = oidc.keys.decoding_key(header.kid.as_deref()?)?;
+    let (key, algorithm) = oidc.keys().decoding_key(header.kid.as_deref()?)?;
     if header.alg != algorithm {
         return None;
     }
@@ -61,7 +61,7 @@ mod tests {
         let claims =
             json!({"iss": "https://idp.example", "sub": "alice@x.org", "aud": "c1", "exp": 1});
         for alg in SigningAlg::ALL {
-            let token = oidc.keys.sign(alg, &claims).unwrap();
+            let token = oidc.keys().sign(alg, &claims).unwrap();
             let hint = verify(&oidc, &token).unwrap();
             assert_eq!(
                 (hint.sub.as_str(), hint.client_id()),
@@ -75,7 +75,7 @@ mod tests {
         let (_dir, oidc) = oidc();
         let claims =
             json!({"iss": "https://idp.example", "sub": "alice@x.org", "aud": "c1", "exp": 1});
-        let good = oidc.keys.sign(SigningAlg::RS256, &claims).unwrap();
+        let good = oidc.keys().sign(SigningAlg::RS256, &claims).unwrap();
         let kid = decode_header(&good).unwrap().kid.unwrap();
         let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
         // alg=none
@@ -88,7 +88,7 @@ mod tests {
                 ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256)
             },
             &claims,
-            &jsonwebtoken::EncodingKey::from_secret(oidc.keys.jwks_json().as_bytes()).unwrap(),
+            &jsonwebtoken::EncodingKey::from_secret(oidc.keys().jwks_json().as_bytes()).unwrap(),
         )
         .unwrap();
         assert!(verify(&oidc, &hs).is_none());
@@ -100,7 +100,7 @@ mod tests {
         assert!(verify(&oidc, &format!("{}.{evil}.{}", parts[0], parts[2])).is_none());
         // Another issuer
         let other = oidc
-            .keys
+            .keys()
             .sign(
                 SigningAlg::RS256,
                 &json!({"iss": "https://evil.example", "sub": "a", "aud": "c1"}),

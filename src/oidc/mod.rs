@@ -13,7 +13,7 @@ pub mod revocation;
 pub mod token;
 pub mod userinfo;
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -25,19 +25,56 @@ use crate::state::AppState;
 pub struct Oidc {
     /// The issuer identifier, exactly as in `iss` and discovery.
     pub issuer: String,
-    pub keys: KeyRing,
     pub discovery_json: axum::body::Bytes,
-    pub jwks_json: axum::body::Bytes,
+    /// Replaced whole when another instance rotates the keys (PostgreSQL).
+    keys: RwLock<Arc<Keys>>,
+}
+
+struct Keys {
+    ring: Arc<KeyRing>,
+    jwks_json: axum::body::Bytes,
+}
+
+impl Keys {
+    fn new(ring: KeyRing) -> Arc<Self> {
+        Arc::new(Self {
+            jwks_json: ring.jwks_json().to_owned().into(),
+            ring: Arc::new(ring),
+        })
+    }
 }
 
 impl Oidc {
     pub fn new(issuer: String, keys: KeyRing) -> Arc<Self> {
         Arc::new(Self {
             discovery_json: discovery::document(&issuer).into(),
-            jwks_json: keys.jwks_json().to_owned().into(),
             issuer,
-            keys,
+            keys: RwLock::new(Keys::new(keys)),
         })
+    }
+
+    fn current(&self) -> Arc<Keys> {
+        // Replaced whole, never half-written: a poisoned lock still holds a valid ring.
+        self.keys
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    pub fn keys(&self) -> Arc<KeyRing> {
+        self.current().ring.clone()
+    }
+
+    /// The JWKS, serialized when the keys were loaded.
+    pub fn jwks_json(&self) -> axum::body::Bytes {
+        self.current().jwks_json.clone()
+    }
+
+    pub fn set_keys(&self, ring: KeyRing) {
+        *self
+            .keys
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Keys::new(ring);
     }
 }
 

@@ -261,7 +261,10 @@ async fn issue(
             claims.insert("nonce".into(), nonce.clone().into());
         }
     }
-    let id_token = app.oidc.keys.sign(client.settings.id_token_alg, &claims)?;
+    let id_token = app
+        .oidc
+        .keys()
+        .sign(client.settings.id_token_alg, &claims)?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",

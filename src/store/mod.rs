@@ -28,6 +28,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The SQLite file (none for PostgreSQL or an in-memory database).
+    sqlite_file: Option<std::path::PathBuf>,
     /// The directory of the SQLite file, to watch its free space.
     sqlite_dir: Option<std::path::PathBuf>,
 }
@@ -79,23 +81,47 @@ impl Store {
             .run(&pool)
             .await
             .context("database migration failed")?;
-        let sqlite_dir = (backend == Backend::Sqlite)
+        let sqlite_file = (backend == Backend::Sqlite)
             .then(|| sqlite_file(database_url))
-            .flatten()
-            .map(|file| {
-                file.parent()
-                    .map(std::path::Path::to_path_buf)
-                    .unwrap_or_default()
-            });
+            .flatten();
+        let sqlite_dir = sqlite_file.as_ref().map(|file| {
+            file.parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default()
+        });
         Ok(Self {
             pool,
             backend,
+            sqlite_file,
             sqlite_dir,
         })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// SQLite serves one instance: holds an exclusive lock on the database file for as long
+    /// as the returned file lives, and refuses if another server holds it. (SQLite's own
+    /// locks are per transaction, so two servers would each keep their own confirmation
+    /// registry and component.) Nothing to lock for PostgreSQL or an in-memory database.
+    pub fn lock_single_instance(&self) -> anyhow::Result<Option<std::fs::File>> {
+        let Some(file) = self.sqlite_file.as_ref() else {
+            return Ok(None);
+        };
+        let handle =
+            std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+        match handle.try_lock() {
+            Ok(()) => Ok(Some(handle)),
+            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+                "another jidconnect is already serving {}: SQLite serves a single instance. \
+                 Stop the other one, or use PostgreSQL (database_url = \"postgres://…\") to run several.",
+                file.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("cannot lock {}", file.display()))
+            }
+        }
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {

@@ -271,6 +271,19 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Undoes [`Self::flow_sent`] for a request that could not be sent.
+    pub async fn flow_not_sent(&self, id: &str, code: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE login_flows SET status = 'new', code = NULL, sent_at = NULL \
+             WHERE id = $1 AND code = $2 AND status = 'sent'",
+        )
+        .bind(id)
+        .bind(code)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     /// Records the answer to the request with `code` (a later retry has another code).
     pub async fn flow_answered(
         &self,

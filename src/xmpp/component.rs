@@ -46,13 +46,14 @@ enum LinkError {
     PingTimeout(Duration),
 }
 
-/// Keeps the component connected until `shutdown` turns true.
+/// Keeps the component connected until `shutdown` turns true; hands the outbox back for
+/// the next connection (a cluster instance leads again later).
 pub async fn run(
     config: XmppConfig,
     confirmer: Confirmer,
     mut outbox: Outbox,
     mut shutdown: watch::Receiver<bool>,
-) {
+) -> Outbox {
     let mut backoff = FIRST_BACKOFF;
     let max_backoff = Duration::from_secs(config.reconnect_max_secs.max(1));
     loop {
@@ -60,7 +61,7 @@ pub async fn run(
             result = tokio::time::timeout(CONNECT_TIMEOUT, connect(&config)) => {
                 result.unwrap_or(Err(LinkError::Timeout))
             }
-            _ = stopped(&mut shutdown) => return,
+            _ = stopped(&mut shutdown) => return outbox,
         };
         match attempt {
             Ok(mut stream) => {
@@ -77,7 +78,7 @@ pub async fn run(
                         let _ =
                             tokio::time::timeout(Duration::from_secs(2), stream.shutdown()).await;
                         tracing::info!("XMPP component disconnected for shutdown");
-                        return;
+                        return outbox;
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "XMPP component link lost");
@@ -93,14 +94,14 @@ pub async fn run(
         }
         tokio::select! {
             _ = sleep(jittered(backoff)) => {}
-            _ = stopped(&mut shutdown) => return,
+            _ = stopped(&mut shutdown) => return outbox,
         }
         backoff = (backoff * 2).min(max_backoff);
     }
 }
 
 /// Completes once shutdown was asked for (or the sender is gone).
-async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 

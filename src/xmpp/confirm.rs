@@ -39,6 +39,39 @@ impl Status {
     pub fn is_final(self) -> bool {
         self != Status::Sent
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Sent => "sent",
+            Status::Accepted => "accepted",
+            Status::Denied => "denied",
+            Status::Expired => "expired",
+            Status::Unreachable => "unreachable",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Status::Sent,
+            Status::Accepted,
+            Status::Denied,
+            Status::Expired,
+            Status::Unreachable,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == s)
+    }
+}
+
+/// A request sent earlier, possibly by another instance: what a new leader rebuilds the
+/// limits from.
+pub struct PastRequest {
+    pub jid: UserJid,
+    pub ip: Option<IpAddr>,
+    /// How long ago it was sent.
+    pub age: Duration,
+    /// How long ago the person said no, if they did.
+    pub denied_age: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +99,11 @@ pub struct Confirmation {
 }
 
 impl Confirmation {
+    /// A request whose status someone else feeds (the cluster's leader, via PostgreSQL).
+    pub fn new(code: String, status: watch::Receiver<Status>) -> Self {
+        Self { code, status }
+    }
+
     pub fn status(&self) -> Status {
         *self.status.borrow()
     }
@@ -393,6 +431,23 @@ impl Confirmer {
 
     pub fn is_connected(&self) -> bool {
         self.registry().connected
+    }
+
+    /// Counts `past` requests against the limits, as if this process had sent them.
+    pub fn restore_limits(&self, past: impl IntoIterator<Item = PastRequest>) {
+        let now = Instant::now();
+        let mut registry = self.registry();
+        for request in past {
+            let bare = request.jid.bare().as_str();
+            if let Some(at) = now.checked_sub(request.age) {
+                registry
+                    .limiter
+                    .record(bare, request.jid.domain(), request.ip, at);
+            }
+            if let Some(at) = request.denied_age.and_then(|age| now.checked_sub(age)) {
+                registry.limiter.block(bare, at);
+            }
+        }
     }
 
     /// Why the XMPP link is down (or last went down), if it ever failed.

@@ -26,6 +26,35 @@ pub enum Refusal {
     TooManyPending,
 }
 
+impl Refusal {
+    const ALL: [Refusal; 7] = [
+        Refusal::AlreadyPending,
+        Refusal::RecentlyDenied,
+        Refusal::JidCooldown,
+        Refusal::JidRate,
+        Refusal::DomainRate,
+        Refusal::IpRate,
+        Refusal::TooManyPending,
+    ];
+
+    /// A stable name, for the database.
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::AlreadyPending => "already_pending",
+            Refusal::RecentlyDenied => "recently_denied",
+            Refusal::JidCooldown => "jid_cooldown",
+            Refusal::JidRate => "jid_rate",
+            Refusal::DomainRate => "domain_rate",
+            Refusal::IpRate => "ip_rate",
+            Refusal::TooManyPending => "too_many_pending",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.code() == code)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refused {
     pub reason: Refusal,
@@ -93,19 +122,26 @@ impl Limiter {
         if let Some(wait) = ip.and_then(|ip| self.per_ip.wait(&ip, now)) {
             return refuse(Refusal::IpRate, wait);
         }
-        self.last_request.insert(jid.to_owned(), now);
-        self.per_jid.record(jid.to_owned(), now);
-        self.per_domain.record(domain.to_owned(), now);
-        if let Some(ip) = ip {
-            self.per_ip.record(ip, now);
-        }
+        self.record(jid, domain, ip, now);
         Ok(())
     }
 
-    /// The user said no: leave them alone for a while.
-    pub fn block(&mut self, jid: &str, now: Instant) {
-        self.blocked_until
-            .insert(jid.to_owned(), now + self.deny_block);
+    /// Counts a request sent at `at` against every limit.
+    pub fn record(&mut self, jid: &str, domain: &str, ip: Option<IpAddr>, at: Instant) {
+        let last = self.last_request.entry(jid.to_owned()).or_insert(at);
+        *last = (*last).max(at);
+        self.per_jid.record(jid.to_owned(), at);
+        self.per_domain.record(domain.to_owned(), at);
+        if let Some(ip) = ip {
+            self.per_ip.record(ip, at);
+        }
+    }
+
+    /// The user said no at `at`: leave them alone for a while.
+    pub fn block(&mut self, jid: &str, at: Instant) {
+        let until = at + self.deny_block;
+        let blocked = self.blocked_until.entry(jid.to_owned()).or_insert(until);
+        *blocked = (*blocked).max(until);
     }
 
     fn maybe_prune(&mut self, now: Instant) {

@@ -49,7 +49,7 @@ impl Server {
         Self { child }
     }
 
-    fn kill(&mut self) {
+    pub fn kill(&mut self) {
         let pid = self.child.id().unwrap().to_string();
         assert!(Command::new("kill")
             .args(["-KILL", &pid])

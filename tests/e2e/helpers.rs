@@ -24,7 +24,7 @@ pub const COMPONENT: &str = "auth.localhost";
 pub const USERS: &[&str] = &["alice", "bob", "carol"];
 const WAIT: Duration = Duration::from_secs(20);
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -314,12 +314,44 @@ pub async fn spawn_app_on(
     };
     // The issuer must be the address the tests reach, so bind first.
     let port = free_port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    spawn_app_at(prosody, dir, port, &issuer, db, database, overrides).await
+}
+
+/// One of several instances on the shared PostgreSQL `database_url`, all with the public
+/// `issuer` of the load balancer in front of them.
+pub async fn spawn_instance(
+    prosody: &Prosody,
+    database_url: &str,
+    issuer: &str,
+    overrides: &[(&str, &str)],
+) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    spawn_app_at(
+        prosody,
+        dir,
+        port,
+        issuer,
+        database_url.to_owned(),
+        None,
+        overrides,
+    )
+    .await
+}
+
+async fn spawn_app_at(
+    prosody: &Prosody,
+    dir: TempDir,
+    port: u16,
+    issuer: &str,
+    db: String,
+    database: Option<TestDatabase>,
+    overrides: &[(&str, &str)],
+) -> TestApp {
     let mut env: Vec<(String, String)> = vec![
         ("JIDCONNECT_LISTEN".into(), format!("127.0.0.1:{port}")),
-        (
-            "JIDCONNECT_ISSUER".into(),
-            format!("http://127.0.0.1:{port}"),
-        ),
+        ("JIDCONNECT_ISSUER".into(), issuer.to_owned()),
         ("JIDCONNECT_DATABASE_URL".into(), db),
         (
             "JIDCONNECT_KEYS_DIR".into(),
@@ -379,6 +411,13 @@ pub trait Provider {
 impl Provider for TestApp {
     fn issuer(&self) -> String {
         format!("http://{}", self.addr)
+    }
+}
+
+impl TestApp {
+    /// The `JIDCONNECT_*` variables it was started with, for the CLI.
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
     }
 }
 

@@ -6,6 +6,7 @@ mod admin;
 mod bad_input;
 mod browser;
 mod cli;
+mod cluster;
 mod compat_api;
 mod deploy;
 mod faults;

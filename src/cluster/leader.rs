@@ -1,0 +1,364 @@
+//! Leadership: one instance holds the XMPP component and sends every instance's requests.
+//!
+//! Leadership is `pg_try_advisory_lock` on a connection of its own: PostgreSQL releases it
+//! when that connection ends, so a killed leader is replaced within [`ACQUIRE_EVERY`] plus
+//! the component's connect time. A leader that loses its connection stops leading at once.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::{Connection, PgConnection, Row};
+use tokio::sync::watch;
+
+use super::{notify_decision, parse_ip, Cluster, HEARTBEAT_EVERY};
+use crate::config::{Limits, XmppConfig};
+use crate::xmpp::address::UserJid;
+use crate::xmpp::component::{self, stopped};
+use crate::xmpp::confirm::{
+    ConfirmRequest, Confirmation, Confirmer, Outbox, PastRequest, RequestError, Status,
+};
+use crate::xmpp::stanzas::RequestText;
+
+/// The advisory lock's key: "jidconn" in ASCII.
+const LOCK_KEY: i64 = 0x006a_6964_636f_6e6e;
+const ACQUIRE_EVERY: Duration = Duration::from_secs(1);
+/// How often the leader looks for queued requests when no notification came.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// How often the leader compares its link state with its last heartbeat.
+const LINK_CHECK_EVERY: Duration = Duration::from_millis(100);
+/// A lock connection that does not answer this fast is treated as lost.
+const LOCK_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+/// Rows taken per transaction.
+const TAKE_BATCH: i64 = 256;
+
+/// Bids for leadership until shutdown; while leading, runs the component.
+pub(super) async fn run(
+    cluster: Arc<Cluster>,
+    xmpp: XmppConfig,
+    limits: Limits,
+    confirmer: Confirmer,
+    mut outbox: Outbox,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let Some(mut lock) = acquire(&cluster, &mut shutdown).await else {
+            return;
+        };
+        let since = cluster.clock.now();
+        cluster.leading.store(true, Ordering::Relaxed);
+        tracing::info!(instance = %cluster.instance, "leading the cluster: this instance holds the XMPP component");
+        if let Err(e) = take_over(&cluster, &confirmer, &limits, since).await {
+            tracing::warn!(error = %e, "taking over the pending requests failed");
+        }
+        let (end_term, term) = watch::channel(false);
+        let component = tokio::spawn(component::run(
+            xmpp.clone(),
+            confirmer.clone(),
+            outbox,
+            term,
+        ));
+        let stopping = lead(&cluster, &confirmer, &mut lock, since, &mut shutdown).await;
+        let _ = end_term.send(true);
+        outbox = match component.await {
+            Ok(outbox) => outbox,
+            Err(e) => {
+                tracing::error!(error = %e, "the XMPP component task failed");
+                return;
+            }
+        };
+        cluster.leading.store(false, Ordering::Relaxed);
+        if stopping {
+            step_down(&cluster, lock).await;
+            return;
+        }
+        tracing::warn!(
+            "lost the cluster leadership (database connection lost); XMPP component disconnected"
+        );
+    }
+}
+
+/// Waits for the lock; `None` on shutdown.
+async fn acquire(cluster: &Cluster, shutdown: &mut watch::Receiver<bool>) -> Option<PgConnection> {
+    loop {
+        let attempt = async {
+            let mut conn = PgConnection::connect(&cluster.database_url).await?;
+            loop {
+                let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                    .bind(LOCK_KEY)
+                    .fetch_one(&mut conn)
+                    .await?;
+                if got {
+                    return Ok::<_, sqlx::Error>(conn);
+                }
+                tokio::time::sleep(ACQUIRE_EVERY).await;
+            }
+        };
+        let result = tokio::select! {
+            result = attempt => result,
+            _ = stopped(shutdown) => return None,
+        };
+        match result {
+            Ok(conn) => return Some(conn),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot bid for the cluster leadership; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(ACQUIRE_EVERY) => {}
+                    _ = stopped(shutdown) => return None,
+                }
+            }
+        }
+    }
+}
+
+/// Serves as the leader until shutdown (true) or until the lock's connection fails (false).
+async fn lead(
+    cluster: &Arc<Cluster>,
+    confirmer: &Confirmer,
+    lock: &mut PgConnection,
+    since: i64,
+    shutdown: &mut watch::Receiver<bool>,
+) -> bool {
+    let mut heartbeat = tokio::time::interval(HEARTBEAT_EVERY);
+    let mut sweep = tokio::time::interval(SWEEP_EVERY);
+    let mut link_check = tokio::time::interval(LINK_CHECK_EVERY);
+    let mut announced_connected = None;
+    loop {
+        tokio::select! {
+            _ = cluster.queued.notified() => take_queued(cluster, confirmer).await,
+            _ = sweep.tick() => take_queued(cluster, confirmer).await,
+            _ = heartbeat.tick() => {
+                let alive = tokio::time::timeout(LOCK_CHECK_TIMEOUT, sqlx::query("SELECT 1").execute(&mut *lock)).await;
+                if !matches!(alive, Ok(Ok(_))) {
+                    return false;
+                }
+                announced_connected = beat(cluster, confirmer, since).await;
+            }
+            _ = link_check.tick() => {
+                // Tell the other instances at once when the component connects or drops.
+                if announced_connected != Some(confirmer.is_connected()) {
+                    announced_connected = beat(cluster, confirmer, since).await;
+                }
+            }
+            _ = stopped(shutdown) => return true,
+        }
+    }
+}
+
+/// Writes the heartbeat; returns the link state it announced (`None` if it failed).
+async fn beat(cluster: &Cluster, confirmer: &Confirmer, since: i64) -> Option<bool> {
+    let connected = confirmer.is_connected();
+    let written = sqlx::query(
+        "INSERT INTO cluster_leader (id, instance, since, heartbeat_at, xmpp_connected, xmpp_error) \
+         VALUES (1, $1, $2, $3, $4, $5) \
+         ON CONFLICT (id) DO UPDATE SET instance = EXCLUDED.instance, since = EXCLUDED.since, \
+         heartbeat_at = EXCLUDED.heartbeat_at, xmpp_connected = EXCLUDED.xmpp_connected, \
+         xmpp_error = EXCLUDED.xmpp_error",
+    )
+    .bind(&cluster.instance)
+    .bind(since)
+    .bind(cluster.clock.now())
+    .bind(i64::from(connected))
+    .bind(confirmer.last_error())
+    .execute(&cluster.pool)
+    .await;
+    match written {
+        Ok(_) => Some(connected),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot write the leader's heartbeat");
+            None
+        }
+    }
+}
+
+/// Gives the lock back and clears the heartbeat, so that no one waits for a leader that
+/// is gone; another instance takes over within [`ACQUIRE_EVERY`].
+async fn step_down(cluster: &Cluster, mut lock: PgConnection) {
+    let _ = sqlx::query("DELETE FROM cluster_leader WHERE id = 1 AND instance = $1")
+        .bind(&cluster.instance)
+        .execute(&cluster.pool)
+        .await;
+    let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(LOCK_KEY)
+        .execute(&mut lock)
+        .await;
+    let _ = lock.close().await;
+}
+
+/// A new leader starts with no request in flight: those the previous one sent cannot be
+/// answered to us (their IQ ids and threads were in its memory), so they end now, clearly.
+/// The limits are rebuilt from the recent requests, so that a failover resets no cooldown
+/// and no "no".
+async fn take_over(
+    cluster: &Cluster,
+    confirmer: &Confirmer,
+    limits: &Limits,
+    since: i64,
+) -> Result<(), sqlx::Error> {
+    let orphans = sqlx::query("SELECT id, flow_id, code FROM confirmations WHERE status = 'sent'")
+        .fetch_all(&cluster.pool)
+        .await?;
+    if !orphans.is_empty() {
+        tracing::warn!(
+            count = orphans.len(),
+            "requests sent by the previous leader end as unreachable"
+        );
+    }
+    for row in orphans {
+        let id: String = row.get("id");
+        let flow_id: Option<String> = row.get("flow_id");
+        let code: String = row.get("code");
+        cluster
+            .decide(
+                &id,
+                Status::Unreachable,
+                flow_id.as_deref().map(|f| (f, code.as_str())),
+            )
+            .await?;
+    }
+    let window = 3600.max(limits.deny_block_secs as i64);
+    let history = sqlx::query(
+        "SELECT jid, ip, status, created_at, decided_at FROM confirmations \
+         WHERE created_at > $1 AND sent_by IS NOT NULL",
+    )
+    .bind(since - window)
+    .fetch_all(&cluster.pool)
+    .await?;
+    let past = history.into_iter().filter_map(|row| {
+        let jid = UserJid::parse(row.get("jid")).ok()?;
+        let status: String = row.get("status");
+        let created_at: i64 = row.get("created_at");
+        let decided_at: Option<i64> = row.get("decided_at");
+        Some(PastRequest {
+            jid,
+            ip: parse_ip(row.get("ip")),
+            age: secs(since - created_at),
+            denied_age: (status == "denied")
+                .then(|| secs(since - decided_at.unwrap_or(created_at))),
+        })
+    });
+    confirmer.restore_limits(past);
+    beat(cluster, confirmer, since).await;
+    Ok(())
+}
+
+fn secs(s: i64) -> Duration {
+    Duration::from_secs(s.max(0) as u64)
+}
+
+async fn take_queued(cluster: &Arc<Cluster>, confirmer: &Confirmer) {
+    loop {
+        match take_batch(cluster, confirmer).await {
+            Ok(taken) if taken == TAKE_BATCH as usize => continue,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take queued confirmation requests");
+                return;
+            }
+        }
+    }
+}
+
+/// Sends (or refuses) up to [`TAKE_BATCH`] queued requests, oldest first.
+async fn take_batch(cluster: &Arc<Cluster>, confirmer: &Confirmer) -> Result<usize, sqlx::Error> {
+    let mut tx = cluster.pool.begin().await?;
+    let rows = sqlx::query(
+        "SELECT id, jid, code, method, url, requester, origin, ip, timeout_secs, flow_id \
+         FROM confirmations WHERE status = 'queued' ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(TAKE_BATCH)
+    .fetch_all(&mut *tx)
+    .await?;
+    let taken = rows.len();
+    let mut sent = Vec::new();
+    for row in rows {
+        let id: String = row.get("id");
+        let code: String = row.get("code");
+        let flow_id: Option<String> = row.get("flow_id");
+        let result = match UserJid::parse(row.get("jid")) {
+            Ok(jid) => confirmer.request(ConfirmRequest {
+                jid,
+                text: RequestText {
+                    code: code.clone(),
+                    method: row.get("method"),
+                    url: row.get("url"),
+                    requester: row.get("requester"),
+                    origin: row.get("origin"),
+                },
+                ip: parse_ip(row.get("ip")),
+                timeout: secs(row.get("timeout_secs")),
+            }),
+            // The asking instance parsed it; a row that does not parse was not written by us.
+            Err(_) => Err(RequestError::Disconnected),
+        };
+        let now = cluster.clock.now();
+        let state = match result {
+            Ok(confirmation) => {
+                sqlx::query("UPDATE confirmations SET status = 'sent', sent_by = $1 WHERE id = $2")
+                    .bind(&cluster.instance)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                sent.push((id.clone(), flow_id, code, confirmation));
+                "sent"
+            }
+            Err(RequestError::Refused(refused)) => {
+                sqlx::query(
+                    "UPDATE confirmations SET status = 'refused', refusal = $1, retry_after_secs = $2, \
+                     decided_at = $3 WHERE id = $4",
+                )
+                .bind(refused.reason.code())
+                .bind(refused.retry_after.as_secs().max(1) as i64)
+                .bind(now)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+                "refused"
+            }
+            Err(RequestError::Disconnected) => {
+                sqlx::query(
+                    "UPDATE confirmations SET status = 'unreachable', decided_at = $1 WHERE id = $2",
+                )
+                .bind(now)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+                "unreachable"
+            }
+        };
+        notify_decision(&mut tx, &id, state).await?;
+    }
+    let committed = tx.commit().await;
+    // Even if the commit failed, the requests went out: their answers must be recorded.
+    for (id, flow_id, code, confirmation) in sent {
+        tokio::spawn(record_outcome(
+            cluster.clone(),
+            id,
+            flow_id,
+            code,
+            confirmation,
+        ));
+    }
+    committed.map(|()| taken)
+}
+
+/// Waits for the answer and records it, retrying while the database is briefly away.
+async fn record_outcome(
+    cluster: Arc<Cluster>,
+    id: String,
+    flow_id: Option<String>,
+    code: String,
+    confirmation: Confirmation,
+) {
+    let status = confirmation.outcome().await;
+    let flow = flow_id.as_deref().map(|f| (f, code.as_str()));
+    for attempt in 1..=30 {
+        match cluster.decide(&id, status, flow).await {
+            Ok(()) => return,
+            Err(e) if attempt == 30 => {
+                tracing::error!(error = %e, "cannot record the answer to a confirmation request");
+            }
+            Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    }
+}

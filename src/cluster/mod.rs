@@ -1,0 +1,541 @@
+//! Several instances on one PostgreSQL database, no sticky sessions.
+//!
+//! Everything that matters is in PostgreSQL already (flows, sessions, codes, tokens,
+//! clients); this module adds what cannot be a plain row:
+//! - The XMPP component. Prosody allows one connection per component domain, so one
+//!   instance holds it as the leader (a session-level advisory lock, released when its
+//!   connection ends, which a SIGKILL does at once). Every instance, the leader included,
+//!   writes its confirmation requests to the `confirmations` table; the leader sends them,
+//!   applies the anti-abuse limits for the whole deployment, and records the answers.
+//! - Waking up. NOTIFY tells the leader a request is queued and tells the asking instance
+//!   its request was decided; a poll every [`POLL_EVERY`] covers notifications lost while
+//!   a connection was down.
+//! - Signing keys, shared in the `signing_keys` table; a rotation is announced by NOTIFY
+//!   and every instance reloads ([`keys`]).
+
+pub mod keys;
+mod leader;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use sqlx::Row;
+use tokio::sync::{oneshot, watch, Notify};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::oidc::Oidc;
+use crate::random;
+use crate::store::Store;
+use crate::xmpp::component::stopped;
+use crate::xmpp::confirm::{ConfirmRequest, Confirmation, Confirmer, Outbox, RequestError, Status};
+use crate::xmpp::limits::{Refusal, Refused};
+
+/// NOTIFY channels.
+const REQUESTS_CHANNEL: &str = "jidconnect_requests";
+const DECISIONS_CHANNEL: &str = "jidconnect_decisions";
+const KEYS_CHANNEL: &str = "jidconnect_keys";
+
+/// How long an asking instance waits for the leader to take its request.
+const PICKUP_WAIT: Duration = Duration::from_secs(5);
+/// The fallback for lost notifications.
+const POLL_EVERY: Duration = Duration::from_secs(2);
+/// The leader writes its heartbeat this often; one older than [`LEADER_STALE_SECS`] means
+/// no instance holds the component.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
+const LEADER_STALE_SECS: i64 = 10;
+/// A request still open this long after its timeout was lost with its leader.
+const LOST_AFTER_SECS: i64 = 15;
+
+/// One instance's part of the deployment. Cheap to share (`Arc`).
+pub struct Cluster {
+    /// This instance's name, as `/healthz` shows it.
+    pub instance: String,
+    pool: PgPool,
+    database_url: String,
+    store: Store,
+    clock: Clock,
+    leading: AtomicBool,
+    /// Requests of ours that the leader has not taken yet.
+    pickups: Mutex<HashMap<String, oneshot::Sender<RowState>>>,
+    /// Requests of ours that the leader sent, waiting for their answer.
+    watchers: Mutex<HashMap<String, Watched>>,
+    /// A request was queued: the leader should look.
+    queued: Notify,
+    /// A key rotation was announced.
+    keys_changed: Notify,
+}
+
+struct Watched {
+    status: watch::Sender<Status>,
+    /// When the request should have ended at the latest (unix seconds).
+    deadline: i64,
+}
+
+/// A `confirmations.status` as this module reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RowState {
+    Queued,
+    Sent,
+    Refused,
+    Decided(Status),
+}
+
+impl RowState {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "queued" => Self::Queued,
+            "sent" => Self::Sent,
+            "refused" => Self::Refused,
+            other => Self::Decided(Status::parse(other).filter(|s| s.is_final())?),
+        })
+    }
+}
+
+/// The leader as its last heartbeat describes it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LeaderInfo {
+    pub instance: String,
+    pub since: i64,
+    pub heartbeat_at: i64,
+    pub xmpp_connected: bool,
+    pub xmpp_error: Option<String>,
+}
+
+impl LeaderInfo {
+    pub fn is_live(&self, now: i64) -> bool {
+        now - self.heartbeat_at <= LEADER_STALE_SECS
+    }
+}
+
+/// The default instance name: host name and process id, unique on one machine.
+pub fn default_instance_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    let host = if host.is_empty() {
+        "jidconnect".into()
+    } else {
+        host
+    };
+    format!("{host}-{}", std::process::id())
+}
+
+impl Cluster {
+    pub async fn connect(config: &Config, store: Store, clock: Clock) -> anyhow::Result<Arc<Self>> {
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(&config.database_url)
+            .await
+            .context("cannot open the PostgreSQL database for the cluster")?;
+        let instance = if config.instance_name.is_empty() {
+            default_instance_name()
+        } else {
+            config.instance_name.clone()
+        };
+        Ok(Arc::new(Self {
+            instance,
+            pool,
+            database_url: config.database_url.clone(),
+            store,
+            clock,
+            leading: AtomicBool::new(false),
+            pickups: Mutex::default(),
+            watchers: Mutex::default(),
+            queued: Notify::new(),
+            keys_changed: Notify::new(),
+        }))
+    }
+
+    /// Starts this instance's background work: the notification listener, the poll, the
+    /// key reloader, and the bid for leadership (which runs the component while it leads).
+    pub fn start(
+        self: &Arc<Self>,
+        config: &Config,
+        confirmer: Confirmer,
+        outbox: Outbox,
+        oidc: Arc<Oidc>,
+        shutdown: watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(listen(self.clone(), shutdown.clone()));
+        tokio::spawn(poll(self.clone(), shutdown.clone()));
+        tokio::spawn(keys::reload_on_change(
+            self.clone(),
+            oidc,
+            config.oidc.id_token_ttl_secs as i64,
+            shutdown.clone(),
+        ));
+        tokio::spawn(leader::run(
+            self.clone(),
+            config.xmpp.clone(),
+            config.limits.clone(),
+            confirmer,
+            outbox,
+            shutdown,
+        ))
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.leading.load(Ordering::Relaxed)
+    }
+
+    /// Requests of this instance waiting for their answer.
+    pub fn waiting_count(&self) -> usize {
+        self.watchers().len()
+    }
+
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The leader's last heartbeat, if any instance ever led.
+    pub async fn leader(&self) -> Result<Option<LeaderInfo>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT instance, since, heartbeat_at, xmpp_connected, xmpp_error FROM cluster_leader WHERE id = 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| LeaderInfo {
+            instance: row.get("instance"),
+            since: row.get("since"),
+            heartbeat_at: row.get("heartbeat_at"),
+            xmpp_connected: row.get::<i64, _>("xmpp_connected") == 1,
+            xmpp_error: row.get("xmpp_error"),
+        }))
+    }
+
+    /// Hands a confirmation request to the leader and waits until it is sent or refused.
+    /// The leader records the answer in the flow `flow_id`, if given.
+    pub async fn request(
+        &self,
+        request: ConfirmRequest,
+        flow_id: Option<&str>,
+    ) -> Result<Confirmation, RequestError> {
+        let now = self.clock.now();
+        match self.leader().await {
+            Ok(Some(leader)) if leader.is_live(now) && leader.xmpp_connected => {}
+            Ok(_) => return Err(RequestError::Disconnected),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the cluster leader");
+                return Err(RequestError::Disconnected);
+            }
+        }
+        let id = random::token(20);
+        let (status, receiver) = watch::channel(Status::Sent);
+        let (picked, pickup) = oneshot::channel();
+        // Registered before the row exists, so that no notification can come first.
+        self.pickups().insert(id.clone(), picked);
+        self.watchers().insert(
+            id.clone(),
+            Watched {
+                status,
+                deadline: now + request.timeout.as_secs() as i64 + LOST_AFTER_SECS,
+            },
+        );
+        let forget = || {
+            self.pickups().remove(&id);
+            self.watchers().remove(&id);
+        };
+        if let Err(e) = self.queue(&id, &request, flow_id, now).await {
+            tracing::warn!(error = %e, "cannot queue a confirmation request");
+            forget();
+            return Err(RequestError::Disconnected);
+        }
+        let state = match tokio::time::timeout(PICKUP_WAIT, pickup).await {
+            Ok(Ok(state)) => state,
+            _ => self.give_up_pickup(&id).await,
+        };
+        match state {
+            RowState::Sent
+            | RowState::Decided(Status::Accepted | Status::Denied | Status::Expired) => {
+                Ok(Confirmation::new(request.text.code, receiver))
+            }
+            RowState::Refused => {
+                forget();
+                Err(RequestError::Refused(self.refusal(&id).await))
+            }
+            RowState::Queued | RowState::Decided(_) => {
+                forget();
+                Err(RequestError::Disconnected)
+            }
+        }
+    }
+
+    async fn queue(
+        &self,
+        id: &str,
+        request: &ConfirmRequest,
+        flow_id: Option<&str>,
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO confirmations (id, jid, code, method, url, requester, origin, ip, timeout_secs, \
+             flow_id, status, requested_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12)",
+        )
+        .bind(id)
+        .bind(request.jid.to_string())
+        .bind(&request.text.code)
+        .bind(&request.text.method)
+        .bind(&request.text.url)
+        .bind(&request.text.requester)
+        .bind(&request.text.origin)
+        .bind(request.ip.map(|ip| ip.to_string()))
+        .bind(request.timeout.as_secs() as i64)
+        .bind(flow_id)
+        .bind(&self.instance)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(REQUESTS_CHANNEL)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+
+    /// No leader took the request in time: withdraw it, unless it was taken meanwhile.
+    async fn give_up_pickup(&self, id: &str) -> RowState {
+        self.pickups().remove(id);
+        let withdrawn = sqlx::query(
+            "UPDATE confirmations SET status = 'unreachable', decided_at = $1 WHERE id = $2 AND status = 'queued'",
+        )
+        .bind(self.clock.now())
+        .bind(id)
+        .execute(&self.pool)
+        .await;
+        match withdrawn {
+            Ok(done) if done.rows_affected() == 1 => RowState::Decided(Status::Unreachable),
+            Ok(_) => self
+                .row_state(id)
+                .await
+                .unwrap_or(RowState::Decided(Status::Unreachable)),
+            Err(_) => RowState::Decided(Status::Unreachable),
+        }
+    }
+
+    async fn row_state(&self, id: &str) -> Option<RowState> {
+        let status: String = sqlx::query_scalar("SELECT status FROM confirmations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .ok()??;
+        RowState::parse(&status)
+    }
+
+    async fn refusal(&self, id: &str) -> Refused {
+        let row = sqlx::query("SELECT refusal, retry_after_secs FROM confirmations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .ok()
+            .flatten();
+        let (reason, retry_after) = row
+            .map(|row| {
+                (
+                    row.get::<Option<String>, _>("refusal"),
+                    row.get::<Option<i64>, _>("retry_after_secs"),
+                )
+            })
+            .unwrap_or_default();
+        Refused {
+            reason: reason
+                .as_deref()
+                .and_then(Refusal::from_code)
+                .unwrap_or(Refusal::TooManyPending),
+            retry_after: Duration::from_secs(retry_after.unwrap_or(1).max(0) as u64),
+        }
+    }
+
+    /// Applies a state read from a notification or the poll.
+    fn observe(&self, id: &str, state: RowState) {
+        if state != RowState::Queued {
+            if let Some(picked) = self.pickups().remove(id) {
+                let _ = picked.send(state);
+            }
+        }
+        if let RowState::Decided(status) = state {
+            if let Some(watched) = self.watchers().remove(id) {
+                watched.status.send_replace(status);
+            }
+        }
+    }
+
+    /// Reads the open requests of ours from the table: notifications are lost while the
+    /// listener reconnects. A request open long past its timeout went with its leader.
+    async fn catch_up(&self) {
+        let ids: Vec<String> = {
+            let pickups = self.pickups();
+            let watchers = self.watchers();
+            pickups.keys().chain(watchers.keys()).cloned().collect()
+        };
+        if ids.is_empty() {
+            return;
+        }
+        let rows = sqlx::query("SELECT id, status FROM confirmations WHERE id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(&self.pool)
+            .await;
+        let Ok(rows) = rows else { return };
+        for row in rows {
+            let id: String = row.get("id");
+            if let Some(state) = RowState::parse(row.get("status")) {
+                self.observe(&id, state);
+            }
+        }
+        let now = self.clock.now();
+        let waiting_for_pickup: std::collections::HashSet<String> =
+            self.pickups().keys().cloned().collect();
+        let lost: Vec<String> = self
+            .watchers()
+            .iter()
+            .filter(|(id, w)| w.deadline < now && !waiting_for_pickup.contains(*id))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in lost {
+            tracing::warn!(
+                id,
+                "a confirmation request outlived its timeout; its leader is gone"
+            );
+            let _ = self.decide(&id, Status::Unreachable, None).await;
+            self.observe(&id, RowState::Decided(Status::Unreachable));
+        }
+    }
+
+    /// Records a final status (if the request is still open) and announces it; with
+    /// `flow`, the login flow gets the answer too. The leader calls this for every answer.
+    async fn decide(
+        &self,
+        id: &str,
+        status: Status,
+        flow: Option<(&str, &str)>,
+    ) -> Result<(), sqlx::Error> {
+        let now = self.clock.now();
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE confirmations SET status = $1, decided_at = $2 WHERE id = $3 AND status IN ('queued', 'sent')",
+        )
+        .bind(status.as_str())
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 1 {
+            notify_decision(&mut tx, id, status.as_str()).await?;
+        }
+        tx.commit().await?;
+        if let Some((flow_id, code)) = flow {
+            let auth_time = (status == Status::Accepted).then_some(now);
+            self.store
+                .flow_answered(flow_id, code, status.into(), auth_time)
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn pickups(&self) -> MutexGuard<'_, HashMap<String, oneshot::Sender<RowState>>> {
+        // Plain maps: a panic elsewhere cannot leave them half-updated.
+        self.pickups.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn watchers(&self) -> MutexGuard<'_, HashMap<String, Watched>> {
+        self.watchers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+async fn notify_decision(
+    tx: &mut sqlx::PgConnection,
+    id: &str,
+    status: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(DECISIONS_CHANNEL)
+        .bind(format!("{id} {status}"))
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Parses an IP stored as text; a bad one just skips the per-IP limit.
+fn parse_ip(ip: Option<String>) -> Option<IpAddr> {
+    ip.and_then(|ip| ip.parse().ok())
+}
+
+/// Wakes the right part of this instance for each notification.
+async fn listen(cluster: Arc<Cluster>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let listener = async {
+            let mut listener = PgListener::connect(&cluster.database_url).await?;
+            listener
+                .listen_all([REQUESTS_CHANNEL, DECISIONS_CHANNEL, KEYS_CHANNEL])
+                .await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        let listener = tokio::select! {
+            listener = listener => listener,
+            _ = stopped(&mut shutdown) => return,
+        };
+        let mut listener = match listener {
+            Ok(listener) => listener,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for cluster notifications; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    _ = stopped(&mut shutdown) => return,
+                }
+            }
+        };
+        // Whatever happened while we were not listening.
+        cluster.catch_up().await;
+        cluster.queued.notify_one();
+        cluster.keys_changed.notify_one();
+        loop {
+            let notification = tokio::select! {
+                n = listener.try_recv() => n,
+                _ = stopped(&mut shutdown) => return,
+            };
+            match notification {
+                Ok(Some(n)) => match n.channel() {
+                    REQUESTS_CHANNEL => cluster.queued.notify_one(),
+                    KEYS_CHANNEL => cluster.keys_changed.notify_one(),
+                    _ => {
+                        if let Some((id, state)) = n
+                            .payload()
+                            .split_once(' ')
+                            .and_then(|(id, s)| Some((id, RowState::parse(s)?)))
+                        {
+                            cluster.observe(id, state);
+                        }
+                    }
+                },
+                // The connection dropped; the next call reconnects, and we may have missed some.
+                Ok(None) => {
+                    cluster.catch_up().await;
+                    cluster.queued.notify_one();
+                    cluster.keys_changed.notify_one();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cluster notifications interrupted");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn poll(cluster: Arc<Cluster>, mut shutdown: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(POLL_EVERY);
+    loop {
+        tokio::select! {
+            _ = every.tick() => cluster.catch_up().await,
+            _ = stopped(&mut shutdown) => return,
+        }
+    }
+}

@@ -1,0 +1,557 @@
+//! Several instances on one PostgreSQL and one Prosody, behind a round-robin balancer:
+//! any instance serves any request, one holds the component, and another takes over
+//! when it is killed.
+
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use openidconnect::core::CoreTokenResponse;
+use openidconnect::{OAuth2TokenResponse, TokenResponse};
+use serde_json::Value;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::browser::{field, full_login, Browser, RelyingParty, REDIRECT_URI};
+use crate::faults::{Server, BIN};
+use crate::helpers::{
+    free_port, spawn_instance, Client, Prosody, Provider, TestApp, TestDatabase, XmppUser,
+    COMPONENT,
+};
+use jidconnect::store::clients::ClientSettings;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A TCP load balancer: each new connection goes to the next live backend in turn.
+struct Balancer {
+    port: u16,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Balancer {
+    async fn start(port: u16, backends: Vec<u16>) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let next = Arc::new(AtomicUsize::new(0));
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (backends, next) = (backends.clone(), next.clone());
+                tokio::spawn(async move {
+                    for _ in 0..backends.len() {
+                        let port = backends[next.fetch_add(1, Ordering::Relaxed) % backends.len()];
+                        if let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", port)).await {
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Self { port, task }
+    }
+}
+
+impl Drop for Balancer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Provider for Balancer {
+    fn issuer(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+async fn health(url: &str) -> Option<Value> {
+    reqwest::get(format!("{url}/healthz"))
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()
+}
+
+/// Waits until every instance names the same live leader with XMPP connected; returns it.
+async fn agreed_leader(urls: &[String]) -> String {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let mut views = Vec::new();
+        for url in urls {
+            views.push(health(url).await);
+        }
+        let leaders: Vec<Option<&str>> = views
+            .iter()
+            .map(|v| v.as_ref().and_then(|v| v["leader"].as_str()))
+            .collect();
+        let leading = views
+            .iter()
+            .filter(|v| v.as_ref().is_some_and(|v| v["is_leader"] == true))
+            .count();
+        let connected = views
+            .iter()
+            .all(|v| v.as_ref().is_some_and(|v| v["xmpp"] == "connected"));
+        if let Some(Some(first)) = leaders.first() {
+            if leading == 1 && connected && leaders.iter().all(|l| l == &Some(*first)) {
+                return first.to_string();
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the instances never agreed on one connected leader: {views:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn post_token(app: &TestApp, id: &str, secret: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    let response = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth(id, Some(secret))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+/// `/auth` long poll at `app` for `jid`, as the seed's Django site calls it.
+async fn auth_at(app: &TestApp, id: &str, secret: &str, jid: &str, code: &str) -> u16 {
+    app.http
+        .get(app.url("/auth"))
+        .basic_auth(id, Some(secret))
+        .query(&[("jid", jid), ("transaction_id", code), ("timeout", "60")])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn any_instance_serves_any_request() {
+    let prosody = Prosody::start().await;
+    let database = TestDatabase::postgres().await;
+    let balancer_port = free_port();
+    let issuer = format!("http://127.0.0.1:{balancer_port}");
+    let overrides = [("JIDCONNECT_LIMITS__JID_COOLDOWN_SECS", "60")];
+    let mut apps = Vec::new();
+    for name in ["a", "b", "c"] {
+        let instance = [overrides[0], ("JIDCONNECT_INSTANCE_NAME", name)];
+        apps.push(spawn_instance(&prosody, &database.url, &issuer, &instance).await);
+    }
+    let urls: Vec<String> = apps.iter().map(|a| a.issuer()).collect();
+    let leader = agreed_leader(&urls).await;
+    assert!(["a", "b", "c"].contains(&leader.as_str()), "{leader}");
+    let balancer =
+        Balancer::start(balancer_port, apps.iter().map(|a| a.addr.port()).collect()).await;
+    let (a, b, c) = (&apps[0], &apps[1], &apps[2]);
+
+    // Every instance publishes the same keys (each has a keys_dir of its own).
+    let jwks = |app: &TestApp| {
+        let url = app.url("/jwks");
+        async move { reqwest::get(url).await.unwrap().text().await.unwrap() }
+    };
+    assert_eq!(jwks(a).await, jwks(b).await);
+    assert_eq!(jwks(b).await, jwks(c).await);
+
+    let mut settings = ClientSettings::new("Shared Wiki", vec![REDIRECT_URI.into()]);
+    settings.trusted = true;
+    settings.always_refresh = true;
+    let (client_id, secret) = a.add_client(settings).await;
+    let rp = RelyingParty::discover(&balancer, &client_id, &secret).await;
+    let mut alice = XmppUser::login(&prosody, "alice", "phone", Client::Xep0070, "accept").await;
+
+    // Authorize and the JID form at A, the status at B, "continue" at C.
+    let attempt = rp.attempt(&[], true, &[]);
+    let mut at_a = attempt.url.clone();
+    at_a.set_port(Some(a.addr.port())).unwrap();
+    let browser = Browser::new(a);
+    let (status, login_url, html) = browser.open(at_a.as_str()).await.page();
+    assert_eq!(status, 200, "{html}");
+    let csrf = field(&html, "csrf").unwrap();
+    let (_, wait_url, _) = browser
+        .post(&login_url, &[("jid", "alice@localhost"), ("csrf", &csrf)])
+        .await
+        .page();
+    alice.next_request().await;
+    let flow_path = url::Url::parse(&wait_url).unwrap().path().to_owned();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let status: Value = browser
+            .http
+            .get(b.url(&format!("{flow_path}/status")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if status["status"] == "accepted" {
+            break;
+        }
+        assert_eq!(status["status"], "sent", "{status}");
+        assert!(tokio::time::Instant::now() < deadline, "never accepted");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let callback = browser
+        .post(&c.url(&format!("{flow_path}/continue")), &[("csrf", &csrf)])
+        .await
+        .away();
+    let code = rp.code_from(&balancer, &callback, &attempt);
+
+    // The code from C is redeemed at B; the ID token verifies with the shared JWKS.
+    let verifier = attempt.verifier.unwrap();
+    let (status, body) = post_token(
+        b,
+        &client_id,
+        &secret,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", verifier.secret()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let tokens: CoreTokenResponse = serde_json::from_value(body).unwrap();
+    let claims = rp.id_claims(&tokens, &attempt.nonce);
+    assert_eq!(claims.subject().as_str(), "alice@localhost");
+    // A refresh token rotated at B is refused when replayed at A, and the family is gone.
+    let first = tokens
+        .refresh_token()
+        .expect("a refresh token")
+        .secret()
+        .clone();
+    let (status, rotated) = post_token(
+        b,
+        &client_id,
+        &secret,
+        &[("grant_type", "refresh_token"), ("refresh_token", &first)],
+    )
+    .await;
+    assert_eq!(status, 200, "{rotated}");
+    let second = rotated["refresh_token"].as_str().unwrap().to_owned();
+    let (status, body) = post_token(
+        a,
+        &client_id,
+        &secret,
+        &[("grant_type", "refresh_token"), ("refresh_token", &first)],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (status, body) = post_token(
+        c,
+        &client_id,
+        &secret,
+        &[("grant_type", "refresh_token"), ("refresh_token", &second)],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "the replay revoked the whole family"
+    );
+
+    // Replaying the code at A fails too.
+    let (status, body) = post_token(
+        a,
+        &client_id,
+        &secret,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", verifier.secret()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+
+    // The limits hold for the deployment: one request per JID at a time, and the cooldown.
+    let mut bob = XmppUser::login(&prosody, "bob", "pc", Client::Xep0070, "ignore").await;
+    let waiting = {
+        let (a_http, url) = (a.http.clone(), a.url("/auth"));
+        let (id, secret) = (client_id.clone(), secret.clone());
+        tokio::spawn(async move {
+            a_http
+                .get(url)
+                .basic_auth(id, Some(secret))
+                .query(&[
+                    ("jid", "bob@localhost"),
+                    ("transaction_id", "BOB-1"),
+                    ("timeout", "5"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    bob.next_request().await;
+    assert_eq!(
+        auth_at(b, &client_id, &secret, "bob@localhost", "BOB-2").await,
+        429
+    );
+    assert_eq!(waiting.await.unwrap(), 401, "bob never answered");
+    assert_eq!(
+        auth_at(c, &client_id, &secret, "bob@localhost", "BOB-3").await,
+        429,
+        "the cooldown after a request at A holds at C"
+    );
+    assert!(!bob.receives_within(Duration::from_millis(500)).await);
+
+    // A key rotated through one database is published by every instance at once.
+    let before = jwks(c).await;
+    let rotated = std::process::Command::new(BIN)
+        .args(["keys", "rotate"])
+        .envs(a.env().iter().cloned())
+        .output()
+        .unwrap();
+    assert!(rotated.status.success(), "{rotated:?}");
+    let stdout = String::from_utf8_lossy(&rotated.stdout);
+    let new_kid = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("new RS256 key "))
+        .expect("the new RS256 kid")
+        .to_owned();
+    for app in &apps {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !jwks(app).await.contains(&new_kid) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} never published {new_kid}",
+                app.issuer()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let published = jwks(app).await;
+        let old: Value = serde_json::from_str(&before).unwrap();
+        for key in old["keys"].as_array().unwrap() {
+            assert!(
+                published.contains(key["kid"].as_str().unwrap()),
+                "old keys stay published"
+            );
+        }
+    }
+    // …and signs the next ID token, whichever instance serves the login.
+    let mut carol = XmppUser::login(&prosody, "carol", "pc", Client::Xep0070, "accept").await;
+    // An RP fetches the JWKS again when it meets an unknown kid.
+    let rp = RelyingParty::discover(&balancer, &client_id, &secret).await;
+    let attempt = rp.attempt(&[], true, &[]);
+    let browser = Browser::new(&balancer);
+    let code = full_login(
+        &balancer,
+        &browser,
+        &rp,
+        &mut carol,
+        "carol@localhost",
+        &attempt,
+    )
+    .await;
+    let nonce = attempt.nonce.clone();
+    let tokens = rp.exchange(&code, attempt.verifier).await.unwrap();
+    assert_eq!(
+        rp.id_claims(&tokens, &nonce).subject().as_str(),
+        "carol@localhost"
+    );
+    let id_token = tokens.id_token().unwrap().to_string();
+    let header: Value =
+        serde_json::from_slice(&base64_url(id_token.split('.').next().unwrap())).unwrap();
+    assert_eq!(header["kid"].as_str(), Some(new_kid.as_str()));
+    drop(balancer);
+    for app in apps {
+        app.stop().await;
+    }
+}
+
+fn base64_url(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .unwrap()
+}
+
+/// Three `jidconnect serve` processes; the leader is killed with logins pending.
+#[tokio::test]
+async fn killed_leader_is_replaced_and_nothing_hangs() {
+    let prosody = Prosody::start().await;
+    let database = TestDatabase::postgres().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut servers = Vec::new();
+    let mut urls = Vec::new();
+    for name in ["a", "b", "c"] {
+        let port = free_port();
+        let config = dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "issuer = \"http://127.0.0.1:{port}\"\nlisten = \"127.0.0.1:{port}\"\n\
+                 database_url = \"{}\"\nkeys_dir = \"{}\"\ninstance_name = \"{name}\"\n\
+                 [xmpp]\ncomponent_jid = \"{COMPONENT}\"\nserver = \"127.0.0.1:{}\"\nsecret = \"{}\"\n\
+                 confirm_timeout_secs = 60\nreconnect_max_secs = 1\n[limits]\njid_cooldown_secs = 0\n",
+                database.url,
+                dir.path().join(format!("keys-{name}")).display(),
+                prosody.component_port,
+                prosody.secret,
+            ),
+        )
+        .unwrap();
+        urls.push(format!("http://127.0.0.1:{port}"));
+        let server = Server::start(&config, port).await;
+        servers.push((name, config, server));
+    }
+    let leader = agreed_leader(&urls).await;
+    let client = std::process::Command::new(BIN)
+        .arg("--config")
+        .arg(&servers[0].1)
+        .args([
+            "client",
+            "add",
+            "--name",
+            "Site",
+            "--redirect-uri",
+            "https://site.example/cb",
+            "--json",
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    let creds: Value = serde_json::from_slice(&client.stdout).unwrap();
+    let (id, secret) = (
+        creds["client_id"].as_str().unwrap().to_owned(),
+        creds["client_secret"].as_str().unwrap().to_owned(),
+    );
+
+    // Three people who do not answer yet, asked through the two instances that survive.
+    let survivors: Vec<String> = servers
+        .iter()
+        .zip(&urls)
+        .filter(|((name, ..), _)| *name != leader)
+        .map(|(_, url)| url.clone())
+        .collect();
+    let mut users = Vec::new();
+    let mut pending = Vec::new();
+    for (i, user) in ["alice", "bob", "carol"].into_iter().enumerate() {
+        let mut person = XmppUser::login(&prosody, user, "pc", Client::Xep0070, "ignore").await;
+        let url = format!("{}/auth", survivors[i % survivors.len()]);
+        let (id, secret) = (id.clone(), secret.clone());
+        pending.push(tokio::spawn(async move {
+            let started = tokio::time::Instant::now();
+            let status = reqwest::Client::new()
+                .get(url)
+                .basic_auth(id, Some(secret))
+                .query(&[
+                    ("jid", format!("{user}@localhost")),
+                    ("transaction_id", format!("CODE-{i}")),
+                    ("timeout", "60".into()),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
+            (status, started.elapsed())
+        }));
+        person.next_request().await;
+        users.push(person);
+    }
+
+    let (_, _, leader_server) = servers
+        .iter_mut()
+        .find(|(name, ..)| *name == leader)
+        .unwrap();
+    leader_server.kill();
+
+    // Every pending login ends, clearly (523: the XMPP side is gone), long before its
+    // 60 s timeout: the new leader ends what the dead one had sent.
+    for waiting in pending {
+        let (status, took) = tokio::time::timeout(Duration::from_secs(30), waiting)
+            .await
+            .expect("a pending login hung after the leader died")
+            .unwrap();
+        assert_eq!(status, 523, "after {took:?}");
+    }
+    let new_leader = agreed_leader(&survivors).await;
+    assert_ne!(new_leader, leader);
+
+    // The next login works through either survivor; none of the old ones was accepted.
+    for person in &mut users {
+        person.set_mode("accept").await;
+    }
+    for (i, url) in survivors.iter().enumerate() {
+        let status = reqwest::Client::new()
+            .get(format!("{url}/auth"))
+            .basic_auth(&id, Some(&secret))
+            .query(&[
+                ("jid", "alice@localhost"),
+                ("transaction_id", &format!("AFTER-{i}")),
+                ("timeout", "30"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        assert_eq!(status, 200);
+    }
+    let counts = std::process::Command::new("psql")
+        .arg(&database.url)
+        .args([
+            "-Atc",
+            "SELECT code, status FROM confirmations ORDER BY code",
+        ])
+        .output()
+        .unwrap();
+    let counts = String::from_utf8_lossy(&counts.stdout).into_owned();
+    assert_eq!(
+        counts.lines().collect::<Vec<_>>(),
+        [
+            "AFTER-0|accepted",
+            "AFTER-1|accepted",
+            "CODE-0|unreachable",
+            "CODE-1|unreachable",
+            "CODE-2|unreachable"
+        ],
+        "each request ended once, and only the new ones were accepted"
+    );
+}
+
+#[tokio::test]
+async fn a_second_instance_on_one_sqlite_file_refuses_to_start() {
+    let prosody = Prosody::start().await;
+    let first = crate::helpers::spawn_app(&prosody).await;
+    let mut env = first.env().to_vec();
+    env.retain(|(k, _)| k != "JIDCONNECT_LISTEN");
+    env.push((
+        "JIDCONNECT_LISTEN".into(),
+        format!("127.0.0.1:{}", free_port()),
+    ));
+    let config = jidconnect::config::Config::load(None, env).unwrap();
+    let error = jidconnect::startup::Application::build(config)
+        .await
+        .err()
+        .expect("a second server on the same SQLite file is refused");
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("SQLite serves a single instance"),
+        "{message}"
+    );
+    assert!(
+        message.contains("postgres://"),
+        "says how to run several: {message}"
+    );
+    first.stop().await;
+}
