@@ -331,6 +331,12 @@ impl Registry {
         let from = message.from.to_bare();
         let id = *self.by_jid.get(&from)?;
         let pending = &self.pending[&id];
+        // While the IQ to one resource is in flight, only that resource may answer.
+        if let (None, Some(asked)) = (&pending.message_id, pending.target.full()) {
+            if message.from.try_as_full().ok() != Some(asked) {
+                return None;
+            }
+        }
         if message.is_error {
             let ours = message.id.is_some() && message.id == pending.message_id
                 || message.confirm_id.as_deref() == Some(pending.code.as_str());
@@ -424,7 +430,7 @@ impl Confirmer {
             tokio::time::sleep(request.timeout).await;
             this.registry().finish(id, Status::Expired, Instant::now());
         });
-        tracing::info!(jid = %request.jid, code = %confirmation.code, "confirmation request sent");
+        tracing::info!(jid = %request.jid, "confirmation request sent");
         self.registry().metrics.confirmation_started();
         Ok(confirmation)
     }
@@ -653,6 +659,25 @@ mod tests {
         feed(
             &c,
             &format!("<iq xmlns='NS' from='alice@example.org/laptop' type='result' id='{id}'/>"),
+        );
+        assert_eq!(conf.status(), Status::Accepted);
+    }
+
+    #[tokio::test]
+    async fn while_the_iq_is_in_flight_other_resources_cannot_answer() {
+        let (c, mut outbox) = confirmer();
+        let conf = ask(&c, "alice@example.org/laptop");
+        assert_eq!(sent(&mut outbox).name(), "iq");
+        feed(
+            &c,
+            &confirm_reply("alice@example.org/phone", &conf.code, "type='normal'"),
+        );
+        feed(&c, &format!("<message xmlns='NS' from='alice@example.org/phone' type='chat'><body>{}</body></message>", conf.code));
+        feed(&c, "<message xmlns='NS' from='alice@example.org/phone' type='chat'><body>no</body></message>");
+        assert_eq!(conf.status(), Status::Sent);
+        feed(
+            &c,
+            &confirm_reply("alice@example.org/laptop", &conf.code, "type='normal'"),
         );
         assert_eq!(conf.status(), Status::Accepted);
     }

@@ -61,6 +61,18 @@ pub struct Refused {
     pub retry_after: Duration,
 }
 
+/// The unit the per-IP limit counts: an IPv4 address, or an IPv6 /64 (one subscriber's
+/// network; counting single IPv6 addresses would let anyone use 2^64 of them).
+fn network_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !(u128::MAX >> 64);
+            IpAddr::V6(std::net::Ipv6Addr::from(prefix))
+        }
+    }
+}
+
 pub struct Limiter {
     cooldown: Duration,
     deny_block: Duration,
@@ -119,7 +131,7 @@ impl Limiter {
         if let Some(wait) = self.per_domain.wait(&domain.to_owned(), now) {
             return refuse(Refusal::DomainRate, wait);
         }
-        if let Some(wait) = ip.and_then(|ip| self.per_ip.wait(&ip, now)) {
+        if let Some(wait) = ip.and_then(|ip| self.per_ip.wait(&network_of(ip), now)) {
             return refuse(Refusal::IpRate, wait);
         }
         self.record(jid, domain, ip, now);
@@ -133,7 +145,7 @@ impl Limiter {
         self.per_jid.record(jid.to_owned(), at);
         self.per_domain.record(domain.to_owned(), at);
         if let Some(ip) = ip {
-            self.per_ip.record(ip, at);
+            self.per_ip.record(network_of(ip), at);
         }
     }
 
@@ -211,6 +223,47 @@ mod tests {
         assert!(l
             .admit("a@x", "x", None, t0 + Duration::from_secs(1200))
             .is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_network_counts_as_one_address() {
+        let mut l = Limiter::new(&limits());
+        let t0 = Instant::now();
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        for i in 0..4 {
+            let from = ip(&format!("2001:db8:1:2::{i:x}"));
+            assert!(l
+                .admit(&format!("u{i}@x{i}"), &format!("x{i}"), from, t0)
+                .is_ok());
+        }
+        let same_64 = l.admit("v@y", "y", ip("2001:db8:1:2:ffff::1"), t0);
+        assert_eq!(reason(same_64), Some(Refusal::IpRate));
+        assert!(l.admit("w@z", "z", ip("2001:db8:1:3::1"), t0).is_ok());
+    }
+
+    #[test]
+    fn restored_history_counts_like_requests_made_here() {
+        let mut l = Limiter::new(&limits());
+        let t0 = Instant::now() + Duration::from_secs(3600);
+        l.record("a@x", "x", IP, t0 - Duration::from_secs(2));
+        l.block("b@x", t0 - Duration::from_secs(60));
+        assert_eq!(
+            reason(l.admit("a@x", "x", IP, t0)),
+            Some(Refusal::JidCooldown)
+        );
+        assert_eq!(
+            reason(l.admit("b@x", "x", IP, t0)),
+            Some(Refusal::RecentlyDenied)
+        );
+        assert!(l.admit("c@x", "x", IP, t0).is_ok());
+    }
+
+    #[test]
+    fn refusal_codes_round_trip() {
+        for refusal in Refusal::ALL {
+            assert_eq!(Refusal::from_code(refusal.code()), Some(refusal));
+        }
+        assert_eq!(Refusal::from_code("nonsense"), None);
     }
 
     #[test]
