@@ -11,6 +11,7 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
@@ -34,6 +35,7 @@ pub struct Metrics {
     confirmation_seconds: Histogram,
     component_reconnects: Counter,
     tokens_issued: Family<GrantLabels, Counter>,
+    cluster_leader: Gauge,
 }
 
 impl Metrics {
@@ -45,6 +47,7 @@ impl Metrics {
         let confirmation_seconds = Histogram::new(exponential_buckets(0.05, 2.0, 14));
         let component_reconnects = Counter::default();
         let tokens_issued = Family::<GrantLabels, Counter>::default();
+        let cluster_leader = Gauge::default();
         registry.register(
             "confirmations_started",
             "XEP-0070 confirmation requests sent (logins started)",
@@ -70,7 +73,13 @@ impl Metrics {
             "Token responses, by grant type",
             tokens_issued.clone(),
         );
+        registry.register(
+            "cluster_leader",
+            "1 while this instance holds the XMPP component for the cluster (PostgreSQL)",
+            cluster_leader.clone(),
+        );
         Arc::new(Self {
+            cluster_leader,
             registry,
             confirmations_started,
             confirmations,
@@ -100,6 +109,10 @@ impl Metrics {
         self.tokens_issued
             .get_or_create(&GrantLabels { grant_type })
             .inc();
+    }
+
+    pub fn set_cluster_leader(&self, leading: bool) {
+        self.cluster_leader.set(i64::from(leading));
     }
 
     pub fn render(&self) -> String {

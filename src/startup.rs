@@ -64,10 +64,11 @@ impl Application {
             }
         }
         let retention = config.oidc.id_token_ttl_secs as i64;
+        let metrics = Metrics::new();
         let cluster = match store.backend() {
-            Backend::Postgres => {
-                Some(Cluster::connect(&config, store.clone(), clock.clone()).await?)
-            }
+            Backend::Postgres => Some(
+                Cluster::connect(&config, store.clone(), clock.clone(), metrics.clone()).await?,
+            ),
             Backend::Sqlite => None,
         };
         let keys = match &cluster {
@@ -85,7 +86,6 @@ impl Application {
         let oidc = Oidc::new(config.issuer_id(), keys);
         let component_jid = BareJid::new(&config.xmpp.component_jid)
             .context("[xmpp] component_jid is not a valid JID")?;
-        let metrics = Metrics::new();
         let (confirmer, outbox) = Confirmer::new(component_jid, &config.limits, metrics.clone());
         let (shutdown, shutdown_rx) = watch::channel(false);
         tokio::spawn(purge_periodically(

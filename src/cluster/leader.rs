@@ -4,7 +4,6 @@
 //! when that connection ends, so a killed leader is replaced within [`ACQUIRE_EVERY`] plus
 //! the component's connect time. A leader that loses its connection stops leading at once.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +30,7 @@ const LINK_CHECK_EVERY: Duration = Duration::from_millis(100);
 const LOCK_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Rows taken per transaction.
 const TAKE_BATCH: i64 = 256;
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Bids for leadership until shutdown; while leading, runs the component.
 pub(super) async fn run(
@@ -46,7 +46,7 @@ pub(super) async fn run(
             return;
         };
         let since = cluster.clock.now();
-        cluster.leading.store(true, Ordering::Relaxed);
+        cluster.set_leading(true);
         tracing::info!(instance = %cluster.instance, "leading the cluster: this instance holds the XMPP component");
         if let Err(e) = take_over(&cluster, &confirmer, &limits, since).await {
             tracing::warn!(error = %e, "taking over the pending requests failed");
@@ -58,7 +58,15 @@ pub(super) async fn run(
             outbox,
             term,
         ));
-        let stopping = lead(&cluster, &confirmer, &mut lock, since, &mut shutdown).await;
+        let stopping = lead(
+            &cluster,
+            &confirmer,
+            &mut lock,
+            since,
+            history_secs(&limits),
+            &mut shutdown,
+        )
+        .await;
         let _ = end_term.send(true);
         outbox = match component.await {
             Ok(outbox) => outbox,
@@ -67,7 +75,7 @@ pub(super) async fn run(
                 return;
             }
         };
-        cluster.leading.store(false, Ordering::Relaxed);
+        cluster.set_leading(false);
         if stopping {
             step_down(&cluster, lock).await;
             return;
@@ -117,9 +125,11 @@ async fn lead(
     confirmer: &Confirmer,
     lock: &mut PgConnection,
     since: i64,
+    history_secs: i64,
     shutdown: &mut watch::Receiver<bool>,
 ) -> bool {
     let mut heartbeat = tokio::time::interval(HEARTBEAT_EVERY);
+    let mut purge = tokio::time::interval(PURGE_EVERY);
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
     let mut link_check = tokio::time::interval(LINK_CHECK_EVERY);
     let mut announced_connected = None;
@@ -140,8 +150,35 @@ async fn lead(
                     announced_connected = beat(cluster, confirmer, since).await;
                 }
             }
+            _ = purge.tick() => purge_decided(cluster, history_secs).await,
             _ = stopped(shutdown) => return true,
         }
+    }
+}
+
+/// How far back the limits look: a new leader rebuilds them from this much history.
+fn history_secs(limits: &Limits) -> i64 {
+    3600.max(limits.deny_block_secs as i64)
+}
+
+/// Decided requests are kept a day (or the limits' history, if longer), then deleted.
+async fn purge_decided(cluster: &Cluster, history_secs: i64) {
+    let cutoff = cluster.clock.now() - history_secs.max(86_400);
+    let purged = sqlx::query(
+        "DELETE FROM confirmations WHERE created_at < $1 AND status NOT IN ('queued', 'sent')",
+    )
+    .bind(cutoff)
+    .execute(&cluster.pool)
+    .await;
+    match purged {
+        Ok(done) if done.rows_affected() > 0 => {
+            tracing::info!(
+                removed = done.rows_affected(),
+                "old confirmation requests purged"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "purging old confirmation requests failed"),
     }
 }
 
@@ -216,7 +253,7 @@ async fn take_over(
             )
             .await?;
     }
-    let window = 3600.max(limits.deny_block_secs as i64);
+    let window = history_secs(limits);
     let history = sqlx::query(
         "SELECT jid, ip, status, created_at, decided_at FROM confirmations \
          WHERE created_at > $1 AND sent_by IS NOT NULL",

@@ -29,6 +29,7 @@ use tokio::sync::{oneshot, watch, Notify};
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::oidc::Oidc;
 use crate::random;
 use crate::store::Store;
@@ -60,6 +61,7 @@ pub struct Cluster {
     database_url: String,
     store: Store,
     clock: Clock,
+    metrics: Arc<Metrics>,
     leading: AtomicBool,
     /// Requests of ours that the leader has not taken yet.
     pickups: Mutex<HashMap<String, oneshot::Sender<RowState>>>,
@@ -127,7 +129,12 @@ pub fn default_instance_name() -> String {
 }
 
 impl Cluster {
-    pub async fn connect(config: &Config, store: Store, clock: Clock) -> anyhow::Result<Arc<Self>> {
+    pub async fn connect(
+        config: &Config,
+        store: Store,
+        clock: Clock,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Arc<Self>> {
         let pool = PgPoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(5))
@@ -145,6 +152,7 @@ impl Cluster {
             database_url: config.database_url.clone(),
             store,
             clock,
+            metrics,
             leading: AtomicBool::new(false),
             pickups: Mutex::default(),
             watchers: Mutex::default(),
@@ -183,6 +191,11 @@ impl Cluster {
 
     pub fn is_leader(&self) -> bool {
         self.leading.load(Ordering::Relaxed)
+    }
+
+    fn set_leading(&self, leading: bool) {
+        self.leading.store(leading, Ordering::Relaxed);
+        self.metrics.set_cluster_leader(leading);
     }
 
     /// Requests of this instance waiting for their answer.

@@ -150,6 +150,20 @@ async fn any_instance_serves_any_request() {
     let balancer =
         Balancer::start(balancer_port, apps.iter().map(|a| a.addr.port()).collect()).await;
     let (a, b, c) = (&apps[0], &apps[1], &apps[2]);
+    // Metrics are per instance; only the leader reports leading.
+    for (app, name) in apps.iter().zip(["a", "b", "c"]) {
+        let metrics = reqwest::get(app.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let expected = if name == leader { 1 } else { 0 };
+        assert!(
+            metrics.contains(&format!("jidconnect_cluster_leader {expected}")),
+            "{name}: {metrics}"
+        );
+    }
 
     // Every instance publishes the same keys (each has a keys_dir of its own).
     let jwks = |app: &TestApp| {

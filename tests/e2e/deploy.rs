@@ -147,6 +147,12 @@ fn compose_settings_pass_jidconnect_configuration_checks() {
         "keys live on the volume"
     );
     // The Prosody side agrees on the component's name and port.
+    // The scale-out profile's second instance: the same settings, on the next port.
+    let second = &compose["services"]["jidconnect-2"];
+    assert_eq!(second["environment"], service["environment"]);
+    assert_eq!(strings(&second["profiles"]), ["scale-out"]);
+    assert_eq!(strings(&second["ports"]), ["127.0.0.1:8081:8080"]);
+    assert_eq!(strings(&second["volumes"]), strings(&service["volumes"]));
     let prosody = read("deploy/prosody/prosody.cfg.lua");
     assert!(prosody.contains(&format!("Component \"{}\"", config.xmpp.component_jid)));
     let port = config.xmpp.server.rsplit(':').next().unwrap();
