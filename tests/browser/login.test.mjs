@@ -85,6 +85,23 @@ test("reflected parameters cannot inject script", async () => {
   const page = await browser.newPage();
   let alerted = false;
   page.on("dialog", async (dialog) => { alerted = true; await dialog.dismiss(); });
+  if (process.env.EVIL_CLIENT) {
+    // The client's name and login_hint, both shown on the login page.
+    const url = new URL(`${IDP}/authorize`);
+    url.search = new URLSearchParams({
+      client_id: process.env.EVIL_CLIENT,
+      redirect_uri: `${SITE}/callback`,
+      response_type: "code",
+      scope: "openid",
+      login_hint: '"><img src=x onerror=alert(2)><script>alert(3)</script>',
+    }).toString();
+    await page.goto(url.toString());
+    await page.locator("h1").waitFor();
+    assert.match(await page.locator("h1").innerText(), /<script>alert\("name"\)<\/script> Evil/);
+    assert.match(await page.getByLabel("Your XMPP address").inputValue(), /<img src=x onerror=alert\(2\)>/);
+    await page.locator("h1").hover();
+    await shot(page, "xss-client-name-and-hint");
+  }
   await page.goto(SITE);
   await page.getByRole("link", { name: "Log in with XMPP" }).click();
   await page.waitForURL(`${IDP}/login/**`);
