@@ -226,7 +226,7 @@ pub async fn run() -> anyhow::Result<()> {
             let ttl = config.oidc.id_token_ttl_secs;
             match shared {
                 Some(_) => println!("every running instance signs with the new keys now; the old ones stay published for {ttl} s"),
-                None => println!("restart jidconnect to sign with the new keys; the old ones stay published for {ttl} s"),
+                None => println!("jidconnect signs with the new keys within a minute (no restart needed); the old ones stay published for {ttl} s"),
             }
             Ok(())
         }
@@ -254,11 +254,13 @@ async fn shared_keys(config: &Config, now: i64) -> anyhow::Result<Option<crate::
         return Ok(None);
     }
     let pool = sqlx::PgPool::connect(&config.database_url).await?;
+    // An operator's rotate is the deliberate way past lost keys: never refuse it.
     let ring = crate::cluster::keys::load_or_import(
         &pool,
         &config.keys_dir,
         now,
         config.oidc.id_token_ttl_secs as i64,
+        false,
     )
     .await?;
     Ok(Some(ring))

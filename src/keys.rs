@@ -222,6 +222,10 @@ fn pem(der: &[u8]) -> String {
     out
 }
 
+/// A new key starts signing when a server next loads the keys, up to this long after it
+/// was made; its predecessor stays published that much longer than the token lifetime.
+pub const ACTIVATION_SLACK_SECS: i64 = 120;
+
 /// The keys in use: the signing key per algorithm and every key still published.
 pub struct KeyRing {
     keys: Vec<SigningKey>,
@@ -310,17 +314,39 @@ pub fn rotate(dir: &Path, now: i64) -> anyhow::Result<Vec<(SigningAlg, String)>>
 }
 
 impl KeyRing {
-    /// Loads the keys in `dir`, creating one per algorithm on first start.
+    /// Loads the keys in `dir`, creating one per algorithm on first start (an empty or
+    /// missing `dir`). A `dir` that lacks some algorithm's key is an error, not a reason to
+    /// make one: the lost key signed tokens that would stop verifying without a word.
     pub fn load_or_create(dir: &Path, now: i64, retention_secs: i64) -> anyhow::Result<Self> {
         ensure_dir(dir)?;
         let stored = stored_keys_in(dir)?;
-        for alg in SigningAlg::ALL {
-            if !stored.iter().any(|k| k.alg == alg) {
+        if stored.is_empty() {
+            for alg in SigningAlg::ALL {
                 write_new_key(dir, alg, now)?;
                 tracing::info!(alg = alg.as_str(), dir = %dir.display(), "created signing key");
             }
+            return Self::from_stored(stored_keys_in(dir)?, now, retention_secs);
         }
-        Self::from_stored(stored_keys_in(dir)?, now, retention_secs)
+        let missing: Vec<&str> = SigningAlg::ALL
+            .into_iter()
+            .filter(|alg| !stored.iter().any(|k| k.alg == *alg))
+            .map(SigningAlg::as_str)
+            .collect();
+        if !missing.is_empty() {
+            bail!(
+                "keys_dir {} has no {} key: was a file lost? Restore it from your backup; to start \
+                 new keys on purpose, run `jidconnect keys rotate` (tokens signed with a lost key \
+                 no longer verify)",
+                dir.display(),
+                missing.join(" or ")
+            );
+        }
+        Self::from_stored(stored, now, retention_secs)
+    }
+
+    /// Whether `dir` holds no key at all (a first start, or a lost directory).
+    pub fn none_in(dir: &Path) -> bool {
+        stored_keys_in(dir).map(|k| k.is_empty()).unwrap_or(true)
     }
 
     /// The ring of `stored` keys: per algorithm the newest signs, and each older one is
@@ -336,7 +362,9 @@ impl KeyRing {
         for alg in SigningAlg::ALL {
             let mut successor_created: Option<i64> = None;
             for key in stored.iter().filter(|k| k.alg == alg) {
-                if successor_created.is_some_and(|s| now - s > retention_secs) {
+                if successor_created
+                    .is_some_and(|s| now - s > retention_secs + ACTIVATION_SLACK_SECS)
+                {
                     break;
                 }
                 if successor_created.is_none() {
@@ -440,18 +468,44 @@ mod tests {
         assert_ne!(decode_header(&token).unwrap().kid.unwrap(), old_rs);
         assert!(ring.decoding_key(&old_rs).is_some());
         // After it, the old keys are gone from the JWKS.
-        let ring = KeyRing::load_or_create(dir.path(), now + 10 + 3601, 3600).unwrap();
+        let ring =
+            KeyRing::load_or_create(dir.path(), now + 10 + 3601 + ACTIVATION_SLACK_SECS, 3600)
+                .unwrap();
         assert_eq!(ring.published().len(), 3);
         assert!(ring.decoding_key(&old_rs).is_none());
     }
 
     #[test]
+    fn a_lost_key_file_is_an_error_not_a_new_key() {
+        let dir = tempfile::tempdir().unwrap();
+        KeyRing::load_or_create(dir.path(), 1_900_000_000, 3600).unwrap();
+        let ed25519 = stored_keys_in(dir.path())
+            .unwrap()
+            .into_iter()
+            .find(|k| k.alg == SigningAlg::EdDSA)
+            .unwrap();
+        fs::remove_file(&ed25519.origin).unwrap();
+        let err = KeyRing::load_or_create(dir.path(), 1_900_000_001, 3600)
+            .err()
+            .expect("refused");
+        assert!(format!("{err:#}").contains("no EdDSA key"), "{err:#}");
+        assert_eq!(
+            stored_keys_in(dir.path()).unwrap().len(),
+            2,
+            "nothing was created"
+        );
+        rotate(dir.path(), 1_900_000_002).unwrap();
+        assert!(KeyRing::load_or_create(dir.path(), 1_900_000_003, 3600).is_ok());
+    }
+
+    #[test]
     fn unreadable_or_broken_keys_are_clear_errors() {
         let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("0000000001-RS256-broken.pem"), "not a key").unwrap();
-        let err = KeyRing::load_or_create(dir.path(), 2, 10).err().unwrap();
+        KeyRing::load_or_create(dir.path(), 1, 10).unwrap();
+        fs::write(dir.path().join("0000000005-RS256-broken.pem"), "not a key").unwrap();
+        let err = KeyRing::load_or_create(dir.path(), 6, 10).err().unwrap();
         assert!(
-            format!("{err:#}").contains("0000000001-RS256-broken.pem"),
+            format!("{err:#}").contains("0000000005-RS256-broken.pem"),
             "{err:#}"
         );
     }

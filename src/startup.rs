@@ -71,6 +71,7 @@ impl Application {
             ),
             Backend::Sqlite => None,
         };
+        let keys_lost = KeyRing::none_in(&config.keys_dir) && store.has_issued_tokens().await?;
         let keys = match &cluster {
             Some(cluster) => {
                 crate::cluster::keys::load_or_import(
@@ -78,9 +79,11 @@ impl Application {
                     &config.keys_dir,
                     clock.now(),
                     retention,
+                    keys_lost,
                 )
                 .await?
             }
+            None if keys_lost => anyhow::bail!(lost_keys_message(&config.keys_dir)),
             None => KeyRing::load_or_create(&config.keys_dir, clock.now(), retention)?,
         };
         let oidc = Oidc::new(config.issuer_id(), keys);
@@ -105,6 +108,13 @@ impl Application {
                 (Dispatcher::Cluster { confirmer, cluster }, task)
             }
             None => {
+                tokio::spawn(reload_keys_periodically(
+                    oidc.clone(),
+                    config.keys_dir.clone(),
+                    clock.clone(),
+                    retention,
+                    shutdown_rx.clone(),
+                ));
                 let task = tokio::spawn({
                     let (xmpp, confirmer) = (config.xmpp.clone(), confirmer.clone());
                     async move {
@@ -188,6 +198,17 @@ impl Application {
     }
 }
 
+/// Keys that vanished (an unmounted volume, a wrong path) are never replaced silently:
+/// every token they signed would stop verifying.
+pub fn lost_keys_message(dir: &std::path::Path) -> String {
+    format!(
+        "keys_dir {} holds no signing key, but this database has issued tokens signed with \
+         keys that were there. Restore keys_dir from your backup (or mount its volume); to \
+         start with new keys on purpose, run `jidconnect keys rotate` first",
+        dir.display()
+    )
+}
+
 const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Deletes expired flows, codes, tokens and sessions once an hour.
@@ -201,6 +222,40 @@ async fn purge_periodically(store: Store, clock: Clock, mut shutdown: watch::Rec
                 Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
             },
             _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Well inside [`crate::keys::ACTIVATION_SLACK_SECS`].
+const KEYS_RELOAD_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Picks up `jidconnect keys rotate` (new files in `keys_dir`) without a restart, and drops
+/// keys past their retention from the JWKS. With PostgreSQL the cluster does this.
+async fn reload_keys_periodically(
+    oidc: Arc<Oidc>,
+    dir: std::path::PathBuf,
+    clock: Clock,
+    retention_secs: i64,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut every = tokio::time::interval(KEYS_RELOAD_EVERY);
+    every.tick().await;
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = component::stopped(&mut shutdown) => return,
+        }
+        let loaded = crate::keys::stored_keys_in(&dir)
+            .and_then(|stored| KeyRing::from_stored(stored, clock.now(), retention_secs));
+        match loaded {
+            Ok(ring) if ring.published() != oidc.keys().published() => {
+                tracing::info!(keys = ring.published().len(), "signing keys reloaded");
+                oidc.set_keys(ring);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot reload the signing keys; keeping the ones loaded")
+            }
         }
     }
 }

@@ -23,12 +23,14 @@ use crate::xmpp::component::stopped;
 const KEYS_LOCK: i64 = 0x006a_6964_6b65_7973;
 const RELOAD_EVERY: Duration = Duration::from_secs(60);
 
-/// The shared keys; imports `dir`'s keys into an empty table first.
+/// The shared keys; imports `dir`'s keys into an empty table first (refused when `dir` is
+/// empty though tokens were issued: `keys_lost`).
 pub async fn load_or_import(
     pool: &PgPool,
     dir: &Path,
     now: i64,
     retention_secs: i64,
+    keys_lost: bool,
 ) -> anyhow::Result<KeyRing> {
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -39,6 +41,9 @@ pub async fn load_or_import(
         .fetch_one(&mut *tx)
         .await?;
     if count == 0 {
+        if keys_lost {
+            anyhow::bail!(crate::startup::lost_keys_message(dir));
+        }
         KeyRing::load_or_create(dir, now, retention_secs)?;
         let stored = keys::stored_keys_in(dir)?;
         for key in &stored {

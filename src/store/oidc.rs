@@ -434,6 +434,14 @@ impl Store {
     }
 
     /// Revokes a grant: every code and token issued from it stops working.
+    /// Whether any token was ever issued (tokens signed with keys that must still exist).
+    pub async fn has_issued_tokens(&self) -> Result<bool, sqlx::Error> {
+        let any: Option<String> = sqlx::query_scalar("SELECT id FROM grants LIMIT 1")
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(any.is_some())
+    }
+
     pub async fn revoke_grant(&self, grant_id: &str) -> Result<(), sqlx::Error> {
         sqlx::query("UPDATE grants SET revoked = 1 WHERE id = $1")
             .bind(grant_id)

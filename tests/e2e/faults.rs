@@ -525,3 +525,74 @@ async fn full_disk_and_read_only_database_fail_cleanly_and_show_in_healthz() {
     }
     disk.remount("rw");
 }
+
+/// Keys: a rotation reaches the running server without a restart, and a keys_dir that lost
+/// its keys is refused at start instead of refilled (which would orphan every token).
+#[tokio::test]
+async fn rotated_keys_are_picked_up_and_lost_keys_refused() {
+    let prosody = Prosody::start().await;
+    let app = crate::helpers::spawn_app(&prosody).await;
+    let rotated = Command::new(BIN)
+        .args(["keys", "rotate"])
+        .envs(app.env().iter().cloned())
+        .output()
+        .unwrap();
+    assert!(rotated.status.success(), "{rotated:?}");
+    let stdout = String::from_utf8_lossy(&rotated.stdout).into_owned();
+    let kid = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("new RS256 key "))
+        .unwrap()
+        .to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let jwks = app.http.get(app.url("/jwks")).send().await.unwrap();
+        if jwks.text().await.unwrap().contains(&kid) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the new key was never published"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // A token is issued, then keys_dir goes missing (say, an unmounted volume).
+    let client_id = app.client_id.clone();
+    let grant = app
+        .state
+        .store
+        .create_grant(
+            jidconnect::store::oidc::NewGrant {
+                client_id: &client_id,
+                subject: "alice@localhost",
+                scope: "openid",
+                nonce: None,
+                claims: None,
+                auth_time: app.clock.now(),
+                session_hash: None,
+            },
+            app.clock.now(),
+        )
+        .await;
+    assert!(grant.is_ok());
+    let env = app.env().to_vec();
+    let keys_dir = env
+        .iter()
+        .find(|(k, _)| k == "JIDCONNECT_KEYS_DIR")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    let _files = app.stop_keeping_files().await;
+    std::fs::remove_dir_all(&keys_dir).unwrap();
+    let config = jidconnect::config::Config::load(None, env).unwrap();
+    let error = jidconnect::startup::Application::build(config)
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        format!("{error:#}").contains("holds no signing key"),
+        "{error:#}"
+    );
+    let made_up = std::fs::read_dir(&keys_dir).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(made_up, 0, "no key was made up");
+}

@@ -537,6 +537,17 @@ impl TestApp {
         (status, response.text().await.unwrap())
     }
 
+    /// Stops the server but keeps its files (database, keys) for the caller.
+    pub async fn stop_keeping_files(mut self) -> TempDir {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            handle.await.unwrap().unwrap();
+        }
+        self._dir
+    }
+
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
