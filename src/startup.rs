@@ -10,6 +10,7 @@ use jid::BareJid;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
@@ -152,6 +153,8 @@ impl Application {
             .with_state(state.clone())
             .layer(axum::middleware::map_response(crate::web::security_headers))
             .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+            // A bug that panics answers an opaque 500 instead of dropping the connection.
+            .layer(CatchPanicLayer::new())
             .layer(TraceLayer::new_for_http());
         Ok(Self {
             listener,

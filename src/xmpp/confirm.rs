@@ -351,6 +351,10 @@ impl Registry {
             };
             return Some((id, status));
         }
+        // XEP-0070 §4.6: an answer that cannot be read is not a yes.
+        if message.confirm_unreadable {
+            return Some((id, Status::Denied));
+        }
         if let Some(confirm_id) = &message.confirm_id {
             // A confirm for another code (an old request, someone else's page): not an answer.
             return (*confirm_id == pending.code).then_some((id, Status::Accepted));
@@ -661,6 +665,20 @@ mod tests {
             &format!("<iq xmlns='NS' from='alice@example.org/laptop' type='result' id='{id}'/>"),
         );
         assert_eq!(conf.status(), Status::Accepted);
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_confirm_from_the_asked_jid_denies() {
+        let (c, _outbox) = confirmer();
+        let conf = ask(&c, "alice@example.org");
+        feed(&c, "<message xmlns='NS' from='mallory@example.org/x'><confirm xmlns='http://jabber.org/protocol/http-auth'/></message>");
+        assert_eq!(
+            conf.status(),
+            Status::Sent,
+            "only the asked JID's answers count"
+        );
+        feed(&c, "<message xmlns='NS' from='alice@example.org/a'><confirm xmlns='http://jabber.org/protocol/http-auth' method='GET'/></message>");
+        assert_eq!(conf.status(), Status::Denied);
     }
 
     #[tokio::test]

@@ -169,6 +169,8 @@ pub struct IncomingMessage {
     pub error_condition: Option<String>,
     /// The `id` of a `<confirm xmlns='http://jabber.org/protocol/http-auth'/>` child.
     pub confirm_id: Option<String>,
+    /// A `<confirm/>` child without an `id`: an answer we cannot read.
+    pub confirm_unreadable: bool,
     pub body: Option<String>,
 }
 
@@ -207,11 +209,9 @@ pub fn classify(stanza: &Element) -> Incoming {
         }
         "message" => {
             let is_error = stanza.attr("type") == Some("error");
-            let confirm_id = stanza
-                .children()
-                .find(|c| c.is("confirm", ns::HTTP_AUTH))
-                .and_then(|c| c.attr("id"))
-                .map(str::to_owned);
+            let confirm = stanza.children().find(|c| c.is("confirm", ns::HTTP_AUTH));
+            let confirm_id = confirm.and_then(|c| c.attr("id")).map(str::to_owned);
+            let confirm_unreadable = confirm.is_some() && confirm_id.is_none();
             let body = stanza
                 .children()
                 .find(|c| c.name() == "body")
@@ -226,6 +226,7 @@ pub fn classify(stanza: &Element) -> Incoming {
                     None
                 },
                 confirm_id,
+                confirm_unreadable,
                 body,
             })
         }

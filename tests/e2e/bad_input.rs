@@ -151,8 +151,13 @@ async fn nothing_malformed_or_oversized_gets_a_server_error() {
                 }
             }
             let response = request.body(case.body.clone()).send().await;
-            // hyper may close the connection on a header section it refuses: also not a 5xx.
-            let Ok(response) = response else { continue };
+            // hyper may close the connection on a huge head it refuses: also not a 5xx. Any
+            // other dropped connection would be a panic (the server turns those into 500s).
+            let response = match response {
+                Ok(response) => response,
+                Err(_) if case.name.starts_with("huge") => continue,
+                Err(e) => panic!("{} to {path}: no response: {e}", case.name),
+            };
             let status = response.status().as_u16();
             assert!(status < 500, "{} to {path}: {status}", case.name);
         }

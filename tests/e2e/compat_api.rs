@@ -134,16 +134,27 @@ async fn two_resources_get_the_request_and_the_first_answer_wins() {
     let prosody = Prosody::start().await;
     let app = spawn_app(&prosody).await;
     let mut laptop = XmppUser::login(&prosody, "alice", "laptop", Client::Xep0070, "accept").await;
-    let mut phone = XmppUser::login(&prosody, "alice", "phone", Client::Xep0070, "accept").await;
+    let mut phone = XmppUser::login(&prosody, "alice", "phone", Client::Xep0070, "ignore").await;
 
     let (status, _) = app.auth(&params("alice@localhost", "TWO2-RESS")).await;
     assert_eq!(status, 200);
     assert_eq!(laptop.next_request().await.code, "TWO2-RESS");
     assert_eq!(phone.next_request().await.code, "TWO2-RESS");
-    // The second accept found nothing left to decide; the next request is a fresh one.
+    // The phone says no after the laptop's yes: too late to change anything, and no block.
+    phone
+        .send_raw("<message to='auth.localhost' type='chat'><body>no</body></message>")
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap();
+    let metrics = metrics.text().await.unwrap();
+    assert!(metrics.contains("outcome=\"accepted\"} 1"), "{metrics}");
+    assert!(!metrics.contains("outcome=\"denied\""), "{metrics}");
+    let (status, _) = app.auth(&params("alice@localhost", "NEXT-2222")).await;
+    assert_eq!(status, 200, "the late no blocked nothing");
+    // Both resources saying no is a no.
     laptop.set_mode("deny").await;
     phone.set_mode("deny").await;
-    let (status, _) = app.auth(&params("alice@localhost", "NEXT-2222")).await;
+    let (status, _) = app.auth(&params("alice@localhost", "THRD-2222")).await;
     assert_eq!(status, 401);
 }
 
@@ -163,6 +174,13 @@ async fn offline_user_expires_and_a_late_answer_is_ignored() {
     assert_eq!(carol.next_request().await.code, "OFFL-INE2");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.health().await["pending_confirmations"], 0);
+    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap();
+    let metrics = metrics.text().await.unwrap();
+    assert!(metrics.contains("outcome=\"expired\"} 1"), "{metrics}");
+    assert!(
+        !metrics.contains("outcome=\"accepted\""),
+        "the late accept counted for nothing: {metrics}"
+    );
 }
 
 #[tokio::test]
