@@ -8,7 +8,8 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --home-dir /var/lib/jidconnect --create-home jidconnect
+ && useradd --system --home-dir /var/lib/jidconnect --create-home jidconnect \
+ && install -d -m 0700 -o jidconnect -g jidconnect /var/lib/jidconnect/keys
 COPY --from=build /src/target/release/jidconnect /usr/local/bin/jidconnect
 COPY config.example.toml /etc/jidconnect/config.example.toml
 USER jidconnect

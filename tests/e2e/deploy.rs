@@ -162,3 +162,48 @@ fn compose_settings_pass_jidconnect_configuration_checks() {
     assert!(dockerfile.contains("EXPOSE 8080") && dockerfile.contains("HEALTHCHECK"));
     assert!(dockerfile.contains("USER jidconnect"), "not root");
 }
+
+/// Every path the compose file mounts into the jidconnect container exists in the image,
+/// owned by the unprivileged user, so that a new named volume there is writable by it
+/// (Docker copies the directory's owner into an empty volume).
+#[test]
+fn dockerfile_creates_the_mount_points_for_the_unprivileged_user() {
+    let dockerfile = read("Dockerfile");
+    let runtime = dockerfile
+        .rsplit_once("\nFROM ")
+        .expect("a multi-stage build")
+        .1;
+    let (as_root, _) = runtime
+        .split_once("\nUSER jidconnect")
+        .expect("USER jidconnect in the runtime stage");
+    let compose = compose();
+    for mount in strings(&compose["services"]["jidconnect"]["volumes"]) {
+        let target = mount.split(':').nth(1).unwrap();
+        assert!(
+            as_root.lines().any(|line| line.contains("install -d")
+                && line.contains("-o jidconnect -g jidconnect")
+                && line.split_whitespace().any(|word| word == target)),
+            "the Dockerfile creates {target} owned by jidconnect before USER:\n{runtime}"
+        );
+    }
+}
+
+#[test]
+fn dockerignore_keeps_build_output_keys_and_history_out_of_the_context() {
+    let ignored = read(".dockerignore");
+    let patterns: Vec<&str> = ignored
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    for wanted in [
+        "target",
+        ".demo",
+        "keys/*.pem",
+        ".git",
+        "tests/browser/node_modules",
+        "tests/browser/artifacts",
+    ] {
+        assert!(patterns.contains(&wanted), ".dockerignore lists {wanted}");
+    }
+}
