@@ -19,10 +19,11 @@ use url::Url;
 
 use crate::config::MAX_CONFIRM_TIMEOUT_SECS;
 use crate::oidc::client_auth::basic_credentials;
+use crate::random;
 use crate::state::AppState;
 use crate::store::clients::{burn_secret_check, Client};
 use crate::xmpp::address::UserJid;
-use crate::xmpp::confirm::{ConfirmRequest, RequestError, Status};
+use crate::xmpp::confirm::{is_refusal_word, ConfirmRequest, RequestError, Status};
 use crate::xmpp::stanzas::RequestText;
 
 /// Cloudflare's "origin is unreachable", as the original component uses it.
@@ -184,6 +185,12 @@ fn parse_request(
             "transaction_id must be 1 to {MAX_TRANSACTION_ID_LEN} printable characters"
         )));
     }
+    if is_refusal_code(code) {
+        return Err(Reply::BadRequest(format!(
+            "transaction_id {code:?} reads as a refusal (such as \"no\"): a person answering \
+             \"no\" would confirm it; choose another transaction_id"
+        )));
+    }
     let method = params.get("method").map(String::as_str).unwrap_or("GET");
     if method.is_empty()
         || method.len() > MAX_METHOD_LEN
@@ -226,6 +233,14 @@ fn parse_request(
     })
 }
 
+/// Whether some plain-text reply would be both a refusal and this code: such a code would
+/// turn the person's "no" into a yes. A typed code is compared without case, spaces and
+/// dashes (`random::code_key`), a refusal without case, outer spaces and a trailing `.`
+/// or `!`; both forms are checked.
+fn is_refusal_code(code: &str) -> bool {
+    is_refusal_word(code) || is_refusal_word(&random::code_key(code))
+}
+
 /// The page the request is about: the caller's `domain`, as a URL (XEP-0070 wants a URL;
 /// the original component sent the bare domain).
 fn site_url(domain: &str) -> Option<String> {
@@ -251,5 +266,25 @@ mod tests {
             Some("https://wiki.example/login")
         );
         assert_eq!(site_url("bad domain/x"), None);
+    }
+
+    #[test]
+    fn refusal_words_are_not_codes() {
+        for code in [
+            "no", "N", " Deny! ", "nein.", "REJECT", "non!", "n-o", "N O", "nee.!", "NEJ",
+        ] {
+            assert!(is_refusal_code(code), "{code:?}");
+        }
+        for code in [
+            "NOPE-2222",
+            "NO22-TEXT",
+            "yes",
+            "not",
+            "denied",
+            "WK7X-P4QA",
+            ".",
+        ] {
+            assert!(!is_refusal_code(code), "{code:?}");
+        }
     }
 }

@@ -135,6 +135,13 @@ const NO_WORDS: &[&str] = &[
     "no", "n", "deny", "refuse", "reject", "non", "nein", "nee", "nej",
 ];
 
+/// Whether a plain-text reply `text` refuses the login: one of `NO_WORDS`, whatever the
+/// case, the spaces around it and a trailing `.` or `!`.
+pub(crate) fn is_refusal_word(text: &str) -> bool {
+    let word = text.trim().trim_end_matches(['.', '!']).to_lowercase();
+    NO_WORDS.contains(&word.as_str())
+}
+
 type RequestId = u64;
 
 struct Pending {

@@ -310,6 +310,29 @@ async fn prosody_killed_mid_request_gives_523_and_the_component_reconnects() {
     app.stop().await;
 }
 
+/// A transaction_id that is itself a "no" would make the person's "no" reply match the code,
+/// i.e. accept: such an id is refused before anything is sent.
+#[tokio::test]
+async fn a_refusal_word_is_never_a_transaction_id() {
+    let prosody = Prosody::start().await;
+    let app = spawn_app(&prosody).await;
+    let mut bob = XmppUser::login(&prosody, "bob", "laptop", Client::PlainText, "body-no").await;
+
+    for code in ["no", "No", " NO. ", "n", "deny!", "Nein", "n-o"] {
+        let (status, body) = app.auth(&params("bob@localhost", code)).await;
+        assert_eq!(status, 400, "{code:?}: {body}");
+        assert!(body.contains("reads as a refusal"), "{code:?}: {body}");
+    }
+    assert!(
+        !bob.receives_within(Duration::from_millis(500)).await,
+        "nothing was sent"
+    );
+    // A code that merely starts like a refusal is fine, and bob's "no" still refuses it.
+    let (status, body) = app.auth(&params("bob@localhost", "NOPE-2222")).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(bob.next_request().await.code, "NOPE-2222");
+}
+
 #[tokio::test]
 async fn bad_requests_get_clear_errors() {
     let prosody = Prosody::start().await;
