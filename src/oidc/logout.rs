@@ -1,6 +1,8 @@
 //! RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) at `end_session_endpoint`.
-//! With a valid `id_token_hint` the session ends at once; otherwise the person confirms.
-//! A `post_logout_redirect_uri` is followed only when registered for the client.
+//! With a valid `id_token_hint` the session ends at once; otherwise the person confirms on
+//! a page, whose form carries `client_id`, `post_logout_redirect_uri` and `state` on to the
+//! POST. A `post_logout_redirect_uri` is followed only when registered for the client,
+//! checked again on that POST.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -23,6 +25,22 @@ use crate::web::{error_page, BROWSER_COOKIE, SESSION_COOKIE};
 struct LogoutPage {
     done: bool,
     csrf: String,
+    /// Carried through the confirmation form (empty: none).
+    client_id: String,
+    post_logout_redirect_uri: String,
+    state: String,
+}
+
+impl LogoutPage {
+    fn done() -> Self {
+        Self {
+            done: true,
+            csrf: String::new(),
+            client_id: String::new(),
+            post_logout_redirect_uri: String::new(),
+            state: String::new(),
+        }
+    }
 }
 
 fn logout_csrf(jar: &CookieJar) -> Option<String> {
@@ -88,40 +106,43 @@ async fn logout(app: AppState, jar: CookieJar, params: Params, confirmed: bool) 
         (Some(id), _) | (None, Some(id)) => Some(id.to_owned()),
         (None, None) => None,
     };
+    let client = match &client_id {
+        Some(id) => match app.store.client(id).await {
+            Ok(client) => client,
+            Err(e) => return crate::error::InternalError::from(e).into_response(),
+        },
+        None => None,
+    };
     let redirect = match params.get("post_logout_redirect_uri") {
         None => None,
         Some(uri) => {
-            let Some(client_id) = &client_id else {
+            if client_id.is_none() {
                 return invalid("post_logout_redirect_uri needs an id_token_hint or a client_id.");
-            };
-            let client = match app.store.client(client_id).await {
-                Ok(client) => client,
-                Err(e) => return crate::error::InternalError::from(e).into_response(),
-            };
-            match client.filter(|c| {
+            }
+            let registered = client.as_ref().is_some_and(|c| {
                 c.settings
                     .post_logout_redirect_uris
                     .iter()
                     .any(|u| u == uri)
-            }) {
-                Some(_) => Some(uri.to_owned()),
-                None => {
-                    return invalid(
-                        "This post_logout_redirect_uri is not registered for the client.",
-                    )
-                }
+            });
+            if !registered {
+                return invalid("This post_logout_redirect_uri is not registered for the client.");
             }
+            Some(uri.to_owned())
         }
     };
     if hint.is_none() && !confirmed {
         return LogoutPage {
             done: false,
             csrf: logout_csrf(&jar).unwrap_or_default(),
+            client_id: client_id.unwrap_or_default(),
+            post_logout_redirect_uri: redirect.unwrap_or_default(),
+            state: params.get("state").map(str::to_owned).unwrap_or_default(),
         }
         .into_response();
     }
-    if let Some(session) = jar.get(SESSION_COOKIE) {
-        if let Err(e) = app.store.end_session(session.value()).await {
+    if let Some(cookie) = jar.get(SESSION_COOKIE) {
+        if let Err(e) = app.store.end_session(cookie.value()).await {
             return crate::error::InternalError::from(e).into_response();
         }
     }
@@ -134,13 +155,6 @@ async fn logout(app: AppState, jar: CookieJar, params: Params, confirmed: bool) 
             }
             (jar, Redirect::to(url.as_str())).into_response()
         }
-        None => (
-            jar,
-            LogoutPage {
-                done: true,
-                csrf: String::new(),
-            },
-        )
-            .into_response(),
+        None => (jar, LogoutPage::done()).into_response(),
     }
 }

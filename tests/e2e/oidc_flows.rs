@@ -294,6 +294,119 @@ async fn rp_initiated_logout_ends_the_session() {
     assert!(html.contains("logged out"), "{html}");
 }
 
+/// Whether the browser still has a session here: `prompt=none` gives a code, not an error.
+async fn logged_in(s: &Setup) -> bool {
+    let attempt = s.rp.attempt(&[], false, &[("prompt", "none")]);
+    let callback = s.browser.open(attempt.url.as_str()).await.away();
+    match param(&callback, "error") {
+        Some(error) => {
+            assert_eq!(error, "login_required");
+            false
+        }
+        None => param(&callback, "code").is_some(),
+    }
+}
+
+fn logout_url(s: &Setup, params: &[(&str, &str)]) -> String {
+    let mut url = url::Url::parse(&s.app.url("/logout")).unwrap();
+    url.query_pairs_mut().extend_pairs(params);
+    url.to_string()
+}
+
+/// An attribute value as a browser reads it (the page escapes `&`, `<`, `>`, quotes).
+fn unescape(value: &str) -> String {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let end = rest[at..].find(';').expect("a closed entity") + at;
+        let entity = &rest[at + 1..end];
+        let c = match entity {
+            "amp" => '&',
+            "lt" => '<',
+            "gt" => '>',
+            "quot" => '"',
+            _ => {
+                let code = entity.strip_prefix('#').expect("a known entity");
+                char::from_u32(code.parse().expect("a decimal entity")).unwrap()
+            }
+        };
+        out.push(c);
+        rest = &rest[end + 1..];
+    }
+    out + rest
+}
+
+/// The confirmation form, as a browser would send it: every field of the page.
+fn form_fields(html: &str) -> Vec<(&'static str, String)> {
+    ["csrf", "client_id", "post_logout_redirect_uri", "state"]
+        .into_iter()
+        .filter_map(|name| field(html, name).map(|value| (name, unescape(&value))))
+        .collect()
+}
+
+async fn post_form(s: &Setup, fields: &[(&'static str, String)]) -> crate::browser::Landing {
+    let form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    s.browser.post(&s.app.url("/logout"), &form).await
+}
+
+/// Without an id_token_hint the person confirms, and the confirmation still goes back to
+/// the relying party's registered post-logout URI, with its state; the URI is checked
+/// again when the form comes back.
+#[tokio::test]
+async fn logout_confirmed_on_the_page_still_returns_to_the_relying_party() {
+    let mut s = setup_on(Backend::Sqlite, settings()).await;
+    let attempt = s.rp.attempt(&[], false, &[]);
+    full_login(&s.app, &s.browser, &s.rp, &mut s.alice, ALICE, &attempt).await;
+
+    let url = logout_url(
+        &s,
+        &[
+            ("client_id", &s.id),
+            ("post_logout_redirect_uri", "https://rp.example/bye"),
+            ("state", "s2&x=<y>"),
+        ],
+    );
+    let (status, _, html) = s.browser.open(&url).await.page();
+    assert_eq!(status, 200, "{html}");
+    let fields = form_fields(&html);
+    assert_eq!(fields.len(), 4, "{html}");
+    assert!(
+        logged_in(&s).await,
+        "nothing ends before the person confirms"
+    );
+
+    // A changed redirect in the form is refused: only registered URIs are followed.
+    for (name, value) in [
+        ("post_logout_redirect_uri", "https://evil.example/"),
+        ("client_id", "another-client"),
+    ] {
+        let mut tampered = fields.clone();
+        tampered.retain(|(k, _)| *k != name);
+        tampered.push((name, value.to_owned()));
+        assert!(
+            matches!(
+                post_form(&s, &tampered).await,
+                crate::browser::Landing::Page { status: 400, .. }
+            ),
+            "{name}={value}"
+        );
+    }
+    let mut without_client = fields.clone();
+    without_client.retain(|(k, _)| *k != "client_id");
+    assert!(matches!(
+        post_form(&s, &without_client).await,
+        crate::browser::Landing::Page { status: 400, .. }
+    ));
+    assert!(logged_in(&s).await, "a refused form changes nothing");
+
+    let back = post_form(&s, &fields).await.away();
+    assert_eq!(back.host_str(), Some("rp.example"));
+    assert_eq!(back.path(), "/bye");
+    assert_eq!(param(&back, "state").as_deref(), Some("s2&x=<y>"));
+    assert!(!logged_in(&s).await);
+}
+
 #[tokio::test]
 async fn tokens_keys_sessions_and_pending_logins_survive_a_restart() {
     let mut s = setup_on(Backend::Sqlite, settings()).await;
