@@ -1,8 +1,9 @@
 //! RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) at `end_session_endpoint`.
-//! With a valid `id_token_hint` the session ends at once; otherwise the person confirms on
-//! a page, whose form carries `client_id`, `post_logout_redirect_uri` and `state` on to the
-//! POST. A `post_logout_redirect_uri` is followed only when registered for the client,
-//! checked again on that POST.
+//! The session ends at once only for an `id_token_hint` about the person logged in here,
+//! issued to a registered client; otherwise the person confirms on a page, whose form
+//! carries `client_id`, `post_logout_redirect_uri` and `state` on to the POST. A
+//! `post_logout_redirect_uri` is followed only when registered for the client, checked
+//! again on that POST.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -131,7 +132,25 @@ async fn logout(app: AppState, jar: CookieJar, params: Params, confirmed: bool) 
             Some(uri.to_owned())
         }
     };
-    if hint.is_none() && !confirmed {
+    let session = match jar.get(SESSION_COOKIE) {
+        Some(cookie) => match app.store.session(cookie.value(), app.clock.now()).await {
+            Ok(session) => session,
+            Err(e) => return crate::error::InternalError::from(e).into_response(),
+        },
+        None => None,
+    };
+    // A hint alone proves nothing about who sent this browser here (any ID token, even an
+    // old one or someone else's, would do): it ends the session without asking only when
+    // it names the person logged in here and was issued to a registered client. Without a
+    // session there is nothing to end, and so nothing to confirm.
+    let hint_matches = hint.as_ref().is_some_and(|hint| {
+        client.is_some()
+            && hint.client_id() == client_id.as_deref()
+            && session
+                .as_ref()
+                .is_none_or(|session| session.subject == hint.sub)
+    });
+    if !hint_matches && !confirmed {
         return LogoutPage {
             done: false,
             csrf: logout_csrf(&jar).unwrap_or_default(),

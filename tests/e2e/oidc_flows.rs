@@ -407,6 +407,59 @@ async fn logout_confirmed_on_the_page_still_returns_to_the_relying_party() {
     assert!(!logged_in(&s).await);
 }
 
+/// An ID token of someone else is no proof that the person logged in here wants to log
+/// out (any page could send the browser here with one): they are asked first. Their own
+/// ID token ends the session at once (rp_initiated_logout_ends_the_session).
+#[tokio::test]
+async fn a_hint_for_another_person_asks_before_logging_out() {
+    let mut s = setup_on(Backend::Sqlite, settings()).await;
+    let attempt = s.rp.attempt(&[], false, &[]);
+    full_login(&s.app, &s.browser, &s.rp, &mut s.alice, ALICE, &attempt).await;
+
+    // Bob, in his own browser, gets an ID token from the same relying party.
+    let mut bob = XmppUser::login(&s._prosody, "bob", "phone", Client::Xep0070, "accept").await;
+    let bob_browser = Browser::new(&s.app);
+    let attempt = s.rp.attempt(&[], false, &[]);
+    let code = full_login(
+        &s.app,
+        &bob_browser,
+        &s.rp,
+        &mut bob,
+        "bob@localhost",
+        &attempt,
+    )
+    .await;
+    let bob_token =
+        s.rp.exchange(&code, None)
+            .await
+            .unwrap()
+            .id_token()
+            .unwrap()
+            .to_string();
+
+    let url = logout_url(
+        &s,
+        &[
+            ("id_token_hint", &bob_token),
+            ("post_logout_redirect_uri", "https://rp.example/bye"),
+            ("state", "s3"),
+        ],
+    );
+    let (status, _, html) = s.browser.open(&url).await.page();
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Log out of jidconnect?"), "{html}");
+    assert!(logged_in(&s).await, "alice's session is still there");
+
+    // Confirmed, it logs alice out and goes back to the relying party.
+    let back = post_form(&s, &form_fields(&html)).await.away();
+    assert_eq!(back.as_str(), "https://rp.example/bye?state=s3");
+    assert!(!logged_in(&s).await);
+    // Bob's own session was never touched.
+    let attempt = s.rp.attempt(&[], false, &[("prompt", "none")]);
+    let callback = bob_browser.open(attempt.url.as_str()).await.away();
+    assert!(param(&callback, "code").is_some(), "{callback}");
+}
+
 #[tokio::test]
 async fn tokens_keys_sessions_and_pending_logins_survive_a_restart() {
     let mut s = setup_on(Backend::Sqlite, settings()).await;
