@@ -204,7 +204,7 @@ fn status_text(status: FlowStatus, client: &Client) -> String {
         FlowStatus::Accepted => format!("Confirmed. Continue to {}.", client.settings.name),
         FlowStatus::Denied => "You refused this login.".into(),
         FlowStatus::Expired => "No answer arrived in time.".into(),
-        FlowStatus::Unreachable => "Your XMPP address could not be reached.".into(),
+        FlowStatus::Unreachable => "Your XMPP address could not be reached, or our link to the XMPP network is down.".into(),
         FlowStatus::New | FlowStatus::Done => String::new(),
     }
 }
@@ -214,7 +214,7 @@ fn retry_message(status: FlowStatus) -> Option<String> {
     match status {
         FlowStatus::Denied => Some("The login was refused in your XMPP client. Send a new request, or use another address.".into()),
         FlowStatus::Expired => Some("No answer arrived in time. Check your XMPP client and send a new request.".into()),
-        FlowStatus::Unreachable => Some("We could not reach this address. Check it for typos; if it is right, its server may be down or unreachable right now.".into()),
+        FlowStatus::Unreachable => Some("We could not reach this address. Check it for typos; if it is right, its server, or our link to the XMPP network, may be down right now: try again in a minute.".into()),
         _ => None,
     }
 }

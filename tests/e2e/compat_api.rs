@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::browser::{field, Browser};
 use crate::helpers::{spawn_app, Client, Prosody, Provider, XmppUser, COMPONENT};
 
 fn params<'a>(jid: &'a str, code: &'a str) -> Vec<(&'a str, &'a str)> {
@@ -276,10 +277,52 @@ async fn prosody_killed_mid_request_gives_523_and_the_component_reconnects() {
         })
     };
     alice.next_request().await;
+    // And a login page waiting for Bob.
+    let mut bob = XmppUser::login(&prosody, "bob", "pc", Client::Xep0070, "ignore").await;
+    let browser = Browser::new(&app);
+    let mut authorize = url::Url::parse(&app.url("/authorize")).unwrap();
+    authorize
+        .query_pairs_mut()
+        .append_pair("client_id", &app.client_id)
+        .append_pair("redirect_uri", "https://wiki.example/callback")
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid");
+    let (_, login_url, html) = browser.open(authorize.as_str()).await.page();
+    let csrf = field(&html, "csrf").unwrap();
+    let (_, wait_url, _) = browser
+        .post(&login_url, &[("jid", "bob@localhost"), ("csrf", &csrf)])
+        .await
+        .page();
+    bob.next_request().await;
+
     prosody.kill();
     let (status, took) = request.await.unwrap();
     assert_eq!(status, 523);
     assert!(took < Duration::from_secs(20), "took {took:?}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status: serde_json::Value = browser
+            .http
+            .get(format!("{wait_url}/status"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if status["status"] == "unreachable" {
+            break;
+        }
+        assert_eq!(status["status"], "sent", "{status}");
+        assert!(Instant::now() < deadline, "the login page never ended");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, _, page) = browser.open(&wait_url).await.page();
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("our link to the XMPP network") && page.contains("name=\"jid\""),
+        "the page says what happened and offers a new try:\n{page}"
+    );
     app.wait_for_xmpp(false).await;
     let (status, _) = app.auth(&params("alice@localhost", "DOWN-2222")).await;
     assert_eq!(status, 523, "while disconnected, requests fail at once");
@@ -300,7 +343,7 @@ async fn prosody_killed_mid_request_gives_523_and_the_component_reconnects() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("jidconnect_confirmations_total{outcome=\"unreachable\"} 1"),
+        metrics.contains("jidconnect_confirmations_total{outcome=\"unreachable\"} 2"),
         "{metrics}"
     );
     let mut alice = XmppUser::login(&prosody, "alice", "laptop", Client::Xep0070, "accept").await;

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::browser::{field, full_login, Browser, Landing, RelyingParty, REDIRECT_URI};
-use crate::helpers::{spawn_app, Client, Prosody, Provider, TestApp, XmppUser};
+use crate::helpers::{spawn_app, spawn_app_with, Client, Prosody, Provider, TestApp, XmppUser};
 use jidconnect::store::clients::ClientSettings;
 
 const ALICE: &str = "alice@localhost";
@@ -354,6 +354,32 @@ async fn pages_resist_framing_csrf_and_session_fixation() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(30)).await;
     }
+    // Every other form of the flow refuses a missing or forged token, and another
+    // browser's right one; the flow is unharmed afterwards.
+    for path in ["continue", "restart", "consent"] {
+        for form in [vec![], vec![("csrf", "forged")]] {
+            let refused = browser
+                .http
+                .post(format!("{url}/{path}"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(refused.status().as_u16(), 403, "{path} {form:?}");
+        }
+        let elsewhere = stranger
+            .http
+            .post(format!("{url}/{path}"))
+            .form(&[("csrf", &csrf)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            elsewhere.status().as_u16(),
+            403,
+            "{path} from another browser"
+        );
+    }
     let done = browser
         .http
         .post(format!("{url}/continue"))
@@ -370,6 +396,44 @@ async fn pages_resist_framing_csrf_and_session_fixation() {
         browser.cookie("jidconnect_session").unwrap(),
         first_session,
         "session fixation"
+    );
+}
+
+#[tokio::test]
+async fn cookies_are_secure_when_the_issuer_is_https() {
+    let prosody = Prosody::start().await;
+    // Behind a TLS proxy: the issuer is https, the listener plain HTTP on loopback.
+    let app = spawn_app_with(
+        &prosody,
+        &[("JIDCONNECT_ISSUER", "https://login.example.org")],
+    )
+    .await;
+    let mut url = url::Url::parse(&app.url("/authorize")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", &app.client_id)
+        .append_pair("redirect_uri", "https://wiki.example/callback")
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid");
+    let response = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(url)
+        .send()
+        .await
+        .unwrap();
+    let cookies: Vec<String> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert!(!cookies.is_empty(), "{}", response.status());
+    assert!(
+        cookies
+            .iter()
+            .all(|c| c.contains("Secure") && c.contains("HttpOnly") && c.contains("SameSite=Lax")),
+        "{cookies:?}"
     );
 }
 
