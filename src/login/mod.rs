@@ -204,7 +204,10 @@ fn status_text(status: FlowStatus, client: &Client) -> String {
         FlowStatus::Accepted => format!("Confirmed. Continue to {}.", client.settings.name),
         FlowStatus::Denied => "You refused this login.".into(),
         FlowStatus::Expired => "No answer arrived in time.".into(),
-        FlowStatus::Unreachable => "Your XMPP address could not be reached, or our link to the XMPP network is down.".into(),
+        FlowStatus::Unreachable => {
+            "Your XMPP address could not be reached, or our link to the XMPP network is down."
+                .into()
+        }
         FlowStatus::New | FlowStatus::Done => String::new(),
     }
 }

@@ -107,14 +107,34 @@ async fn admins_log_in_over_xmpp_and_manage_clients() {
     let client = app.state.store.client(&id).await.unwrap().unwrap();
     assert!(client.secret_matches(&rotated) && !client.secret_matches(&secret));
 
-    // A forged form changes nothing.
-    let landing = browser
-        .post(
-            &app.url(&format!("/admin/clients/{id}/remove")),
-            &[("csrf", "forged")],
-        )
-        .await;
-    assert!(matches!(landing, Landing::Page { status: 403, .. }));
+    // A forged or missing token changes nothing, on every admin form.
+    let before = app.state.store.clients().await.unwrap();
+    for path in [
+        "/admin/clients".to_owned(),
+        format!("/admin/clients/{id}"),
+        format!("/admin/clients/{id}/rotate-secret"),
+        format!("/admin/clients/{id}/remove"),
+    ] {
+        for csrf in [None, Some("forged")] {
+            let mut form = vec![
+                ("name", "Evil"),
+                ("redirect_uris", "https://evil.example/cb"),
+            ];
+            form.extend(csrf.map(|c| ("csrf", c)));
+            let landing = browser.post(&app.url(&path), &form).await;
+            assert!(
+                matches!(landing, Landing::Page { status: 403, .. }),
+                "{path} with {csrf:?}: {landing:?}"
+            );
+        }
+    }
+    let after = app.state.store.clients().await.unwrap();
+    assert_eq!(before, after, "no forged form changed a client");
+    let client = app.state.store.client(&id).await.unwrap().unwrap();
+    assert!(
+        client.secret_matches(&rotated),
+        "the secret was not rotated"
+    );
     browser
         .post(
             &app.url(&format!("/admin/clients/{id}/remove")),
