@@ -102,6 +102,18 @@ test("reflected parameters cannot inject script", async () => {
     await page.locator("h1").hover();
     await shot(page, "xss-client-name-and-hint");
   }
+  // Error pages that name what was wrong: an unknown client, a bad redirect_uri.
+  for (const params of [
+    { client_id: "<script>alert(5)</script>", redirect_uri: "javascript:alert(6)", response_type: "code" },
+    { client_id: process.env.EVIL_CLIENT ?? "x", redirect_uri: "https://evil.example/\"><script>alert(7)</script>", response_type: "code" },
+  ]) {
+    const url = new URL(`${IDP}/authorize`);
+    url.search = new URLSearchParams(params).toString();
+    const response = await page.goto(url.toString());
+    assert.equal(response.status(), 400);
+    await page.locator("h1").waitFor();
+  }
+  await shot(page, "xss-error-page");
   await page.goto(SITE);
   await page.getByRole("link", { name: "Log in with XMPP" }).click();
   await page.waitForURL(`${IDP}/login/**`);
