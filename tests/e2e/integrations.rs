@@ -305,3 +305,47 @@ async fn django_allauth_guide() {
     };
     assert!(text.contains("username=alice@localhost"), "{next}: {text}");
 }
+
+/// The README's Django backend for the `/auth` API, run as printed with Python `requests`
+/// (credentials in the URL) against a real confirmation.
+#[tokio::test]
+async fn readme_django_backend_for_the_auth_api() {
+    let prosody = Prosody::start().await;
+    let app = spawn_app(&prosody).await;
+    let _alice = XmppUser::login(&prosody, "alice", "pc", Client::Xep0070, "accept").await;
+    let _bob = XmppUser::login(&prosody, "bob", "pc", Client::Xep0070, "deny").await;
+    let url = format!(
+        "http://{}:{}@{}/auth",
+        app.client_id, app.client_secret, app.addr
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let run = |jid: &'static str| {
+        tokio::process::Command::new("python3")
+            .arg(root.join("tests/support/readme_auth_backend.py"))
+            .arg(root.join("README.md"))
+            .arg(&url)
+            .arg(jid)
+            .output()
+    };
+    let out = run("Alice@localhost").await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "user alice@localhost"
+    );
+    let out = run("bob@localhost").await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "none",
+        "a no logs nobody in"
+    );
+}
