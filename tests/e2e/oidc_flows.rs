@@ -462,7 +462,16 @@ async fn a_hint_for_another_person_asks_before_logging_out() {
 
 #[tokio::test]
 async fn tokens_keys_sessions_and_pending_logins_survive_a_restart() {
-    let mut s = setup_on(Backend::Sqlite, settings()).await;
+    survives_a_restart(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn tokens_keys_sessions_and_pending_logins_survive_a_restart_on_postgres() {
+    survives_a_restart(Backend::Postgres).await;
+}
+
+async fn survives_a_restart(backend: Backend) {
+    let mut s = setup_on(backend, settings()).await;
     let attempt =
         s.rp.attempt(&["offline_access"], false, &[("prompt", "consent")]);
     let code = full_login(&s.app, &s.browser, &s.rp, &mut s.alice, ALICE, &attempt).await;
