@@ -155,27 +155,33 @@ impl Browser {
             "the page shows the code the XMPP client got ({}):\n{wait_html}",
             request.code
         );
-        let status_url = format!("{wait_url}/status");
+        self.wait_for_status(&format!("{wait_url}/status"), "accepted")
+            .await;
+        self.post(&format!("{wait_url}/continue"), &[("csrf", &csrf)])
+            .await
+    }
+
+    /// Polls a login's `status_url` (as the page's script does) until it reads `want`;
+    /// anything but "sent" on the way fails the test.
+    pub async fn wait_for_status(&self, status_url: &str, want: &str) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
             let status: serde_json::Value = self
                 .http
-                .get(&status_url)
+                .get(status_url)
                 .send()
                 .await
                 .unwrap()
                 .json()
                 .await
                 .unwrap();
-            if status["status"] == "accepted" {
-                break;
+            if status["status"] == want {
+                return;
             }
-            assert_eq!(status["status"], "sent", "{status}");
-            assert!(tokio::time::Instant::now() < deadline, "never accepted");
+            assert_eq!(status["status"], "sent", "waiting for {want}: {status}");
+            assert!(tokio::time::Instant::now() < deadline, "never {want}");
             tokio::time::sleep(Duration::from_millis(30)).await;
         }
-        self.post(&format!("{wait_url}/continue"), &[("csrf", &csrf)])
-            .await
     }
 
     /// Approves the consent page if there is one; returns the callback URL.

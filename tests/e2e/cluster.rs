@@ -194,24 +194,9 @@ async fn any_instance_serves_any_request() {
         .page();
     alice.next_request().await;
     let flow_path = url::Url::parse(&wait_url).unwrap().path().to_owned();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let status: Value = browser
-            .http
-            .get(b.url(&format!("{flow_path}/status")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if status["status"] == "accepted" {
-            break;
-        }
-        assert_eq!(status["status"], "sent", "{status}");
-        assert!(tokio::time::Instant::now() < deadline, "never accepted");
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    }
+    browser
+        .wait_for_status(&b.url(&format!("{flow_path}/status")), "accepted")
+        .await;
     let callback = browser
         .post(&c.url(&format!("{flow_path}/continue")), &[("csrf", &csrf)])
         .await
@@ -220,18 +205,17 @@ async fn any_instance_serves_any_request() {
 
     // The code from C is redeemed at B; the ID token verifies with the shared JWKS.
     let verifier = attempt.verifier.unwrap();
-    let (status, body) = post_token(
-        b,
-        &client_id,
-        &secret,
-        &[
+    let redeem_at = |app| {
+        let form = [
             ("grant_type", "authorization_code"),
-            ("code", &code),
+            ("code", code.as_str()),
             ("redirect_uri", REDIRECT_URI),
-            ("code_verifier", verifier.secret()),
-        ],
-    )
-    .await;
+            ("code_verifier", verifier.secret().as_str()),
+        ];
+        let (client_id, secret) = (client_id.clone(), secret.clone());
+        async move { post_token(app, &client_id, &secret, &form).await }
+    };
+    let (status, body) = redeem_at(b).await;
     assert_eq!(status, 200, "{body}");
     let tokens: CoreTokenResponse = serde_json::from_value(body).unwrap();
     let claims = rp.id_claims(&tokens, &attempt.nonce);
@@ -276,18 +260,7 @@ async fn any_instance_serves_any_request() {
     );
 
     // Replaying the code at A fails too.
-    let (status, body) = post_token(
-        a,
-        &client_id,
-        &secret,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT_URI),
-            ("code_verifier", verifier.secret()),
-        ],
-    )
-    .await;
+    let (status, body) = redeem_at(a).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))

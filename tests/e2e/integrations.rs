@@ -327,25 +327,18 @@ async fn readme_django_backend_for_the_auth_api() {
             .arg(jid)
             .output()
     };
-    let out = run("Alice@localhost").await.unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "user alice@localhost"
-    );
-    let out = run("bob@localhost").await.unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "none",
-        "a no logs nobody in"
-    );
+    for (jid, logged_in) in [
+        ("Alice@localhost", "user alice@localhost"),
+        // A no logs nobody in.
+        ("bob@localhost", "none"),
+    ] {
+        let out = run(jid).await.unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            logged_in,
+            "{stderr}"
+        );
+    }
 }

@@ -339,21 +339,9 @@ async fn pages_resist_framing_csrf_and_session_fixation() {
         "303 after POST (RFC 9700 §4.12)"
     );
     alice.next_request().await;
-    loop {
-        let status: Value = browser
-            .http
-            .get(format!("{url}/status"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if status["status"] == "accepted" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
-    }
+    browser
+        .wait_for_status(&format!("{url}/status"), "accepted")
+        .await;
     // Every other form of the flow refuses a missing or forged token, and another
     // browser's right one; the flow is unharmed afterwards.
     for path in ["continue", "restart", "consent"] {
