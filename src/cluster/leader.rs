@@ -145,9 +145,11 @@ async fn lead(
                 announced_connected = beat(cluster, confirmer, since).await;
             }
             _ = link_check.tick() => {
-                // Tell the other instances at once when the component connects or drops.
+                // Tell the other instances at once when the component connects or drops,
+                // and send what queued up meanwhile.
                 if announced_connected != Some(confirmer.is_connected()) {
                     announced_connected = beat(cluster, confirmer, since).await;
+                    take_queued(cluster, confirmer).await;
                 }
             }
             _ = purge.tick() => purge_decided(cluster, history_secs).await,
@@ -283,7 +285,12 @@ fn secs(s: i64) -> Duration {
     Duration::from_secs(s.max(0) as u64)
 }
 
+/// Only while the component is connected: requests queued during a failover wait for the
+/// new leader's link (their askers wait [`super::PICKUP_WAIT`]) instead of failing at once.
 async fn take_queued(cluster: &Arc<Cluster>, confirmer: &Confirmer) {
+    if !confirmer.is_connected() {
+        return;
+    }
     loop {
         match take_batch(cluster, confirmer).await {
             Ok(taken) if taken == TAKE_BATCH as usize => continue,
