@@ -213,32 +213,19 @@ async fn issue(
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
     let ttl = &app.config.oidc;
-    let access_token = app
+    let offline = scope.split_whitespace().any(|s| s == "offline_access");
+    let refresh_expires_at = (offline || client.settings.always_refresh)
+        .then(|| now + ttl.refresh_token_ttl_secs as i64);
+    let (access_token, refresh_token) = app
         .store
-        .issue_token(
-            TokenKind::Access,
+        .issue_tokens(
             &grant.id,
             scope,
             now,
             now + ttl.access_token_ttl_secs as i64,
+            refresh_expires_at,
         )
         .await?;
-    let offline = scope.split_whitespace().any(|s| s == "offline_access");
-    let refresh_token = if offline || client.settings.always_refresh {
-        Some(
-            app.store
-                .issue_token(
-                    TokenKind::Refresh,
-                    &grant.id,
-                    scope,
-                    now,
-                    now + ttl.refresh_token_ttl_secs as i64,
-                )
-                .await?,
-        )
-    } else {
-        None
-    };
     let mut claims: Map<String, Value> = user_claims(
         &grant.subject,
         scope,

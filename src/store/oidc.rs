@@ -187,15 +187,6 @@ pub enum TokenKind {
     Refresh,
 }
 
-impl TokenKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            TokenKind::Access => "access",
-            TokenKind::Refresh => "refresh",
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct TokenRow {
     pub kind: TokenKind,
@@ -505,25 +496,36 @@ impl Store {
         }))
     }
 
-    pub async fn issue_token(
+    /// Issues an access token and, with `refresh_expires_at`, a refresh token, in one
+    /// statement (the token endpoint's hot path).
+    pub async fn issue_tokens(
         &self,
-        kind: TokenKind,
         grant_id: &str,
         scope: &str,
         now: i64,
-        expires_at: i64,
-    ) -> Result<String, sqlx::Error> {
-        let token = random::token(43);
-        sqlx::query("INSERT INTO tokens (token_hash, kind, grant_id, scope, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(digest(&token))
-            .bind(kind.as_str())
+        access_expires_at: i64,
+        refresh_expires_at: Option<i64>,
+    ) -> Result<(String, Option<String>), sqlx::Error> {
+        let access = random::token(43);
+        let refresh = refresh_expires_at.map(|_| random::token(43));
+        let columns =
+            "INSERT INTO tokens (token_hash, kind, grant_id, scope, expires_at, created_at) \
+                       VALUES ($1, 'access', $2, $3, $4, $5)";
+        let query = match refresh {
+            Some(_) => format!("{columns}, ($6, 'refresh', $2, $3, $7, $5)"),
+            None => columns.to_owned(),
+        };
+        let mut insert = sqlx::query(&query)
+            .bind(digest(&access))
             .bind(grant_id)
             .bind(scope)
-            .bind(expires_at)
-            .bind(now)
-            .execute(self.pool())
-            .await?;
-        Ok(token)
+            .bind(access_expires_at)
+            .bind(now);
+        if let (Some(token), Some(expires_at)) = (&refresh, refresh_expires_at) {
+            insert = insert.bind(digest(token)).bind(expires_at);
+        }
+        insert.execute(self.pool()).await?;
+        Ok((access, refresh))
     }
 
     /// Looks a token up, whatever its state (callers check expiry, use and revocation).

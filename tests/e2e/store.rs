@@ -56,7 +56,7 @@ async fn clients_on_postgres() {
 }
 
 async fn purging_keeps_what_is_alive(db: &TestDatabase) {
-    use jidconnect::store::oidc::{NewGrant, TokenKind};
+    use jidconnect::store::oidc::NewGrant;
     let store = Store::connect(&db.url).await.unwrap();
     let now = 1_900_000_000;
     let grant = |subject: &'static str| NewGrant {
@@ -76,14 +76,15 @@ async fn purging_keeps_what_is_alive(db: &TestDatabase) {
         .create_grant(grant("live@x.org"), now - 100)
         .await
         .unwrap();
-    let dead_token = store
-        .issue_token(TokenKind::Access, &old, "openid", now - 100, now - 1)
+    let (dead_token, _) = store
+        .issue_tokens(&old, "openid", now - 100, now - 1, None)
         .await
         .unwrap();
-    let live_token = store
-        .issue_token(TokenKind::Refresh, &live, "openid", now - 100, now + 100)
+    let (_, live_token) = store
+        .issue_tokens(&live, "openid", now - 100, now - 1, Some(now + 100))
         .await
         .unwrap();
+    let live_token = live_token.expect("a refresh token");
     let dead_session = store
         .create_session("old@x.org", now - 100, now - 1)
         .await
