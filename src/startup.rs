@@ -116,17 +116,22 @@ impl Application {
                     retention,
                     shutdown_rx.clone(),
                 ));
-                let task = tokio::spawn({
-                    let (xmpp, confirmer) = (config.xmpp.clone(), confirmer.clone());
-                    async move {
-                        component::run(xmpp, confirmer, outbox, shutdown_rx).await;
-                    }
+                let decisions = confirmer
+                    .take_decisions()
+                    .context("the confirmer's decisions are taken once")?;
+                let answers = crate::xmpp::dispatch::record_flow_answers(
+                    decisions,
+                    store.clone(),
+                    clock.clone(),
+                    shutdown_rx.clone(),
+                );
+                let link =
+                    component::run(config.xmpp.clone(), confirmer.clone(), outbox, shutdown_rx);
+                // Awaited at shutdown: the answers recorder holds the database until then.
+                let task = tokio::spawn(async move {
+                    tokio::join!(link, answers);
                 });
-                let dispatcher = Dispatcher::Local {
-                    confirmer,
-                    store: store.clone(),
-                    clock: clock.clone(),
-                };
+                let dispatcher = Dispatcher::Local { confirmer };
                 (dispatcher, task)
             }
         };

@@ -5,9 +5,11 @@
 //! `from` does. The first decisive answer wins and the request is forgotten, so later,
 //! duplicate, foreign-code or post-expiry answers find nothing to decide.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use jid::{BareJid, Jid};
@@ -155,6 +157,16 @@ struct Pending {
     iq_id: Option<String>,
     message_id: Option<String>,
     status: watch::Sender<Status>,
+    /// Whose answer this is (a login flow), announced on the decisions channel.
+    tag: Option<String>,
+}
+
+/// A decided request that carried a tag.
+#[derive(Debug)]
+pub struct Decision {
+    pub tag: String,
+    pub code: String,
+    pub status: Status,
 }
 
 struct Registry {
@@ -168,6 +180,11 @@ struct Registry {
     pending: HashMap<RequestId, Pending>,
     by_jid: HashMap<BareJid, RequestId>,
     by_stanza_id: HashMap<String, RequestId>,
+    /// When each request expires, soonest first; entries of requests already decided
+    /// stay until their time and then find nothing.
+    /// (tokio's clock, which tests can pause.)
+    deadlines: BinaryHeap<Reverse<(tokio::time::Instant, RequestId)>>,
+    decisions: mpsc::UnboundedSender<Decision>,
 }
 
 impl Registry {
@@ -175,6 +192,7 @@ impl Registry {
         &mut self,
         me: &BareJid,
         request: &ConfirmRequest,
+        tag: Option<String>,
         now: Instant,
     ) -> Result<(RequestId, Confirmation, Element), RequestError> {
         if !self.connected {
@@ -211,6 +229,7 @@ impl Registry {
             iq_id: None,
             message_id: None,
             status,
+            tag,
         };
         let stanza = match request.jid.full() {
             Some(full) => {
@@ -254,6 +273,13 @@ impl Registry {
         let seconds = now.saturating_duration_since(pending.sent_at).as_secs_f64();
         self.metrics.confirmation_decided(outcome, seconds);
         pending.status.send_replace(status);
+        if let Some(tag) = pending.tag {
+            let _ = self.decisions.send(Decision {
+                tag,
+                code: pending.code,
+                status,
+            });
+        }
     }
 
     fn fail_all(&mut self, now: Instant) {
@@ -385,8 +411,13 @@ pub struct Confirmer {
 
 struct Shared {
     me: BareJid,
+    /// One task expires every request (a task per request would cost memory per pending
+    /// login); started with the first request, inside the runtime.
+    sweeper_started: AtomicBool,
     registry: Mutex<Registry>,
     outgoing: mpsc::UnboundedSender<Element>,
+    /// Until someone takes them: see [`Confirmer::take_decisions`].
+    decisions: Mutex<Option<mpsc::UnboundedReceiver<Decision>>>,
 }
 
 /// The component connection's end of the confirmer: stanzas to send.
@@ -395,7 +426,9 @@ pub struct Outbox(pub mpsc::UnboundedReceiver<Element>);
 impl Confirmer {
     pub fn new(component_jid: BareJid, limits: &Limits, metrics: Arc<Metrics>) -> (Self, Outbox) {
         let (outgoing, receiver) = mpsc::unbounded_channel();
+        let (decisions, decided) = mpsc::unbounded_channel();
         let registry = Registry {
+            decisions,
             metrics,
             limiter: Limiter::new(limits),
             max_pending: limits.max_pending,
@@ -405,11 +438,14 @@ impl Confirmer {
             pending: HashMap::new(),
             by_jid: HashMap::new(),
             by_stanza_id: HashMap::new(),
+            deadlines: BinaryHeap::new(),
         };
         let shared = Arc::new(Shared {
             me: component_jid,
+            sweeper_started: AtomicBool::new(false),
             registry: Mutex::new(registry),
             outgoing,
+            decisions: Mutex::new(Some(decided)),
         });
         (Self { shared }, Outbox(receiver))
     }
@@ -427,20 +463,40 @@ impl Confirmer {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The decisions of tagged requests, for the one consumer that records them.
+    pub fn take_decisions(&self) -> Option<mpsc::UnboundedReceiver<Decision>> {
+        self.shared
+            .decisions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+    }
+
     /// Sends a confirmation request, subject to the limits; it expires after its timeout.
     pub fn request(&self, request: ConfirmRequest) -> Result<Confirmation, RequestError> {
+        self.request_tagged(request, None)
+    }
+
+    /// As [`Self::request`]; the decision is also announced with `tag` (see
+    /// [`Self::take_decisions`]), so that no task per request has to wait for it.
+    pub fn request_tagged(
+        &self,
+        request: ConfirmRequest,
+        tag: Option<String>,
+    ) -> Result<Confirmation, RequestError> {
         let (id, confirmation, stanza) =
             self.registry()
-                .start(&self.shared.me, &request, Instant::now())?;
+                .start(&self.shared.me, &request, tag, Instant::now())?;
         if self.shared.outgoing.send(stanza).is_err() {
             self.registry()
                 .finish(id, Status::Unreachable, Instant::now());
         }
-        let this = self.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(request.timeout).await;
-            this.registry().finish(id, Status::Expired, Instant::now());
-        });
+        self.registry()
+            .deadlines
+            .push(Reverse((tokio::time::Instant::now() + request.timeout, id)));
+        if !self.shared.sweeper_started.swap(true, Ordering::Relaxed) {
+            tokio::spawn(expire_periodically(Arc::downgrade(&self.shared)));
+        }
         tracing::info!(jid = %request.jid, "confirmation request sent");
         self.registry().metrics.confirmation_started();
         Ok(confirmation)
@@ -501,6 +557,32 @@ impl Confirmer {
         let incoming = stanzas::classify(stanza);
         self.registry()
             .handle(&self.shared.me, incoming, Instant::now())
+    }
+}
+
+/// How late a silent request may end past its timeout.
+const EXPIRY_TICK: Duration = Duration::from_millis(250);
+
+/// Ends the requests whose time is up, until the confirmer is gone.
+async fn expire_periodically(shared: Weak<Shared>) {
+    let mut tick = tokio::time::interval(EXPIRY_TICK);
+    loop {
+        tick.tick().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let now = tokio::time::Instant::now();
+        let mut registry = shared
+            .registry
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        while let Some(Reverse((deadline, id))) = registry.deadlines.peek().copied() {
+            if deadline > now {
+                break;
+            }
+            registry.deadlines.pop();
+            registry.finish(id, Status::Expired, Instant::now());
+        }
     }
 }
 

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use super::confirm::{ConfirmRequest, Confirmation, Confirmer, RequestError, Status};
+use tokio::sync::{mpsc, watch};
+
+use super::confirm::{ConfirmRequest, Confirmation, Confirmer, Decision, RequestError, Status};
 use crate::clock::Clock;
 use crate::cluster::{Cluster, LeaderInfo};
 use crate::store::oidc::FlowStatus;
@@ -13,8 +15,6 @@ use crate::store::Store;
 pub enum Dispatcher {
     Local {
         confirmer: Confirmer,
-        store: Store,
-        clock: Clock,
     },
     Cluster {
         /// Sends requests while this instance leads.
@@ -44,6 +44,41 @@ impl From<Status> for FlowStatus {
     }
 }
 
+/// Records the answers of this process's tagged (login flow) requests, one task for all;
+/// at shutdown it records what was already decided, then ends (it holds the database).
+pub async fn record_flow_answers(
+    mut decisions: mpsc::UnboundedReceiver<Decision>,
+    store: Store,
+    clock: Clock,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let decision = tokio::select! {
+            decision = decisions.recv() => decision,
+            _ = super::component::stopped(&mut shutdown) => {
+                while let Ok(decision) = decisions.try_recv() {
+                    record(&store, &clock, decision).await;
+                }
+                return;
+            }
+        };
+        match decision {
+            Some(decision) => record(&store, &clock, decision).await,
+            None => return,
+        }
+    }
+}
+
+async fn record(store: &Store, clock: &Clock, Decision { tag, code, status }: Decision) {
+    let auth_time = (status == Status::Accepted).then(|| clock.now());
+    if let Err(e) = store
+        .flow_answered(&tag, &code, status.into(), auth_time)
+        .await
+    {
+        tracing::error!(error = %e, "cannot record the answer to a login");
+    }
+}
+
 impl Dispatcher {
     /// Sends a confirmation request, subject to the limits. With `flow_id`, the answer is
     /// recorded in that login flow (whose `code` is the request's code) by whoever gets it.
@@ -53,29 +88,8 @@ impl Dispatcher {
         flow_id: Option<&str>,
     ) -> Result<Confirmation, RequestError> {
         match self {
-            Dispatcher::Local {
-                confirmer,
-                store,
-                clock,
-            } => {
-                let code = request.text.code.clone();
-                let confirmation = confirmer.request(request)?;
-                if let Some(flow_id) = flow_id {
-                    let (store, clock, flow_id) =
-                        (store.clone(), clock.clone(), flow_id.to_owned());
-                    let outcome = confirmation.clone().outcome();
-                    tokio::spawn(async move {
-                        let status = outcome.await;
-                        let auth_time = (status == Status::Accepted).then(|| clock.now());
-                        if let Err(e) = store
-                            .flow_answered(&flow_id, &code, status.into(), auth_time)
-                            .await
-                        {
-                            tracing::error!(error = %e, "cannot record the answer to a login");
-                        }
-                    });
-                }
-                Ok(confirmation)
+            Dispatcher::Local { confirmer, .. } => {
+                confirmer.request_tagged(request, flow_id.map(str::to_owned))
             }
             Dispatcher::Cluster { cluster, .. } => cluster.request(request, flow_id).await,
         }
