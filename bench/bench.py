@@ -11,7 +11,8 @@ core. Everything listens on 127.0.0.1 only; every run is bounded in time and cou
 Workloads: 1 discovery + JWKS; 2 token endpoint (authorization_code, RS256 ID token, one
 fresh code per request, minted untimed through 3: the full login over a real Prosody with
 a bot that accepts every request); 4 userinfo and refresh_token; 5 pending logins against
-a silent XMPP server (bench/sink.py).
+a silent XMPP server (bench/sink.py); 6 several jidconnect instances on one PostgreSQL
+(1, 2, 3), full logins and token requests spread round-robin over them.
 """
 import argparse
 import base64
@@ -53,6 +54,8 @@ class Profile:
     single_logins: int
     pending: tuple
     openssl_seconds: int
+    # Workload 6: the cluster sizes measured, each with `codes` logins and token requests.
+    cluster_sizes: tuple = (1, 2, 3)
 
 
 # Single-use runs (token, refresh) last as long as their codes: a few seconds at full speed.
@@ -87,15 +90,19 @@ class Processes:
         self.started.append(process)
         return process
 
-    def stop_all(self):
-        for process in reversed(self.started):
+    def stop(self, processes):
+        for process in processes:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
-        for process in self.started:
+        for process in processes:
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def stop_all(self):
+        self.stop(list(reversed(self.started)))
 
 
 def process_tree(root_pids):
@@ -212,6 +219,7 @@ class Bot:
     """bench/bot.py: accepts every request and measures Prosody's round trip."""
 
     def __init__(self, procs, prosody, count):
+        self.prosody = prosody
         self.process = procs.start(
             "bot", [sys.executable, str(BENCH / "bot.py"), "--count", str(count),
                     "--password", "bot", "--port", str(prosody.c2s_port)],
@@ -246,15 +254,24 @@ class PostgreSQL:
                          "-p", str(self.port), "-k", str(self.data),
                          "-c", "listen_addresses=127.0.0.1"], SERVER_CORE)
         wait_port(self.port, "PostgreSQL")
+        # Retried: the port opens a moment before the server accepts connections.
         for _ in range(50):
-            if subprocess.run([*as_postgres, "psql", "-h", "127.0.0.1", "-p", str(self.port),
-                               "-qc", "CREATE DATABASE jidconnect"],
-                              stderr=subprocess.DEVNULL).returncode == 0:
+            try:
+                self.url = self.create_database("jidconnect")
                 break
-            time.sleep(0.2)
+            except BenchError:
+                time.sleep(0.2)
         else:
             raise BenchError("cannot create the PostgreSQL database; see postgres.log")
-        self.url = f"postgres://postgres@127.0.0.1:{self.port}/jidconnect"
+
+    def create_database(self, name):
+        """A fresh database on this cluster; its URL."""
+        created = subprocess.run(
+            ["runuser", "-u", "postgres", "--", "psql", "-h", "127.0.0.1", "-p",
+             str(self.port), "-qc", f"CREATE DATABASE {name}"], stderr=subprocess.DEVNULL)
+        if created.returncode != 0:
+            raise BenchError(f"cannot create the PostgreSQL database {name}")
+        return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
 
     def remove(self):
         shutil.rmtree(self.data, ignore_errors=True)
@@ -277,6 +294,10 @@ class Server:
     def cpu(self):
         return cpu_seconds([self.pid, *self.extra_pids])
 
+    @property
+    def bases(self):
+        return [self.base]
+
 
 def start_jidconnect(procs, run_dir, binary, name, component, xmpp_port, secret,
                      database_url=None, extra_pids=()):
@@ -284,11 +305,36 @@ def start_jidconnect(procs, run_dir, binary, name, component, xmpp_port, secret,
     home = run_dir / name
     home.mkdir()
     port = free_port()
+    env = write_config(home, f"http://127.0.0.1:{port}", port,
+                       database_url or f"sqlite://{home}/jidconnect.db", component, xmpp_port,
+                       secret)
+    credentials = add_client(binary, env)
+    process = procs.start(name, [binary, "serve"], SERVER_CORE, env=env)
+    wait_port(port, name)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while health(base).get("xmpp") != "connected":
+        if time.monotonic() > deadline:
+            raise BenchError(f"{name} did not connect to its XMPP server")
+        time.sleep(0.1)
+    return Server(name=name, pid=process.pid, base=base, authorize_path="/authorize",
+                  token_path="/token", userinfo_path="/userinfo",
+                  client_id=credentials["client_id"],
+                  client_secret=credentials["client_secret"],
+                  login_args=JIDCONNECT_LOGIN_ARGS, extra_pids=list(extra_pids))
+
+
+# One bot per parallel login: jidconnect keeps one request pending per JID.
+JIDCONNECT_LOGIN_ARGS = ["--scope", "openid", "--jid", "bot{w}@localhost"]
+
+
+def write_config(home, issuer, port, database_url, component, xmpp_port, secret):
+    """home/jidconnect.toml with the bench's limits; the environment that selects it."""
     # Limits opened up: one bot JID answers every login, all from 127.0.0.1.
     (home / "jidconnect.toml").write_text(f"""
-issuer = "http://127.0.0.1:{port}"
+issuer = "{issuer}"
 listen = "127.0.0.1:{port}"
-database_url = "{database_url or f'sqlite://{home}/jidconnect.db'}"
+database_url = "{database_url}"
 keys_dir = "{home}/keys"
 [xmpp]
 component_jid = "{component}"
@@ -304,26 +350,16 @@ max_pending = 200000
 [oidc]
 code_ttl_secs = 600
 """)
-    env = {"JIDCONNECT_CONFIG": str(home / "jidconnect.toml")}
+    return {"JIDCONNECT_CONFIG": str(home / "jidconnect.toml")}
+
+
+def add_client(binary, env):
+    """The bench's trusted client, through the CLI: its id and secret."""
     added = subprocess.run(
         [binary, "client", "add", "--name", "Bench", "--redirect-uri", REDIRECT_URI,
          "--trusted", "--always-refresh", "--json"],
         env={**os.environ, **env}, check=True, capture_output=True, text=True)
-    credentials = json.loads(added.stdout)
-    process = procs.start(name, [binary, "serve"], SERVER_CORE, env=env)
-    wait_port(port, name)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while health(base).get("xmpp") != "connected":
-        if time.monotonic() > deadline:
-            raise BenchError(f"{name} did not connect to its XMPP server")
-        time.sleep(0.1)
-    return Server(name=name, pid=process.pid, base=base, authorize_path="/authorize",
-                  token_path="/token", userinfo_path="/userinfo",
-                  client_id=credentials["client_id"],
-                  client_secret=credentials["client_secret"],
-                  login_args=["--scope", "openid", "--jid", "bot{w}@localhost"],
-                  extra_pids=list(extra_pids))
+    return json.loads(added.stdout)
 
 
 def start_peer(procs):
@@ -357,40 +393,67 @@ def openssl_speed(seconds):
     return speeds
 
 
-def wrk(server, path, seconds, mode="get", inputs=None, output=None):
-    """One wrk run against the server; its CPU and RSS from /proc around it."""
+@dataclass
+class WrkRun:
+    """One wrk process under way (see start_wrk)."""
+    process: subprocess.Popen
+    label: str
+    mode: str
+    seconds: int
+    times: Path = None
+
+
+def start_wrk(server, base, path, seconds, mode, inputs, output, connections):
     basic = base64.b64encode(f"{server.client_id}:{server.client_secret}".encode()).decode()
     env = {**os.environ, "BENCH_MODE": mode, "BENCH_BASIC": basic,
            "BENCH_REDIRECT_URI": REDIRECT_URI}
     times = None
     if inputs:
-        times = inputs.with_name(f"{mode}-times")
+        times = inputs.with_name(f"{inputs.name}-{mode}-times")
         env["BENCH_INPUT"] = str(inputs)
         env["BENCH_TIMES"] = str(times)
     if output:
         env["BENCH_OUTPUT"] = str(output)
-    cpu_before = server.cpu()
-    result = subprocess.run(
-        ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s",
-         "--timeout", "10s", "-s", str(BENCH / "wrk" / "oidc.lua"), server.base + path],
-        env=env, capture_output=True, text=True, timeout=seconds + 60)
-    cpu = server.cpu() - cpu_before
-    lines = [l for l in result.stdout.splitlines() if l.startswith("{")]
-    if result.returncode != 0 or not lines:
-        raise BenchError(f"wrk {mode} {path} failed: {result.stdout}{result.stderr}")
+    process = subprocess.Popen(
+        ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
+         "--timeout", "10s", "-s", str(BENCH / "wrk" / "oidc.lua"), base + path],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return WrkRun(process, f"{server.name} {mode} {base}{path}", mode, seconds, times)
+
+
+def finish_wrk(run):
+    """wrk's JSON line, checked, plus "answered" and "active_seconds": the responses and
+    the time they took (for single-use inputs, until they ran out)."""
+    try:
+        out, err = run.process.communicate(timeout=run.seconds + 60)
+    except subprocess.TimeoutExpired:
+        run.process.kill()
+        raise BenchError(f"wrk {run.label} did not finish") from None
+    lines = [l for l in out.splitlines() if l.startswith("{")]
+    if run.process.returncode != 0 or not lines:
+        raise BenchError(f"wrk {run.label} failed: {out}{err}")
     stats = json.loads(lines[-1])
     # The very last request of a single-use run may carry the "exhausted" marker.
-    allowed = 1 if mode in ("code", "refresh") else 0
+    allowed = 1 if run.mode in ("code", "refresh") else 0
     if stats["socket_errors"] or stats["non2xx"] > allowed or stats["requests"] == 0:
-        raise BenchError(f"{server.name} {mode} {path}: errors in {stats}")
-    if times and times.exists():
+        raise BenchError(f"wrk {run.label}: errors in {stats}")
+    if run.times and run.times.exists():
         # The single-use inputs ran out before -d: the rate is over the time they lasted.
-        answered, seconds = times.read_text().split()
-        stats["req_s"] = int(answered) / float(seconds)
-        stats["cores"] = cpu / float(seconds)
+        answered, seconds = run.times.read_text().split()
+        stats["answered"], stats["active_seconds"] = int(answered), float(seconds)
     else:
-        stats["req_s"] = stats["requests"] / stats["seconds"]
-        stats["cores"] = cpu / stats["seconds"]
+        stats["answered"], stats["active_seconds"] = stats["requests"], stats["seconds"]
+    return stats
+
+
+def wrk(server, path, seconds, mode="get", inputs=None, output=None):
+    """One wrk run against the server; its CPU and RSS from /proc around it."""
+    cpu_before = server.cpu()
+    stats = finish_wrk(start_wrk(server, server.base, path, seconds, mode, inputs, output,
+                                 CONNECTIONS))
+    cpu = server.cpu() - cpu_before
+    stats["req_s"] = stats["answered"] / stats["active_seconds"]
+    stats["cores"] = cpu / stats["active_seconds"]
     stats["cpu_us"] = cpu * 1e6 / stats["requests"]
     stats["rss_mib"] = rss_mib(server.pid)
     return stats
@@ -398,8 +461,9 @@ def wrk(server, path, seconds, mode="get", inputs=None, output=None):
 
 def mint_codes(helper, server, count, concurrency, codes_file):
     """Full logins through the real flow (workload 3); their codes feed workload 2."""
+    bases = [arg for base in server.bases for arg in ("--base", base)]
     result = subprocess.run(
-        ["taskset", "-c", LOAD_CORE, helper, "--base", server.base,
+        ["taskset", "-c", LOAD_CORE, helper, *bases,
          "--authorize-path", server.authorize_path, "--client-id", server.client_id,
          "--redirect-uri", REDIRECT_URI, "--count", str(count),
          "--concurrency", str(concurrency), "--codes-out", str(codes_file),
@@ -470,6 +534,146 @@ def pending_logins(procs, run_dir, binary, helper, counts):
                         "kib_per_pending": (rss - idle) * 1024 / count,
                         "seconds": time.monotonic() - started})
     return results
+
+
+class Cluster:
+    """Workload 6: jidconnect instances on one PostgreSQL database, as docs/deployment.md
+    runs them: one shared config (same issuer, [xmpp] settings and keys), each process with
+    its own JIDCONNECT_LISTEN and JIDCONNECT_INSTANCE_NAME, all on the server core."""
+
+    name = "cluster"
+    authorize_path = "/authorize"
+    token_path = "/token"
+    login_args = JIDCONNECT_LOGIN_ARGS
+
+    def __init__(self, procs, home, binary, database_url, postgres_pid, prosody):
+        self.procs, self.home, self.binary = procs, home, binary
+        self.postgres_pid = postgres_pid
+        home.mkdir()
+        # The issuer is the "balancer" the driver plays: nothing listens there, so a request
+        # that escaped the round-robin (an absolute URL not rewritten) fails loudly.
+        self.env = write_config(home, f"http://127.0.0.1:{free_port()}", free_port(),
+                                database_url, "cluster.localhost", prosody.component_port,
+                                prosody.secret)
+        credentials = add_client(binary, self.env)
+        self.client_id = credentials["client_id"]
+        self.client_secret = credentials["client_secret"]
+        self.instances = []  # (name, process, base)
+
+    @property
+    def bases(self):
+        return [base for _, _, base in self.instances]
+
+    def cpu(self):
+        return cpu_seconds([process.pid for _, process, _ in self.instances]
+                           + [self.postgres_pid])
+
+    def add_instance(self):
+        name = f"{self.home.name}-{len(self.instances) + 1}"
+        port = free_port()
+        process = self.procs.start(
+            name, [self.binary, "serve"], SERVER_CORE,
+            env={**self.env, "JIDCONNECT_LISTEN": f"127.0.0.1:{port}",
+                 "JIDCONNECT_INSTANCE_NAME": name})
+        wait_port(port, name)
+        self.instances.append((name, process, f"http://127.0.0.1:{port}"))
+        self.wait_for_leader()
+
+    def wait_for_leader(self):
+        """Until every /healthz names the same leader (one of them) and XMPP connected."""
+        names = {name for name, _, _ in self.instances}
+        deadline = time.monotonic() + 30
+        while True:
+            states = [health(base) for base in self.bases]
+            leaders = {state.get("leader") for state in states}
+            if (all(state.get("xmpp") == "connected" for state in states)
+                    and len(leaders) == 1 and leaders <= names
+                    and sum(bool(state.get("is_leader")) for state in states) == 1):
+                return
+            if time.monotonic() > deadline:
+                raise BenchError(f"{self.home.name}: no single connected leader: {states}")
+            time.sleep(0.2)
+
+    def stop(self):
+        self.procs.stop([process for _, process, _ in self.instances])
+
+
+def token_spread(cluster, codes_file, seconds, work):
+    """Workload 2 over the cluster: the codes shared out, one wrk per instance, at once,
+    CONNECTIONS in all (so the offered concurrency does not grow with the instances)."""
+    codes = [line for line in codes_file.read_text().splitlines() if line]
+    count = len(cluster.instances)
+    runs = []
+    cpu_before = cluster.cpu()
+    for i, base in enumerate(cluster.bases):
+        share = work / f"codes-{i + 1}"
+        share.write_text("\n".join(codes[i::count]) + "\n")
+        connections = CONNECTIONS // count + (i < CONNECTIONS % count)
+        runs.append(start_wrk(cluster, base, cluster.token_path, seconds, "code", share,
+                              work / f"tokens-{i + 1}", connections))
+    stats = [finish_wrk(run) for run in runs]
+    cpu = cluster.cpu() - cpu_before
+    requests = sum(s["requests"] for s in stats)
+    # They start together; the slowest instance's time bounds the whole run.
+    active = max(s["active_seconds"] for s in stats)
+    return {"req_s": sum(s["answered"] for s in stats) / active, "requests": requests,
+            "cpu_us": cpu * 1e6 / requests, "cores": cpu / active,
+            "p99_ms": max(s["p99_ms"] for s in stats)}
+
+
+def cluster_rounds(procs, run_dir, binary, helper, postgres, prosody, profile):
+    """Workload 6, per round a fresh database and cluster grown 1 → 2 → 3 instances: full
+    logins (each request to the next instance) and token requests at each size."""
+    rounds = []
+    for round_no in range(1, profile.rounds + 1):
+        cluster = Cluster(procs, run_dir / f"cluster{round_no}", binary,
+                          postgres.create_database(f"cluster{round_no}"),
+                          postgres.process.pid, prosody)
+        by_size = {}
+        try:
+            for size in profile.cluster_sizes:
+                while len(cluster.instances) < size:
+                    cluster.add_instance()
+                log(f"cluster round {round_no}/{profile.rounds}: {size} instance(s)")
+                work = cluster.home / f"size{size}"
+                work.mkdir()
+                cpu_before = cluster.cpu()
+                login = mint_codes(helper, cluster, profile.codes, profile.login_concurrency,
+                                   work / "codes")
+                cpu = cluster.cpu() - cpu_before
+                login["cpu_us"] = cpu * 1e6 / login["logins"]
+                login["cores"] = cpu / login["seconds"]
+                by_size[size] = {"login": login,
+                                 "token": token_spread(cluster, work / "codes",
+                                                       profile.token_seconds, work)}
+        finally:
+            cluster.stop()
+        rounds.append(by_size)
+    return rounds
+
+
+def cluster_report(rounds):
+    """Markdown: medians over rounds per cluster size."""
+    out = ["Several instances on one PostgreSQL (workload 6): every instance, PostgreSQL "
+           f"included, on core {SERVER_CORE}; Prosody, the bots, the login driver and wrk on "
+           f"core {LOAD_CORE}. Logins: {rounds[0][min(rounds[0])]['login']['logins']:,} a "
+           f"size and round, {rounds[0][min(rounds[0])]['login']['concurrency']} at once, each "
+           "request to the next instance in turn. Token: authorization_code with those codes, "
+           f"one wrk per instance, {CONNECTIONS} connections in all. Server CPU: all "
+           f"jidconnect processes + PostgreSQL. Medians over {len(rounds)} round(s).", "",
+           "| instances | logins/s | login p50 / p99 ms | server CPU µs/login | cores (logins) "
+           "| token req/s | server CPU µs/token req | cores (token) |",
+           "|---|---|---|---|---|---|---|---|"]
+    for size in rounds[0]:
+        def values(workload, key):
+            return [r[size][workload][key] for r in rounds]
+        out.append(
+            f"| {size} | {median(values('login', 'per_sec')):,.0f} "
+            f"| {median(values('login', 'p50_ms')):.1f} / {median(values('login', 'p99_ms')):.1f} "
+            f"| {median(values('login', 'cpu_us')):,.0f} | {median(values('login', 'cores')):.2f} "
+            f"| {median(values('token', 'req_s')):,.0f} | {median(values('token', 'cpu_us')):,.0f} "
+            f"| {median(values('token', 'cores')):.2f} |")
+    return "\n".join(out) + "\n"
 
 
 # --- the report ----------------------------------------------------------------------------
@@ -605,6 +809,32 @@ def report(rounds, names, pending, idle_rss):
     return "\n".join(out) + "\n"
 
 
+def server_rounds(procs, run_dir, args, profile, bot, postgres):
+    """Workloads 1–4: the servers side by side, in rounds."""
+    servers = [start_jidconnect(procs, run_dir, args.binary, "jidconnect",
+                                "auth.localhost", bot.prosody.component_port,
+                                bot.prosody.secret)]
+    idle_rss = rss_mib(servers[0].pid)
+    if postgres:
+        servers.append(start_jidconnect(
+            procs, run_dir, args.binary, "jidconnect-pg", "pg.localhost",
+            bot.prosody.component_port, bot.prosody.secret, postgres.url,
+            extra_pids=[postgres.process.pid]))
+    servers.append(start_peer(procs))
+    rounds = []
+    for round_no in range(1, profile.rounds + 1):
+        order = servers if round_no % 2 else list(reversed(servers))
+        log(f"round {round_no}/{profile.rounds}: openssl speed")
+        result = {"openssl": openssl_speed(profile.openssl_seconds), "servers": {}}
+        for server in order:
+            log(f"round {round_no}/{profile.rounds}: {server.name}")
+            result["servers"][server.name] = server_round(
+                server, profile, args.helper, bot if server.name != "peer" else None,
+                run_dir, round_no)
+        rounds.append(result)
+    return {"rounds": rounds, "names": [s.name for s in servers], "idle_rss_mib": idle_rss}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -613,8 +843,13 @@ def main():
     parser.add_argument("--smoke", action="store_true",
                         help="a few seconds per part: checks that everything works")
     parser.add_argument("--rounds", type=int)
-    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-postgres", action="store_true",
+                        help="SQLite only (and so no cluster workload)")
+    parser.add_argument("--only", choices=["cluster"],
+                        help="run just this part (cluster: workload 6)")
     args = parser.parse_args()
+    if args.only == "cluster" and args.no_postgres:
+        parser.error("the cluster runs on PostgreSQL: drop --no-postgres")
     # SIGTERM (e.g. from `timeout`) still stops everything the bench started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     profile = SMOKE if args.smoke else FULL
@@ -629,35 +864,28 @@ def main():
         log(f"machine: {machine()}")
         # One accepting XMPP user per parallel login: one request pends per JID at a time.
         bots = profile.login_concurrency
-        prosody = Prosody(procs, run_dir, ["auth.localhost", "pg.localhost"], bots)
+        prosody = Prosody(procs, run_dir,
+                          ["auth.localhost", "pg.localhost", "cluster.localhost"], bots)
         bot = Bot(procs, prosody, bots)
-        servers = [start_jidconnect(procs, run_dir, args.binary, "jidconnect",
-                                    "auth.localhost", prosody.component_port, prosody.secret)]
-        idle_rss = rss_mib(servers[0].pid)
         if not args.no_postgres:
             postgres = PostgreSQL(procs)
-            servers.append(start_jidconnect(
-                procs, run_dir, args.binary, "jidconnect-pg", "pg.localhost",
-                prosody.component_port, prosody.secret, postgres.url,
-                extra_pids=[postgres.process.pid]))
-        servers.append(start_peer(procs))
-        names = [s.name for s in servers]
-        rounds = []
-        for round_no in range(1, profile.rounds + 1):
-            order = servers if round_no % 2 else list(reversed(servers))
-            log(f"round {round_no}/{profile.rounds}: openssl speed")
-            result = {"openssl": openssl_speed(profile.openssl_seconds), "servers": {}}
-            for server in order:
-                log(f"round {round_no}/{profile.rounds}: {server.name}")
-                result["servers"][server.name] = server_round(
-                    server, profile, args.helper, bot if server.name != "peer" else None,
-                    run_dir, round_no)
-            rounds.append(result)
-        log("pending logins")
-        pending = pending_logins(procs, run_dir, args.binary, args.helper, profile.pending)
-        (run_dir / "results.json").write_text(json.dumps(
-            {"rounds": rounds, "pending": pending, "idle_rss_mib": idle_rss}, indent=1))
-        table = report(rounds, names, pending, idle_rss)
+        results, tables = {}, []
+        if args.only != "cluster":
+            results = server_rounds(procs, run_dir, args, profile, bot, postgres)
+        if postgres:
+            results["cluster"] = cluster_rounds(procs, run_dir, args.binary, args.helper,
+                                                postgres, prosody, profile)
+        if args.only != "cluster":
+            # Last: the pending logins' server keeps them (and its core busy) until it stops.
+            log("pending logins")
+            results["pending"] = pending_logins(procs, run_dir, args.binary, args.helper,
+                                                profile.pending)
+            tables.append(report(results["rounds"], results["names"], results["pending"],
+                                 results["idle_rss_mib"]))
+        if postgres:
+            tables.append(cluster_report(results["cluster"]))
+        table = "\n".join(tables)
+        (run_dir / "results.json").write_text(json.dumps(results, indent=1))
         (run_dir / "results.md").write_text(table)
         print(table)
         log(f"raw data: {run_dir}/results.json; logs: {run_dir}/*.log")

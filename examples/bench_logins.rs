@@ -7,10 +7,15 @@
 //! redirects. With `--stop-after-send` each login ends once its XEP-0070 request is sent,
 //! to leave many pending at once.
 //!
+//! With several `--base` URLs (instances of one deployment) every request goes to the next
+//! instance in turn, like a round-robin balancer without sticky sessions: one login's
+//! steps land on different instances.
+//!
 //! Prints one JSON line: logins, failures, logins/s and latency percentiles. The codes go
 //! to `--codes-out`, one a line, for the token benchmark.
 //!
 //!   bench_logins --base http://127.0.0.1:8080 --client-id ID --jid 'bot@localhost' --count 1000
+//!   bench_logins --base http://127.0.0.1:8080 --base http://127.0.0.1:8081 --client-id ID …
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -26,9 +31,9 @@ use url::Url;
 
 #[derive(Parser)]
 struct Args {
-    /// The provider's base URL.
-    #[arg(long)]
-    base: Url,
+    /// The provider's base URL; repeated: instances of one deployment, taken in turn.
+    #[arg(long, required = true)]
+    base: Vec<Url>,
     /// Its authorization endpoint (jidconnect: /authorize, oidc-provider: /auth).
     #[arg(long, default_value = "/authorize")]
     authorize_path: String,
@@ -66,10 +71,29 @@ struct Done {
     confirm: Option<Duration>,
 }
 
-/// A browser: one cookie jar (cookie paths are ignored; the names never clash here).
+/// The instances behind the "balancer": every request, of any browser, goes to the next.
+struct Instances {
+    bases: Vec<Url>,
+    next: AtomicUsize,
+}
+
+impl Instances {
+    /// `url` (a provider URL, possibly absolute with the issuer's origin) on the next
+    /// instance: its path and query with that instance's origin.
+    fn route(&self, url: &Url) -> anyhow::Result<Url> {
+        let turn = self.next.fetch_add(1, Ordering::Relaxed);
+        let base = &self.bases[turn % self.bases.len()];
+        let mut routed = base.join(url.path())?;
+        routed.set_query(url.query());
+        Ok(routed)
+    }
+}
+
+/// A browser: one cookie jar (cookie paths are ignored; the names never clash here, and
+/// every instance sees the same jar, as behind one balancer's origin).
 struct Browser<'a> {
     http: &'a Client,
-    base: &'a Url,
+    instances: &'a Instances,
     cookies: HashMap<String, String>,
 }
 
@@ -96,11 +120,13 @@ impl Browser<'_> {
     }
 
     async fn get(&mut self, url: Url) -> anyhow::Result<(Url, Response)> {
+        let url = self.instances.route(&url)?;
         let response = self.send(self.http.get(url.clone())).await?;
         Ok((url, response))
     }
 
     async fn post(&mut self, url: Url, form: &[(&str, &str)]) -> anyhow::Result<(Url, Response)> {
+        let url = self.instances.route(&url)?;
         let response = self.send(self.http.post(url.clone()).form(form)).await?;
         Ok((url, response))
     }
@@ -119,14 +145,20 @@ fn form_of(page: &str) -> Option<(String, String)> {
     ))
 }
 
-async fn login(args: &Args, http: &Client, worker: usize, index: usize) -> anyhow::Result<Done> {
+async fn login(
+    args: &Args,
+    http: &Client,
+    instances: &Instances,
+    worker: usize,
+    index: usize,
+) -> anyhow::Result<Done> {
     let started = Instant::now();
     let mut browser = Browser {
         http,
-        base: &args.base,
+        instances,
         cookies: HashMap::new(),
     };
-    let mut authorize = args.base.join(&args.authorize_path)?;
+    let mut authorize = args.base[0].join(&args.authorize_path)?;
     {
         let mut query = authorize.query_pairs_mut();
         query
@@ -174,7 +206,7 @@ async fn login(args: &Args, http: &Client, worker: usize, index: usize) -> anyho
                 page.chars().take(200).collect::<String>()
             );
         };
-        let action = browser.base.join(&action)?;
+        let action = url.join(&action)?;
         if action.path().ends_with("/consent") {
             (url, response) = browser
                 .post(action, &[("csrf", &csrf), ("decision", "allow")])
@@ -248,14 +280,19 @@ async fn main() -> anyhow::Result<()> {
         .pool_max_idle_per_host(args.concurrency)
         .timeout(Duration::from_secs(120))
         .build()?;
+    let instances = Arc::new(Instances {
+        bases: args.base.clone(),
+        next: AtomicUsize::new(0),
+    });
     let next = Arc::new(AtomicUsize::new(0));
     let first_error = Arc::new(Mutex::new(None::<String>));
     let started = Instant::now();
     let workers: Vec<_> = (0..args.concurrency.min(args.count))
         .map(|worker| {
-            let (args, http, next, first_error) = (
+            let (args, http, instances, next, first_error) = (
                 args.clone(),
                 http.clone(),
+                instances.clone(),
                 next.clone(),
                 first_error.clone(),
             );
@@ -268,7 +305,7 @@ async fn main() -> anyhow::Result<()> {
                         break;
                     }
                     let index = args.first + index;
-                    match login(&args, &http, worker, index).await {
+                    match login(&args, &http, &instances, worker, index).await {
                         Ok(login) => done.push(login),
                         Err(e) => {
                             failed += 1;
