@@ -654,25 +654,27 @@ def cluster_rounds(procs, run_dir, binary, helper, postgres, prosody, profile):
 
 def cluster_report(rounds):
     """Markdown: medians over rounds per cluster size."""
+    def values(size, workload, key):
+        return median([r[size][workload][key] for r in rounds])
+
+    first = rounds[0][min(rounds[0])]["login"]
     out = ["Several instances on one PostgreSQL (workload 6): every instance, PostgreSQL "
            f"included, on core {SERVER_CORE}; Prosody, the bots, the login driver and wrk on "
-           f"core {LOAD_CORE}. Logins: {rounds[0][min(rounds[0])]['login']['logins']:,} a "
-           f"size and round, {rounds[0][min(rounds[0])]['login']['concurrency']} at once, each "
-           "request to the next instance in turn. Token: authorization_code with those codes, "
-           f"one wrk per instance, {CONNECTIONS} connections in all. Server CPU: all "
-           f"jidconnect processes + PostgreSQL. Medians over {len(rounds)} round(s).", "",
+           f"core {LOAD_CORE}. Logins: {first['logins']:,} per size and round, "
+           f"{first['concurrency']} at once, each request to the next instance in turn. Token: "
+           f"authorization_code with those codes, one wrk per instance, {CONNECTIONS} "
+           "connections in all. Server CPU: all jidconnect processes + PostgreSQL. Medians "
+           f"over {len(rounds)} round(s).", "",
            "| instances | logins/s | login p50 / p99 ms | server CPU µs/login | cores (logins) "
            "| token req/s | server CPU µs/token req | cores (token) |",
            "|---|---|---|---|---|---|---|---|"]
     for size in rounds[0]:
-        def values(workload, key):
-            return [r[size][workload][key] for r in rounds]
         out.append(
-            f"| {size} | {median(values('login', 'per_sec')):,.0f} "
-            f"| {median(values('login', 'p50_ms')):.1f} / {median(values('login', 'p99_ms')):.1f} "
-            f"| {median(values('login', 'cpu_us')):,.0f} | {median(values('login', 'cores')):.2f} "
-            f"| {median(values('token', 'req_s')):,.0f} | {median(values('token', 'cpu_us')):,.0f} "
-            f"| {median(values('token', 'cores')):.2f} |")
+            f"| {size} | {values(size, 'login', 'per_sec'):,.0f} "
+            f"| {values(size, 'login', 'p50_ms'):.1f} / {values(size, 'login', 'p99_ms'):.1f} "
+            f"| {values(size, 'login', 'cpu_us'):,.0f} | {values(size, 'login', 'cores'):.2f} "
+            f"| {values(size, 'token', 'req_s'):,.0f} | {values(size, 'token', 'cpu_us'):,.0f} "
+            f"| {values(size, 'token', 'cores'):.2f} |")
     return "\n".join(out) + "\n"
 
 
