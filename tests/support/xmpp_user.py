@@ -54,7 +54,21 @@ class User(slixmpp.ClientXMPP):
         self.add_event_handler("session_start", self.on_start)
 
     async def on_start(self, _):
+        # "online" only once the server has our presence (it echoes it back to us): before
+        # that, a message to the bare JID may not be routed to this resource.
+        echoed = asyncio.get_running_loop().create_future()
+
+        def on_presence(presence):
+            if presence["from"] == self.boundjid and not echoed.done():
+                echoed.set_result(None)
+
+        self.add_event_handler("presence_available", on_presence)
         self.send_presence()
+        try:
+            await asyncio.wait_for(echoed, 5)
+        except asyncio.TimeoutError:
+            pass
+        self.del_event_handler("presence_available", on_presence)
         emit(event="online", jid=str(self.boundjid))
 
     def on_unsupported_iq(self, iq):
