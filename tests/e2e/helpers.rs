@@ -172,6 +172,8 @@ pub struct XmppUser {
     _child: tokio::process::Child,
     stdin: ChildStdin,
     events: Lines<BufReader<ChildStdout>>,
+    /// Requests stored while offline can arrive before "online" is reported.
+    early: std::collections::VecDeque<Value>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -213,13 +215,26 @@ impl XmppUser {
             _child: child,
             stdin,
             events,
+            early: Default::default(),
         };
-        let online = this.next_event().await;
-        assert_eq!(online["event"], "online", "{online}");
-        this
+        loop {
+            let event = this.read_event().await;
+            if event["event"] == "online" {
+                return this;
+            }
+            assert_eq!(event["event"], "confirm", "{event}");
+            this.early.push_back(event);
+        }
     }
 
     async fn next_event(&mut self) -> Value {
+        match self.early.pop_front() {
+            Some(event) => event,
+            None => self.read_event().await,
+        }
+    }
+
+    async fn read_event(&mut self) -> Value {
         let line = tokio::time::timeout(WAIT, self.events.next_line())
             .await
             .unwrap_or_else(|_| panic!("{}: no event within {WAIT:?}", self.jid))
@@ -243,6 +258,9 @@ impl XmppUser {
 
     /// Whether a request arrives within `wait`.
     pub async fn receives_within(&mut self, wait: Duration) -> bool {
+        if !self.early.is_empty() {
+            return true;
+        }
         tokio::time::timeout(wait, self.events.next_line())
             .await
             .is_ok()
