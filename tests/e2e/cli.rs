@@ -261,11 +261,7 @@ async fn serve_connects_and_stops_gracefully_on_sigterm() {
     let prosody = Prosody::start().await;
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), prosody.component_port, &prosody.secret);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port();
     let mut child = tokio::process::Command::new(BIN)
         .arg("--config")
         .arg(&config)
@@ -397,11 +393,7 @@ async fn a_wrong_component_secret_is_reported_by_healthz() {
     let prosody = Prosody::start().await;
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), prosody.component_port, "not-the-secret");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port();
     let _child = tokio::process::Command::new(BIN)
         .arg("--config")
         .arg(&config)

@@ -63,11 +63,7 @@ impl Server {
 async fn sigkill_loses_no_token_and_reuses_nothing() {
     let prosody = Prosody::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port();
     let db = dir.path().join("jidconnect.db");
     let config = dir.path().join("jidconnect.toml");
     std::fs::write(
@@ -266,11 +262,7 @@ impl PrivatePostgres {
             .success());
         let this = Self {
             bin: version.join("bin"),
-            port: std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port(),
+            port: crate::helpers::free_port(),
             dir,
         };
         let status = Command::new("runuser")

@@ -24,11 +24,23 @@ pub const COMPONENT: &str = "auth.localhost";
 pub const USERS: &[&str] = &["alice", "bob", "carol"];
 const WAIT: Duration = Duration::from_secs(20);
 
+/// A free port below the kernel's ephemeral range: a port from `bind(:0)` is one the
+/// kernel also hands out as the source port of outgoing connections, so between our
+/// check and Prosody's bind another test's HTTP connection could take it.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    use rand::Rng;
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .filter(|start| *start > 12_000)
+        .unwrap_or(32_768);
+    let mut rng = rand::thread_rng();
+    loop {
+        let port = rng.gen_range(10_000..ephemeral_start);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// A private Prosody 0.12 from Debian, on loopback ports of its own.

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::browser::Browser;
-use crate::helpers::{spawn_app, Client, Prosody, Provider, XmppUser};
+use crate::helpers::{free_port, spawn_app, Client, Prosody, Provider, XmppUser};
 use jidconnect::store::clients::ClientSettings;
 
 struct Apache {
@@ -19,14 +19,6 @@ impl Drop for Apache {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Apache with a CGI page under /protected that shows what the application receives.

@@ -38,11 +38,7 @@ fn rss_kib(pid: u32) -> u64 {
 async fn a_thousand_pending_logins_none_lost_none_misattributed() {
     let prosody = Prosody::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port();
     let config = dir.path().join("jidconnect.toml");
     std::fs::write(
         &config,
