@@ -217,7 +217,7 @@ pub async fn run() -> anyhow::Result<()> {
             let now = Clock::system().now();
             let shared = shared_keys(&config, now).await?;
             let added = match &shared {
-                Some(_) => crate::cluster::keys::rotate(&config.database_url, now).await?,
+                Some((pool, _)) => crate::cluster::keys::rotate(pool, now).await?,
                 None => crate::keys::rotate(&config.keys_dir, now)?,
             };
             for (alg, kid) in added {
@@ -235,7 +235,7 @@ pub async fn run() -> anyhow::Result<()> {
             let now = Clock::system().now();
             let retention = config.oidc.id_token_ttl_secs as i64;
             let ring = match shared_keys(&config, now).await? {
-                Some(ring) => ring,
+                Some((_, ring)) => ring,
                 None => crate::keys::KeyRing::load_or_create(&config.keys_dir, now, retention)?,
             };
             for (kid, alg, created) in ring.published() {
@@ -247,8 +247,12 @@ pub async fn run() -> anyhow::Result<()> {
 }
 
 /// With PostgreSQL the keys live in the database, shared by every instance (imported
-/// from `keys_dir` if this is the first time); `None` for SQLite, whose keys are files.
-async fn shared_keys(config: &Config, now: i64) -> anyhow::Result<Option<crate::keys::KeyRing>> {
+/// from `keys_dir` if this is the first time), with the pool that reached them; `None` for
+/// SQLite, whose keys are files.
+async fn shared_keys(
+    config: &Config,
+    now: i64,
+) -> anyhow::Result<Option<(sqlx::PgPool, crate::keys::KeyRing)>> {
     let store = Store::connect(&config.database_url).await?;
     if store.backend() != crate::store::Backend::Postgres {
         return Ok(None);
@@ -263,7 +267,7 @@ async fn shared_keys(config: &Config, now: i64) -> anyhow::Result<Option<crate::
         false,
     )
     .await?;
-    Ok(Some(ring))
+    Ok(Some((pool, ring)))
 }
 
 async fn client_command(

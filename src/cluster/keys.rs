@@ -96,10 +96,7 @@ async fn insert(tx: &mut sqlx::PgConnection, key: &StoredKey) -> Result<(), sqlx
 }
 
 /// Adds a new key per algorithm and tells every running instance.
-pub async fn rotate(database_url: &str, now: i64) -> anyhow::Result<Vec<(SigningAlg, String)>> {
-    let pool = PgPool::connect(database_url)
-        .await
-        .context("cannot open the database")?;
+pub async fn rotate(pool: &PgPool, now: i64) -> anyhow::Result<Vec<(SigningAlg, String)>> {
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(KEYS_LOCK)

@@ -120,16 +120,22 @@ async fn post_token(app: &TestApp, id: &str, secret: &str, form: &[(&str, &str)]
 }
 
 /// `/auth` long poll at `app` for `jid`, as the seed's Django site calls it.
-async fn auth_at(app: &TestApp, id: &str, secret: &str, jid: &str, code: &str) -> u16 {
-    app.http
+/// `/auth` long poll at `app` for `jid` with `timeout` seconds, as the seed's Django site
+/// calls it; owns what it needs, so it can be spawned.
+fn auth_at(
+    app: &TestApp,
+    id: &str,
+    secret: &str,
+    jid: &str,
+    code: &str,
+    timeout: &str,
+) -> impl std::future::Future<Output = u16> + 'static {
+    let request = app
+        .http
         .get(app.url("/auth"))
         .basic_auth(id, Some(secret))
-        .query(&[("jid", jid), ("transaction_id", code), ("timeout", "60")])
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+        .query(&[("jid", jid), ("transaction_id", code), ("timeout", timeout)]);
+    async move { request.send().await.unwrap().status().as_u16() }
 }
 
 #[tokio::test]
@@ -268,33 +274,22 @@ async fn any_instance_serves_any_request() {
 
     // The limits hold for the deployment: one request per JID at a time, and the cooldown.
     let mut bob = XmppUser::login(&prosody, "bob", "pc", Client::Xep0070, "ignore").await;
-    let waiting = {
-        let (a_http, url) = (a.http.clone(), a.url("/auth"));
-        let (id, secret) = (client_id.clone(), secret.clone());
-        tokio::spawn(async move {
-            a_http
-                .get(url)
-                .basic_auth(id, Some(secret))
-                .query(&[
-                    ("jid", "bob@localhost"),
-                    ("transaction_id", "BOB-1"),
-                    ("timeout", "5"),
-                ])
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        })
-    };
+    let waiting = tokio::spawn(auth_at(
+        a,
+        &client_id,
+        &secret,
+        "bob@localhost",
+        "BOB-1",
+        "5",
+    ));
     bob.next_request().await;
     assert_eq!(
-        auth_at(b, &client_id, &secret, "bob@localhost", "BOB-2").await,
+        auth_at(b, &client_id, &secret, "bob@localhost", "BOB-2", "60").await,
         429
     );
     assert_eq!(waiting.await.unwrap(), 401, "bob never answered");
     assert_eq!(
-        auth_at(c, &client_id, &secret, "bob@localhost", "BOB-3").await,
+        auth_at(c, &client_id, &secret, "bob@localhost", "BOB-3", "60").await,
         429,
         "the cooldown after a request at A holds at C"
     );

@@ -280,14 +280,7 @@ async fn prosody_killed_mid_request_gives_523_and_the_component_reconnects() {
     // And a login page waiting for Bob.
     let mut bob = XmppUser::login(&prosody, "bob", "pc", Client::Xep0070, "ignore").await;
     let browser = Browser::new(&app);
-    let mut authorize = url::Url::parse(&app.url("/authorize")).unwrap();
-    authorize
-        .query_pairs_mut()
-        .append_pair("client_id", &app.client_id)
-        .append_pair("redirect_uri", "https://wiki.example/callback")
-        .append_pair("response_type", "code")
-        .append_pair("scope", "openid");
-    let (_, login_url, html) = browser.open(authorize.as_str()).await.page();
+    let (_, login_url, html) = browser.open(app.authorize_url().as_str()).await.page();
     let csrf = field(&html, "csrf").unwrap();
     let (_, wait_url, _) = browser
         .post(&login_url, &[("jid", "bob@localhost"), ("csrf", &csrf)])

@@ -477,12 +477,7 @@ async fn full_disk_and_read_only_database_fail_cleanly_and_show_in_healthz() {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        let mut url = url::Url::parse(&app.url("/authorize")).unwrap();
-        url.query_pairs_mut()
-            .append_pair("client_id", &app.client_id)
-            .append_pair("redirect_uri", "https://wiki.example/callback")
-            .append_pair("response_type", "code")
-            .append_pair("scope", "openid");
+        let url = app.authorize_url();
         async move { http.get(url).send().await.unwrap().status().as_u16() }
     };
     assert_eq!(authorize().await, 303, "a login flow is stored");

@@ -445,6 +445,18 @@ impl Provider for TestApp {
 }
 
 impl TestApp {
+    /// An authorization request of the app's own client ("Test Wiki"), for tests that need
+    /// a login page but no relying party library.
+    pub fn authorize_url(&self) -> url::Url {
+        let mut url = url::Url::parse(&self.url("/authorize")).unwrap();
+        url.query_pairs_mut()
+            .append_pair("client_id", &self.client_id)
+            .append_pair("redirect_uri", "https://wiki.example/callback")
+            .append_pair("response_type", "code")
+            .append_pair("scope", "openid");
+        url
+    }
+
     /// The `JIDCONNECT_*` variables it was started with, for the CLI.
     pub fn env(&self) -> &[(String, String)] {
         &self.env

@@ -396,12 +396,7 @@ async fn cookies_are_secure_when_the_issuer_is_https() {
         &[("JIDCONNECT_ISSUER", "https://login.example.org")],
     )
     .await;
-    let mut url = url::Url::parse(&app.url("/authorize")).unwrap();
-    url.query_pairs_mut()
-        .append_pair("client_id", &app.client_id)
-        .append_pair("redirect_uri", "https://wiki.example/callback")
-        .append_pair("response_type", "code")
-        .append_pair("scope", "openid");
+    let url = app.authorize_url();
     let response = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
