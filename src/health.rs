@@ -1,5 +1,6 @@
-//! `/healthz`: is the database reachable, is the XMPP component connected, and with
-//! several instances, which one leads.
+//! `/healthz`: is the database reachable, are the signing keys readable, is the XMPP
+//! component connected, and with several
+//! instances, which one leads.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,10 +21,15 @@ async fn healthz(State(app): State<AppState>) -> impl IntoResponse {
         Err(e) => format!("error: {e}"),
     };
     let link = app.dispatcher.link_state(app.clock.now()).await;
-    let healthy = database == "ok" && link.connected;
+    let keys = match app.oidc.keys_error() {
+        None => "ok".to_owned(),
+        Some(e) => format!("error: {e}"),
+    };
+    let healthy = database == "ok" && link.connected && keys == "ok";
     let mut body = json!({
         "status": if healthy { "ok" } else { "degraded" },
         "database": database,
+        "keys": keys,
         "xmpp": if link.connected { "connected" } else { "disconnected" },
         "xmpp_error": link.error,
         "pending_confirmations": link.pending,

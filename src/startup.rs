@@ -255,16 +255,7 @@ async fn reload_keys_periodically(
         }
         let loaded = crate::keys::stored_keys_in(&dir)
             .and_then(|stored| KeyRing::from_stored(stored, clock.now(), retention_secs));
-        match loaded {
-            Ok(ring) if ring.published() != oidc.keys().published() => {
-                tracing::info!(keys = ring.published().len(), "signing keys reloaded");
-                oidc.set_keys(ring);
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot reload the signing keys; keeping the ones loaded")
-            }
-        }
+        oidc.reloaded(loaded);
     }
 }
 

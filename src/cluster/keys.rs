@@ -142,14 +142,6 @@ pub(super) async fn reload_on_change(
             _ = every.tick() => {}
             _ = stopped(&mut shutdown) => return,
         }
-        match load(&cluster.pool, cluster.clock.now(), retention_secs).await {
-            Ok(ring) => {
-                if ring.published() != oidc.keys().published() {
-                    tracing::info!(keys = ring.published().len(), "signing keys reloaded");
-                    oidc.set_keys(ring);
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot reload the signing keys"),
-        }
+        oidc.reloaded(load(&cluster.pool, cluster.clock.now(), retention_secs).await);
     }
 }

@@ -26,8 +26,10 @@ pub struct Oidc {
     /// The issuer identifier, exactly as in `iss` and discovery.
     pub issuer: String,
     pub discovery_json: axum::body::Bytes,
-    /// Replaced whole when another instance rotates the keys (PostgreSQL).
+    /// Replaced whole when the keys are rotated (reloaded while running).
     keys: RwLock<Arc<Keys>>,
+    /// Why the last reload failed (the loaded keys stay in use), for `/healthz`.
+    keys_error: RwLock<Option<String>>,
 }
 
 struct Keys {
@@ -50,6 +52,7 @@ impl Oidc {
             discovery_json: discovery::document(&issuer).into(),
             issuer,
             keys: RwLock::new(Keys::new(keys)),
+            keys_error: RwLock::new(None),
         })
     }
 
@@ -70,11 +73,39 @@ impl Oidc {
         self.current().jwks_json.clone()
     }
 
-    pub fn set_keys(&self, ring: KeyRing) {
+    /// Takes the result of reloading the keys: a changed ring replaces the current one; a
+    /// failure keeps it (tokens keep being signed) and is reported by `/healthz`.
+    pub fn reloaded(&self, loaded: anyhow::Result<KeyRing>) {
+        let error = match loaded {
+            Ok(ring) => {
+                if ring.published() != self.keys().published() {
+                    tracing::info!(keys = ring.published().len(), "signing keys reloaded");
+                    *self
+                        .keys
+                        .write()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Keys::new(ring);
+                }
+                None
+            }
+            Err(e) => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "cannot reload the signing keys; keeping the ones loaded"
+                );
+                Some(format!("{e:#}"))
+            }
+        };
         *self
-            .keys
+            .keys_error
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Keys::new(ring);
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = error;
+    }
+
+    pub fn keys_error(&self) -> Option<String> {
+        self.keys_error
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 }
 

@@ -585,6 +585,39 @@ async fn rotated_keys_are_picked_up_and_lost_keys_refused() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
+    // A key file broken at run time: the loaded keys keep signing, and /healthz says why
+    // they could not be reloaded.
+    let keys_dir_now = app
+        .env()
+        .iter()
+        .find(|(k, _)| k == "JIDCONNECT_KEYS_DIR")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    let broken = std::path::Path::new(&keys_dir_now).join("9999999999-RS256-broken.pem");
+    std::fs::write(&broken, "not a key").unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let health = app.health().await;
+        if health["keys"]
+            .as_str()
+            .is_some_and(|k| k.contains("9999999999-RS256-broken.pem"))
+        {
+            assert_eq!(health["status"], "degraded", "{health}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never reported: {health}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let jwks = app.http.get(app.url("/jwks")).send().await.unwrap();
+    assert!(
+        jwks.text().await.unwrap().contains(&kid),
+        "the loaded keys stay in use"
+    );
+    std::fs::remove_file(&broken).unwrap();
+
     // A token is issued, then keys_dir goes missing (say, an unmounted volume).
     let client_id = app.client_id.clone();
     let grant = app
