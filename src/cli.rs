@@ -39,8 +39,9 @@ enum Command {
     /// Manage ID token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Log in to XMPP as a (demo) user and answer confirmation requests from the terminal.
-    /// Needs no configuration file.
+    /// Log in to XMPP as a (demo) user and answer confirmation requests from the terminal,
+    /// or send the login code typed there (the send-the-code way). Needs no configuration
+    /// file.
     DemoUser {
         #[arg(long, default_value = "demo@localhost")]
         jid: String,
@@ -55,6 +56,9 @@ enum Command {
         /// With --auto: seconds to wait before answering.
         #[arg(long, default_value_t = 0)]
         answer_after: u64,
+        /// The login service's JID, to which a login code typed on the terminal is sent.
+        #[arg(long, default_value = "auth.localhost")]
+        service: String,
     },
 }
 
@@ -175,15 +179,19 @@ pub async fn run() -> anyhow::Result<()> {
             server,
             auto,
             answer_after,
+            service,
         } => {
             let jid =
                 jid::BareJid::new(&jid).with_context(|| format!("{jid} is not a bare JID"))?;
+            let service =
+                jid::BareJid::new(&service).with_context(|| format!("{service} is not a JID"))?;
             let user = crate::demo_user::DemoUser {
                 jid,
                 password,
                 server,
                 auto,
                 answer_after: std::time::Duration::from_secs(answer_after),
+                service,
             };
             crate::demo_user::run(user).await
         }

@@ -108,6 +108,23 @@ pub struct Limits {
     pub max_pending: usize,
     /// After a user says "no", no request reaches that JID for this long.
     pub deny_block_secs: u64,
+    /// Requests waiting at once for one JID, from different networks (one per IP network,
+    /// and one per browser that has logged in as that JID before, on top).
+    pub jid_max_pending: usize,
+    /// Requests per minute started from one IPv6 /48 (a site), on top of the /64's limit.
+    pub ipv6_site_per_minute: u32,
+    /// The largest share of `max_pending` that one IP network or one client may hold, in %.
+    pub max_pending_share_percent: u32,
+    /// Messages with a login code accepted per minute from one XMPP address.
+    pub sender_per_minute: u32,
+    /// Messages with a login code accepted per minute from one domain's addresses.
+    pub sender_domain_per_minute: u32,
+    /// Codes that match no login page, per hour and XMPP address, before its messages are
+    /// ignored for a while.
+    pub wrong_codes_per_hour: u32,
+    /// A browser that logged in as a JID stays exempt from the per-JID limits that other
+    /// browsers set off for this long after its last login.
+    pub known_device_ttl_secs: u64,
 }
 
 impl Default for Limits {
@@ -119,6 +136,13 @@ impl Default for Limits {
             ip_per_minute: 20,
             max_pending: 100_000,
             deny_block_secs: 600,
+            jid_max_pending: 3,
+            ipv6_site_per_minute: 60,
+            max_pending_share_percent: 10,
+            sender_per_minute: 10,
+            sender_domain_per_minute: 120,
+            wrong_codes_per_hour: 10,
+            known_device_ttl_secs: 365 * 86400,
         }
     }
 }
@@ -269,8 +293,12 @@ impl Config {
                 _ => bail!("admin_jids: {jid:?} must be a bare JID such as \"admin@example.org\""),
             }
         }
-        if self.limits.max_pending == 0 {
-            bail!("[limits] max_pending must be at least 1");
+        let l = &self.limits;
+        if l.max_pending == 0 || l.jid_max_pending == 0 {
+            bail!("[limits] max_pending and jid_max_pending must be at least 1");
+        }
+        if !(1..=100).contains(&l.max_pending_share_percent) {
+            bail!("[limits] max_pending_share_percent must be 1..=100");
         }
         if !(self.database_url.starts_with("sqlite:")
             || self.database_url.starts_with("postgres://")

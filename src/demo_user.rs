@@ -1,5 +1,7 @@
 //! `jidconnect demo-user`: a tiny XMPP client that logs in as the demo user and asks on the
-//! terminal whether to accept each XEP-0070 request, so the demo needs no XMPP app.
+//! terminal whether to accept each XEP-0070 request, so the demo needs no XMPP app. A login
+//! code typed (or pasted) on the terminal is sent to the login service, as an XMPP app does
+//! with the login page's link: the send-the-code way.
 //!
 //! It speaks just enough client XMPP (SASL PLAIN without TLS, resource binding) for the
 //! demo's private loopback Prosody. It reads raw elements through tokio-xmpp's stream
@@ -40,6 +42,8 @@ pub struct DemoUser {
     pub auto: Option<AutoAnswer>,
     /// With `auto`: how long to "think" before answering, as a person would.
     pub answer_after: std::time::Duration,
+    /// The login service, to which typed login codes go.
+    pub service: BareJid,
 }
 
 fn escape(text: &str) -> Cow<'_, str> {
@@ -215,43 +219,85 @@ fn answer(request: &Request, accept: bool) -> anyhow::Result<Element> {
     element(&xml)
 }
 
+/// A chat message from the login service (its answer to a code), as text.
+fn chat_from(stanza: &Element, service: &BareJid) -> Option<String> {
+    let from = stanza.attr("from")?;
+    let is_service = Jid::new(from).is_ok_and(|jid| jid.to_bare() == *service);
+    (stanza.name() == "message" && stanza.attr("type") != Some("error") && is_service)
+        .then(|| stanza.get_child("body", CLIENT_NS).map(Element::text))
+        .flatten()
+}
+
+fn chat_to(service: &BareJid, body: &str) -> anyhow::Result<Element> {
+    element(&format!(
+        "<message xmlns='{CLIENT_NS}' type='chat' to='{}'><body>{}</body></message>",
+        escape(service.as_str()),
+        escape(body)
+    ))
+}
+
 pub async fn run(user: DemoUser) -> anyhow::Result<()> {
     let mut stream = connect(&user).await?;
     println!(
         "Logged in to XMPP as {}. Waiting for confirmation requests (Ctrl-C to stop)…",
         user.jid
     );
+    println!(
+        "To log in from this app instead, type the code shown on the login page (or paste \
+         the text its link opens) and press Enter: it is sent to {}.",
+        user.service
+    );
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+    let mut stdin_open = true;
+    // A request shown on the terminal, waiting for y/N.
+    let mut asking: Option<Request> = None;
     loop {
-        let stanza = next_element(&mut stream).await?;
-        let Some(request) = request_in(&stanza) else {
-            continue;
-        };
-        println!();
-        println!(
-            "{} asks you to confirm a login as {}",
-            request.from, user.jid
-        );
-        println!("    page: {}", request.url);
-        println!(
-            "    code: {}   (compare it with the code on the login page)",
-            request.code
-        );
-        let accept = match user.auto {
-            Some(auto) => {
-                tokio::time::sleep(user.answer_after).await;
-                println!("Answering automatically: {auto:?}");
-                auto == AutoAnswer::Accept
+        tokio::select! {
+            stanza = next_element(&mut stream) => {
+                let stanza = stanza?;
+                if let Some(text) = chat_from(&stanza, &user.service) {
+                    println!("{}: {text}", user.service);
+                    continue;
+                }
+                let Some(request) = request_in(&stanza) else {
+                    continue;
+                };
+                println!();
+                println!("{} asks you to confirm a login as {}", request.from, user.jid);
+                println!("    page: {}", request.url);
+                println!("    code: {}   (compare it with the code on the login page)", request.code);
+                match user.auto {
+                    Some(auto) => {
+                        tokio::time::sleep(user.answer_after).await;
+                        println!("Answering automatically: {auto:?}");
+                        let accept = auto == AutoAnswer::Accept;
+                        stream.send(&answer(&request, accept)?).await?;
+                        println!("{}", if accept { "Accepted." } else { "Refused." });
+                    }
+                    None => {
+                        print!("Accept this login? [y/N] ");
+                        std::io::stdout().flush()?;
+                        asking = Some(request);
+                    }
+                }
             }
-            None => {
-                print!("Accept this login? [y/N] ");
-                std::io::stdout().flush()?;
-                let line = stdin.next_line().await?.unwrap_or_default();
-                matches!(line.trim().to_lowercase().as_str(), "y" | "yes")
+            line = stdin.next_line(), if stdin_open => {
+                let Some(line) = line? else {
+                    stdin_open = false;
+                    continue;
+                };
+                if let Some(request) = asking.take() {
+                    let accept = matches!(line.trim().to_lowercase().as_str(), "y" | "yes");
+                    stream.send(&answer(&request, accept)?).await?;
+                    println!("{}", if accept { "Accepted." } else { "Refused." });
+                } else if !crate::random::code_candidates(&line).is_empty() {
+                    stream.send(&chat_to(&user.service, line.trim())?).await?;
+                    println!("Sent to {}.", user.service);
+                } else if !line.trim().is_empty() {
+                    println!("That has no login code (like K7XM-4QPA) in it.");
+                }
             }
-        };
-        stream.send(&answer(&request, accept)?).await?;
-        println!("{}", if accept { "Accepted." } else { "Refused." });
+        }
     }
 }
 
@@ -279,5 +325,23 @@ mod tests {
         let request = request_in(&iq).unwrap();
         assert_eq!(answer(&request, true).unwrap().attr("type"), Some("result"));
         assert_eq!(answer(&request, false).unwrap().attr("id"), Some("q1"));
+    }
+
+    #[test]
+    fn codes_go_to_the_service_and_its_answers_are_shown() {
+        let service = BareJid::new("auth.localhost").unwrap();
+        let sent = chat_to(&service, "Log in to <Demo>: K7XM-4QPA").unwrap();
+        assert_eq!(sent.attr("to"), Some("auth.localhost"));
+        assert_eq!(
+            sent.get_child("body", CLIENT_NS).unwrap().text(),
+            "Log in to <Demo>: K7XM-4QPA"
+        );
+        let answer: Element = "<message xmlns='jabber:client' from='auth.localhost' type='chat'><body>You are logging in</body></message>".parse().unwrap();
+        assert_eq!(
+            chat_from(&answer, &service).as_deref(),
+            Some("You are logging in")
+        );
+        let other: Element = "<message xmlns='jabber:client' from='bob@localhost/x' type='chat'><body>hi</body></message>".parse().unwrap();
+        assert_eq!(chat_from(&other, &service), None);
     }
 }

@@ -19,7 +19,7 @@ use crate::state::AppState;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
-    /// accepted, denied, expired or unreachable.
+    /// accepted, denied, expired, unreachable or withdrawn.
     outcome: &'static str,
 }
 
@@ -36,6 +36,7 @@ pub struct Metrics {
     component_reconnects: Counter,
     tokens_issued: Family<GrantLabels, Counter>,
     cluster_leader: Gauge,
+    code_logins: Counter,
 }
 
 impl Metrics {
@@ -48,6 +49,12 @@ impl Metrics {
         let component_reconnects = Counter::default();
         let tokens_issued = Family::<GrantLabels, Counter>::default();
         let cluster_leader = Gauge::default();
+        let code_logins = Counter::default();
+        registry.register(
+            "code_logins",
+            "Login pages confirmed by a code the person sent from their XMPP app",
+            code_logins.clone(),
+        );
         registry.register(
             "confirmations_started",
             "XEP-0070 confirmation requests sent (logins started)",
@@ -80,6 +87,7 @@ impl Metrics {
         );
         Arc::new(Self {
             cluster_leader,
+            code_logins,
             registry,
             confirmations_started,
             confirmations,
@@ -89,11 +97,15 @@ impl Metrics {
         })
     }
 
+    pub fn code_login(&self) {
+        self.code_logins.inc();
+    }
+
     pub fn confirmation_started(&self) {
         self.confirmations_started.inc();
     }
 
-    /// `outcome` is the final status: accepted, denied, expired or unreachable.
+    /// `outcome` is the final status: accepted, denied, expired, unreachable or withdrawn.
     pub fn confirmation_decided(&self, outcome: &'static str, seconds: f64) {
         self.confirmations
             .get_or_create(&OutcomeLabels { outcome })

@@ -37,6 +37,51 @@ pub fn code_key(code: &str) -> String {
         .collect()
 }
 
+/// Whether `key` (see [`code_key`]) has the shape of a code.
+fn is_code_key(key: &str) -> bool {
+    key.len() == 2 * CODE_GROUP && key.bytes().all(|b| CODE_ALPHABET.contains(&b))
+}
+
+/// The codes a message may carry, as keys: "Log in to Gitea: K7XM-4QPA", "k7xm 4qpa" or
+/// "K7XM4QPA" all give `K7XM4QPA`. A word of eight code symbols, or two of four in a row,
+/// counts; at most [`MAX_CANDIDATES`].
+pub fn code_candidates(text: &str) -> Vec<String> {
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_uppercase)
+        .collect();
+    let mut found = Vec::new();
+    let mut add = |key: String| {
+        if is_code_key(&key) && !found.contains(&key) && found.len() < MAX_CANDIDATES {
+            found.push(key);
+        }
+    };
+    for (i, word) in words.iter().enumerate() {
+        match word.len() {
+            8 => add(word.clone()),
+            4 => {
+                if let Some(next) = words.get(i + 1).filter(|w| w.len() == CODE_GROUP) {
+                    add(format!("{word}{next}"));
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// A message is looked up for this many codes at most.
+pub const MAX_CANDIDATES: usize = 3;
+
+/// The displayed form of a code key: `K7XM4QPA` → `K7XM-4QPA`.
+pub fn code_from_key(key: &str) -> String {
+    match (key.get(..CODE_GROUP), key.get(CODE_GROUP..)) {
+        (Some(first), Some(second)) => format!("{first}-{second}"),
+        _ => key.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,6 +106,37 @@ mod tests {
         assert_eq!(code_key(" k7xm-4qpa\n"), "K7XM4QPA");
         assert_eq!(code_key("K7XM 4QPA"), code_key("k7xm4qpa"));
         assert_ne!(code_key("K7XM4QPB"), code_key("K7XM4QPA"));
+    }
+
+    #[test]
+    fn codes_are_found_in_what_people_send() {
+        let code = confirmation_code();
+        let key = code_key(&code);
+        for text in [
+            format!("Log in to Gitea: {code}"),
+            format!("  {}  ", code.to_lowercase()),
+            format!("{} please", code.replace('-', " ")),
+            format!("{}!", code.replace('-', "")),
+        ] {
+            assert_eq!(code_candidates(&text), vec![key.clone()], "{text}");
+        }
+        assert_eq!(code_from_key(&key), code);
+        // Words that are not codes: wrong length, or letters the alphabet leaves out.
+        for text in [
+            "hello",
+            "Log in to Nextcloud",
+            "PASSWORD",
+            "ABCD",
+            "1234-5678",
+            "no",
+        ] {
+            assert!(code_candidates(text).is_empty(), "{text}");
+        }
+        let many = (0..10)
+            .map(|_| confirmation_code())
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(code_candidates(&many).len(), MAX_CANDIDATES);
     }
 
     #[test]

@@ -95,16 +95,20 @@ impl Application {
         tokio::spawn(purge_periodically(
             store.clone(),
             clock.clone(),
+            config.limits.known_device_ttl_secs as i64,
             shutdown_rx.clone(),
         ));
-        let (dispatcher, component) = match cluster {
+        let events = confirmer
+            .take_events()
+            .context("the confirmer's events are taken once")?;
+        let (dispatcher, link) = match cluster {
             Some(cluster) => {
                 let task = cluster.start(
                     &config,
                     confirmer.clone(),
                     outbox,
                     oidc.clone(),
-                    shutdown_rx,
+                    shutdown_rx.clone(),
                 );
                 (Dispatcher::Cluster { confirmer, cluster }, task)
             }
@@ -116,23 +120,16 @@ impl Application {
                     retention,
                     shutdown_rx.clone(),
                 ));
-                let decisions = confirmer
-                    .take_decisions()
-                    .context("the confirmer's decisions are taken once")?;
-                let answers = crate::xmpp::dispatch::record_flow_answers(
-                    decisions,
-                    store.clone(),
-                    clock.clone(),
+                let link = component::run(
+                    config.xmpp.clone(),
+                    confirmer.clone(),
+                    outbox,
                     shutdown_rx.clone(),
                 );
-                let link =
-                    component::run(config.xmpp.clone(), confirmer.clone(), outbox, shutdown_rx);
-                // Awaited at shutdown: the answers recorder holds the database until then.
                 let task = tokio::spawn(async move {
-                    tokio::join!(link, answers);
+                    link.await;
                 });
-                let dispatcher = Dispatcher::Local { confirmer };
-                (dispatcher, task)
+                (Dispatcher::Local { confirmer }, task)
             }
         };
         let listener = TcpListener::bind(config.listen)
@@ -147,6 +144,12 @@ impl Application {
             metrics,
             auth_failures: Default::default(),
         };
+        let inbox = crate::xmpp::inbox::run(state.clone(), events, shutdown_rx);
+        // Awaited at shutdown: the inbox records what was decided, and holds the database
+        // until then.
+        let component = tokio::spawn(async move {
+            let _ = tokio::join!(link, inbox);
+        });
         let router = Router::new()
             .merge(crate::oidc::router())
             .merge(crate::login::router())
@@ -219,17 +222,31 @@ pub fn lost_keys_message(dir: &std::path::Path) -> String {
 
 const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// Deletes expired flows, codes, tokens and sessions once an hour.
-async fn purge_periodically(store: Store, clock: Clock, mut shutdown: watch::Receiver<bool>) {
+/// Deletes expired flows, codes, tokens and sessions, old login notices and browsers not
+/// seen for `device_ttl_secs`, once an hour.
+async fn purge_periodically(
+    store: Store,
+    clock: Clock,
+    device_ttl_secs: i64,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut every = tokio::time::interval(PURGE_EVERY);
     loop {
         tokio::select! {
-            _ = every.tick() => match store.purge_expired(clock.now()).await {
-                Ok(0) => {}
-                Ok(removed) => tracing::info!(removed, "expired rows purged"),
-                Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
-            },
+            _ = every.tick() => {}
             _ = shutdown.changed() => return,
+        }
+        let now = clock.now();
+        let purged = async {
+            Ok::<_, sqlx::Error>(
+                store.purge_expired(now).await?
+                    + store.purge_reach(now, now - device_ttl_secs).await?,
+            )
+        };
+        match purged.await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "expired rows purged"),
+            Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
         }
     }
 }

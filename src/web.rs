@@ -14,6 +14,9 @@ use crate::state::AppState;
 pub const BROWSER_COOKIE: &str = "jidconnect_browser";
 /// The single sign-on session.
 pub const SESSION_COOKIE: &str = "jidconnect_session";
+/// Set after a completed login and kept long: the browser is then exempt from that JID's
+/// per-JID limits that other browsers set off (stored as a digest, with the JID).
+pub const DEVICE_COOKIE: &str = "jidconnect_device";
 
 /// A cookie as every jidconnect cookie is: HttpOnly, SameSite=Lax, Secure on https.
 pub fn cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
@@ -23,6 +26,20 @@ pub fn cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static
         .same_site(SameSite::Lax)
         .secure(secure)
         .build()
+}
+
+/// As [`cookie`], kept by the browser for `max_age_secs`.
+pub fn lasting_cookie(
+    name: &'static str,
+    value: String,
+    secure: bool,
+    max_age_secs: u64,
+) -> Cookie<'static> {
+    let mut cookie = cookie(name, value, secure);
+    cookie.set_max_age(::cookie::time::Duration::seconds(
+        i64::try_from(max_age_secs).unwrap_or(i64::MAX),
+    ));
+    cookie
 }
 
 /// Anti-framing (RFC 9700 §4.16), no referrer leaks (§4.2), a strict CSP, and no caching

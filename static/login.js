@@ -1,24 +1,42 @@
-// Moves the waiting page on by itself; without JavaScript the continue button does it.
+// Moves a login page on by itself: once the login is confirmed (a request accepted in the
+// XMPP app, or the page's code sent from it) it continues; when the login changes
+// otherwise (refused, expired) the page reloads to say so. Without JavaScript the
+// buttons do the same.
 (function () {
   "use strict";
   var status = document.getElementById("status");
-  if (!status) return;
   var form = document.getElementById("continue");
-  // Answered before this page even loaded: carry on at once.
-  if (status.dataset.status === "accepted") { form.submit(); return; }
-  if (status.dataset.status !== "sent") return;
+  if (!status || !form) return;
+  var initial = status.dataset.status;
+  // Confirmed before this page even loaded: carry on at once.
+  if (initial === "accepted") { form.submit(); return; }
+  var offline = document.getElementById("offline");
+  var help = document.getElementById("help");
   var texts = {
     accepted: "Confirmed. Continuing…",
     denied: "You refused this login.",
     expired: "No answer in time.",
     unreachable: "Your XMPP address could not be reached."
   };
+  function show(data) {
+    if (offline) {
+      offline.hidden = !data.offline;
+      if (data.offline && help) help.open = true;
+    }
+  }
   function poll() {
     fetch(status.dataset.url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (r) { return r.json(); })
+      .then(function (r) {
+        // The page expired or was used elsewhere: nothing more to wait for.
+        if (r.status >= 400 && r.status < 500) return null;
+        if (!r.ok) throw new Error(r.status);
+        return r.json();
+      })
       .then(function (data) {
-        if (data.status === "sent") { setTimeout(poll, 1000); return; }
-        status.textContent = texts[data.status] || data.status;
+        if (!data) return;
+        show(data);
+        if (data.status === initial) { setTimeout(poll, 1000); return; }
+        status.textContent = texts[data.status] || "";
         status.className = "status status-" + data.status;
         if (data.status === "accepted") { form.submit(); }
         else { setTimeout(function () { window.location.reload(); }, 1200); }

@@ -14,9 +14,8 @@ use super::{notify_decision, parse_ip, Cluster, HEARTBEAT_EVERY};
 use crate::config::{Limits, XmppConfig};
 use crate::xmpp::address::UserJid;
 use crate::xmpp::component::{self, stopped};
-use crate::xmpp::confirm::{
-    ConfirmRequest, Confirmation, Confirmer, Outbox, PastRequest, RequestError, Status,
-};
+use crate::xmpp::confirm::{ConfirmRequest, Confirmer, Outbox, PastRequest, RequestError, Status};
+use crate::xmpp::limits::Requester;
 use crate::xmpp::stanzas::RequestText;
 
 /// The advisory lock's key: "jidconn" in ASCII.
@@ -135,7 +134,11 @@ async fn lead(
     let mut announced_connected = None;
     loop {
         tokio::select! {
-            _ = cluster.queued.notified() => take_queued(cluster, confirmer).await,
+            _ = cluster.queued.notified() => {
+                take_queued(cluster, confirmer).await;
+                // The same wake-up announces login notices.
+                confirmer.notices_queued();
+            }
             _ = sweep.tick() => take_queued(cluster, confirmer).await,
             _ = heartbeat.tick() => {
                 let alive = tokio::time::timeout(LOCK_CHECK_TIMEOUT, sqlx::query("SELECT 1").execute(&mut *lock)).await;
@@ -234,7 +237,7 @@ async fn take_over(
     limits: &Limits,
     since: i64,
 ) -> Result<(), sqlx::Error> {
-    let orphans = sqlx::query("SELECT id, flow_id, code FROM confirmations WHERE status = 'sent'")
+    let orphans = sqlx::query("SELECT id FROM confirmations WHERE status = 'sent'")
         .fetch_all(&cluster.pool)
         .await?;
     if !orphans.is_empty() {
@@ -245,19 +248,11 @@ async fn take_over(
     }
     for row in orphans {
         let id: String = row.get("id");
-        let flow_id: Option<String> = row.get("flow_id");
-        let code: String = row.get("code");
-        cluster
-            .decide(
-                &id,
-                Status::Unreachable,
-                flow_id.as_deref().map(|f| (f, code.as_str())),
-            )
-            .await?;
+        cluster.decide(&id, Status::Unreachable).await?;
     }
     let window = history_secs(limits);
     let history = sqlx::query(
-        "SELECT jid, ip, status, created_at, decided_at FROM confirmations \
+        "SELECT jid, ip, client_id, device, status, created_at, decided_at FROM confirmations \
          WHERE created_at > $1 AND sent_by IS NOT NULL",
     )
     .bind(since - window)
@@ -270,7 +265,7 @@ async fn take_over(
         let decided_at: Option<i64> = row.get("decided_at");
         Some(PastRequest {
             jid,
-            ip: parse_ip(row.get("ip")),
+            requester: requester_of(&row),
             age: secs(since - created_at),
             denied_age: (status == "denied")
                 .then(|| secs(since - decided_at.unwrap_or(created_at))),
@@ -307,43 +302,43 @@ async fn take_queued(cluster: &Arc<Cluster>, confirmer: &Confirmer) {
 async fn take_batch(cluster: &Arc<Cluster>, confirmer: &Confirmer) -> Result<usize, sqlx::Error> {
     let mut tx = cluster.pool.begin().await?;
     let rows = sqlx::query(
-        "SELECT id, jid, code, method, url, requester, origin, ip, timeout_secs, flow_id \
+        "SELECT id, jid, code, method, url, requester, origin, ip, client_id, device, timeout_secs \
          FROM confirmations WHERE status = 'queued' ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED",
     )
     .bind(TAKE_BATCH)
     .fetch_all(&mut *tx)
     .await?;
     let taken = rows.len();
-    let mut sent = Vec::new();
     for row in rows {
         let id: String = row.get("id");
-        let code: String = row.get("code");
-        let flow_id: Option<String> = row.get("flow_id");
+        // Tagged with the row: its decision comes back as an event (see `Cluster::decide`).
         let result = match UserJid::parse(row.get("jid")) {
-            Ok(jid) => confirmer.request(ConfirmRequest {
-                jid,
-                text: RequestText {
-                    code: code.clone(),
-                    method: row.get("method"),
-                    url: row.get("url"),
-                    requester: row.get("requester"),
-                    origin: row.get("origin"),
+            Ok(jid) => confirmer.request_tagged(
+                ConfirmRequest {
+                    jid,
+                    text: RequestText {
+                        code: row.get("code"),
+                        method: row.get("method"),
+                        url: row.get("url"),
+                        requester: row.get("requester"),
+                        origin: row.get("origin"),
+                    },
+                    requester: requester_of(&row),
+                    timeout: secs(row.get("timeout_secs")),
                 },
-                ip: parse_ip(row.get("ip")),
-                timeout: secs(row.get("timeout_secs")),
-            }),
+                Some(id.clone()),
+            ),
             // The asking instance parsed it; a row that does not parse was not written by us.
             Err(_) => Err(RequestError::Disconnected),
         };
         let now = cluster.clock.now();
         let state = match result {
-            Ok(confirmation) => {
+            Ok(_) => {
                 sqlx::query("UPDATE confirmations SET status = 'sent', sent_by = $1 WHERE id = $2")
                     .bind(&cluster.instance)
                     .bind(&id)
                     .execute(&mut *tx)
                     .await?;
-                sent.push((id.clone(), flow_id, code, confirmation));
                 "sent"
             }
             Err(RequestError::Refused(refused)) => {
@@ -372,37 +367,14 @@ async fn take_batch(cluster: &Arc<Cluster>, confirmer: &Confirmer) -> Result<usi
         };
         notify_decision(&mut tx, &id, state).await?;
     }
-    let committed = tx.commit().await;
-    // Even if the commit failed, the requests went out: their answers must be recorded.
-    for (id, flow_id, code, confirmation) in sent {
-        tokio::spawn(record_outcome(
-            cluster.clone(),
-            id,
-            flow_id,
-            code,
-            confirmation,
-        ));
-    }
-    committed.map(|()| taken)
+    tx.commit().await.map(|()| taken)
 }
 
-/// Waits for the answer and records it, retrying while the database is briefly away.
-async fn record_outcome(
-    cluster: Arc<Cluster>,
-    id: String,
-    flow_id: Option<String>,
-    code: String,
-    confirmation: Confirmation,
-) {
-    let status = confirmation.outcome().await;
-    let flow = flow_id.as_deref().map(|f| (f, code.as_str()));
-    for attempt in 1..=30 {
-        match cluster.decide(&id, status, flow).await {
-            Ok(()) => return,
-            Err(e) if attempt == 30 => {
-                tracing::error!(error = %e, "cannot record the answer to a confirmation request");
-            }
-            Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
-        }
+/// Who asked for a queued or past request, from its row.
+fn requester_of(row: &sqlx::postgres::PgRow) -> Requester {
+    Requester {
+        ip: parse_ip(row.get("ip")),
+        client_id: row.get("client_id"),
+        device: row.get("device"),
     }
 }

@@ -171,7 +171,7 @@ impl Cluster {
         oidc: Arc<Oidc>,
         shutdown: watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(listen(self.clone(), shutdown.clone()));
+        tokio::spawn(listen(self.clone(), confirmer.clone(), shutdown.clone()));
         tokio::spawn(poll(self.clone(), shutdown.clone()));
         tokio::spawn(keys::reload_on_change(
             self.clone(),
@@ -290,8 +290,8 @@ impl Cluster {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO confirmations (id, jid, code, method, url, requester, origin, ip, timeout_secs, \
-             flow_id, status, requested_by, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12)",
+             flow_id, status, requested_by, created_at, client_id, device) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12, $13, $14)",
         )
         .bind(id)
         .bind(request.jid.to_string())
@@ -300,11 +300,13 @@ impl Cluster {
         .bind(&request.text.url)
         .bind(&request.text.requester)
         .bind(&request.text.origin)
-        .bind(request.ip.map(|ip| ip.to_string()))
+        .bind(request.requester.ip.map(|ip| ip.to_string()))
         .bind(request.timeout.as_secs() as i64)
         .bind(flow_id)
         .bind(&self.instance)
         .bind(now)
+        .bind(&request.requester.client_id)
+        .bind(&request.requester.device)
         .execute(&mut *tx)
         .await?;
         sqlx::query("SELECT pg_notify($1, '')")
@@ -417,40 +419,73 @@ impl Cluster {
                 id,
                 "a confirmation request outlived its timeout; its leader is gone"
             );
-            let _ = self.decide(&id, Status::Unreachable, None).await;
+            let _ = self.decide(&id, Status::Unreachable).await;
             self.observe(&id, RowState::Decided(Status::Unreachable));
         }
     }
 
-    /// Records a final status (if the request is still open) and announces it; with
-    /// `flow`, the login flow gets the answer too. The leader calls this for every answer.
-    async fn decide(
-        &self,
-        id: &str,
-        status: Status,
-        flow: Option<(&str, &str)>,
-    ) -> Result<(), sqlx::Error> {
+    /// Records a final status (if the request is still open) and announces it; the login
+    /// flow it was for, if any, gets the answer too. The leader calls this for every answer.
+    pub async fn decide(&self, id: &str, status: Status) -> Result<(), sqlx::Error> {
         let now = self.clock.now();
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
-            "UPDATE confirmations SET status = $1, decided_at = $2 WHERE id = $3 AND status IN ('queued', 'sent')",
+        let decided = sqlx::query(
+            "UPDATE confirmations SET status = $1, decided_at = $2 WHERE id = $3 AND status IN ('queued', 'sent') \
+             RETURNING flow_id, code",
         )
         .bind(status.as_str())
         .bind(now)
         .bind(id)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-        if done.rows_affected() == 1 {
+        if decided.is_some() {
             notify_decision(&mut tx, id, status.as_str()).await?;
         }
         tx.commit().await?;
-        if let Some((flow_id, code)) = flow {
+        let flow = decided.and_then(|row| {
+            Some((
+                row.get::<Option<String>, _>("flow_id")?,
+                row.get::<String, _>("code"),
+            ))
+        });
+        if let (Some((flow_id, code)), Some(flow_status)) =
+            (flow, crate::xmpp::inbox::flow_status(status))
+        {
             let auth_time = (status == Status::Accepted).then_some(now);
             self.store
-                .flow_answered(flow_id, code, status.into(), auth_time)
+                .flow_answered(&flow_id, &code, flow_status, auth_time)
                 .await?;
         }
         Ok(())
+    }
+
+    /// The login flow `flow_id` gave up on its request: the row ends as withdrawn, and the
+    /// leader, told like every instance, forgets it.
+    pub async fn withdraw_flow(&self, flow_id: &str) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let ids: Vec<String> = sqlx::query_scalar(
+            "UPDATE confirmations SET status = 'withdrawn', decided_at = $1 \
+             WHERE flow_id = $2 AND status IN ('queued', 'sent') RETURNING id",
+        )
+        .bind(self.clock.now())
+        .bind(flow_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        for id in &ids {
+            notify_decision(&mut tx, id, Status::Withdrawn.as_str()).await?;
+        }
+        tx.commit().await
+    }
+
+    /// Tells the leader there is work (login notices to send).
+    pub async fn wake_leader(&self) {
+        let woken = sqlx::query("SELECT pg_notify($1, '')")
+            .bind(REQUESTS_CHANNEL)
+            .execute(&self.pool)
+            .await;
+        if let Err(e) = woken {
+            tracing::warn!(error = %e, "cannot notify the cluster's leader");
+        }
     }
 
     fn pickups(&self) -> MutexGuard<'_, HashMap<String, oneshot::Sender<RowState>>> {
@@ -482,7 +517,7 @@ fn parse_ip(ip: Option<String>) -> Option<IpAddr> {
 }
 
 /// Wakes the right part of this instance for each notification.
-async fn listen(cluster: Arc<Cluster>, mut shutdown: watch::Receiver<bool>) {
+async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch::Receiver<bool>) {
     loop {
         let listener = async {
             let mut listener = PgListener::connect(&cluster.database_url).await?;
@@ -524,6 +559,10 @@ async fn listen(cluster: Arc<Cluster>, mut shutdown: watch::Receiver<bool>) {
                             .split_once(' ')
                             .and_then(|(id, s)| Some((id, RowState::parse(s)?)))
                         {
+                            if state == RowState::Decided(Status::Withdrawn) && cluster.is_leader()
+                            {
+                                confirmer.withdraw(id);
+                            }
                             cluster.observe(id, state);
                         }
                     }

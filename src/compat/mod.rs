@@ -24,6 +24,7 @@ use crate::state::AppState;
 use crate::store::clients::{burn_secret_check, Client};
 use crate::xmpp::address::UserJid;
 use crate::xmpp::confirm::{is_refusal_word, ConfirmRequest, RequestError, Status};
+use crate::xmpp::limits::Requester;
 use crate::xmpp::stanzas::RequestText;
 
 /// Cloudflare's "origin is unreachable", as the original component uses it.
@@ -128,7 +129,7 @@ async fn auth(app: AppState, ip: IpAddr, headers: HeaderMap, params: Params) -> 
     };
     // The caller is the website's server, not the person's browser: its IP says nothing
     // about who asks, and a per-IP limit would throttle the whole site. The per-JID,
-    // per-domain and global limits still apply.
+    // per-domain, per-client and global limits still apply.
     let request = match parse_request(&app, &client, &params) {
         Ok(request) => request,
         Err(reply) => return reply.into_response(),
@@ -150,7 +151,7 @@ async fn auth(app: AppState, ip: IpAddr, headers: HeaderMap, params: Params) -> 
         Status::Accepted => Reply::Accepted,
         Status::Denied | Status::Expired => Reply::Refused,
         Status::Unreachable => Reply::Unreachable("the XMPP address cannot be reached".into()),
-        Status::Sent => Reply::UnknownError,
+        Status::Sent | Status::Withdrawn => Reply::UnknownError,
     }
     .into_response()
 }
@@ -228,7 +229,10 @@ fn parse_request(
             requester: client.settings.name.clone(),
             origin: None,
         },
-        ip: None,
+        requester: Requester {
+            client_id: Some(client.client_id.clone()),
+            ..Requester::default()
+        },
         timeout: Duration::from_secs(timeout),
     })
 }

@@ -1,6 +1,11 @@
-//! The pages a person sees: the JID form, the code while the XMPP client asks, the
-//! consent page. Every flow is bound to the browser that started it, and every form
-//! carries the flow's CSRF token; every POST answers 303.
+//! The pages a person sees: the login page (type your JID, or send the code from your
+//! XMPP app), the code while the XMPP app asks, the refused page, the consent page. Every
+//! flow is bound to the browser that started it, and every form carries the flow's CSRF
+//! token; every POST answers 303. Every page can cancel the login (back to the site with
+//! `access_denied`).
+
+pub mod notice;
+pub mod send_code;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -24,10 +29,15 @@ use crate::random;
 use crate::state::AppState;
 use crate::store::clients::Client;
 use crate::store::oidc::{digest, FlowStatus, LoginFlow};
-use crate::web::{cookie, error_page, BROWSER_COOKIE, SESSION_COOKIE};
+use crate::web::{
+    cookie, error_page, lasting_cookie, BROWSER_COOKIE, DEVICE_COOKIE, SESSION_COOKIE,
+};
 use crate::xmpp::address::UserJid;
 use crate::xmpp::confirm::{ConfirmRequest, RequestError};
+use crate::xmpp::limits::Requester;
 use crate::xmpp::stanzas::RequestText;
+use notice::Visitor;
+use send_code::SendCode;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -35,6 +45,7 @@ pub fn router() -> Router<AppState> {
         .route("/login/{flow}/status", get(status))
         .route("/login/{flow}/continue", post(continue_login))
         .route("/login/{flow}/restart", post(restart))
+        .route("/login/{flow}/cancel", post(cancel))
         .route("/login/{flow}/consent", get(show_consent).post(consent))
 }
 
@@ -46,6 +57,9 @@ struct LoginPage {
     client_name: String,
     jid: String,
     error: Option<String>,
+    /// The flow's status, for the script that moves on once a code was sent.
+    status: &'static str,
+    send: Option<SendCode>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -55,12 +69,29 @@ struct WaitPage<'a> {
     csrf: &'a str,
     client_name: &'a str,
     jid: &'a str,
+    /// The confirmation request's code, or the code the person sent.
     code: &'a str,
+    /// Confirmed by the code the person sent (no confirmation request).
+    by_code: bool,
     code_spelled: String,
     status: &'a str,
     status_text: String,
     component: &'a str,
     timeout_secs: u64,
+    /// The person is a contact whose XMPP app is offline.
+    offline: bool,
+    roster_uri: String,
+    send: Option<SendCode>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "refused.html")]
+struct RefusedPage<'a> {
+    flow_id: &'a str,
+    csrf: &'a str,
+    client_name: &'a str,
+    jid: &'a str,
+    send: Option<SendCode>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -215,20 +246,37 @@ fn status_text(status: FlowStatus, client: &Client) -> String {
 /// The message above the JID form after a request that did not succeed.
 fn retry_message(status: FlowStatus) -> Option<String> {
     match status {
-        FlowStatus::Denied => Some("The login was refused in your XMPP client. Send a new request, or use another address.".into()),
         FlowStatus::Expired => Some("No answer arrived in time. Check your XMPP client and send a new request.".into()),
         FlowStatus::Unreachable => Some("We could not reach this address. Check it for typos; if it is right, its server, or our link to the XMPP network, may be down right now: try again in a minute.".into()),
         _ => None,
     }
 }
 
-fn login_page(flow: &LoginFlow, client: &Client, jid: &str, error: Option<String>) -> LoginPage {
+/// The send-the-code way for this flow, while it offers one.
+fn send_code(app: &AppState, flow: &LoginFlow, client: &Client) -> Option<SendCode> {
+    let code = flow.send_code.as_deref()?;
+    Some(SendCode::new(
+        &app.config.xmpp.component_jid,
+        &client.settings.name,
+        code,
+    ))
+}
+
+fn login_page(
+    app: &AppState,
+    flow: &LoginFlow,
+    client: &Client,
+    jid: &str,
+    error: Option<String>,
+) -> LoginPage {
     LoginPage {
         flow_id: flow.id.clone(),
         csrf: flow.csrf.clone(),
         client_name: client.settings.name.clone(),
         jid: jid.to_owned(),
         error,
+        status: flow.status.as_str(),
+        send: send_code(app, flow, client),
     }
 }
 
@@ -239,22 +287,33 @@ async fn show(
 ) -> Result<Response, FlowError> {
     let (flow, client) = load(&app, &jar, &id).await?;
     match (flow.status, flow.code.as_deref(), flow.jid.as_deref()) {
-        (FlowStatus::Sent | FlowStatus::Accepted, Some(code), Some(jid)) => Ok(WaitPage {
+        (FlowStatus::Sent | FlowStatus::Accepted, Some(code), Some(jid)) => {
+            let offline = flow.status == FlowStatus::Sent && app.store.contact_offline(jid).await?;
+            let component = &app.config.xmpp.component_jid;
+            Ok(WaitPage {
+                flow_id: &flow.id,
+                csrf: &flow.csrf,
+                client_name: &client.settings.name,
+                jid,
+                code,
+                by_code: flow.sent_at.is_none(),
+                code_spelled: send_code::spelled(code),
+                status: flow.status.as_str(),
+                status_text: status_text(flow.status, &client),
+                component,
+                timeout_secs: app.config.xmpp.confirm_timeout_secs,
+                offline,
+                roster_uri: send_code::roster_uri(component, "Login service"),
+                send: send_code(&app, &flow, &client),
+            }
+            .into_response())
+        }
+        (FlowStatus::Denied, _, Some(jid)) => Ok(RefusedPage {
             flow_id: &flow.id,
             csrf: &flow.csrf,
             client_name: &client.settings.name,
             jid,
-            code,
-            code_spelled: code
-                .chars()
-                .filter(|c| *c != '-')
-                .map(String::from)
-                .collect::<Vec<_>>()
-                .join(" "),
-            status: flow.status.as_str(),
-            status_text: status_text(flow.status, &client),
-            component: &app.config.xmpp.component_jid,
-            timeout_secs: app.config.xmpp.confirm_timeout_secs,
+            send: send_code(&app, &flow, &client),
         }
         .into_response()),
         _ => {
@@ -263,7 +322,8 @@ async fn show(
                 .as_deref()
                 .or(flow.login_hint.as_deref())
                 .unwrap_or_default();
-            Ok(login_page(&flow, &client, prefill, retry_message(flow.status)).into_response())
+            let retry = retry_message(flow.status);
+            Ok(login_page(&app, &flow, &client, prefill, retry).into_response())
         }
     }
 }
@@ -295,13 +355,26 @@ async fn send(
         return Ok(back_to_flow(&id));
     }
     let refuse = |status: StatusCode, message: String| {
-        (status, login_page(&flow, &client, &form.jid, Some(message))).into_response()
+        (
+            status,
+            login_page(&app, &flow, &client, &form.jid, Some(message)),
+        )
+            .into_response()
     };
     let jid = match UserJid::parse(&form.jid) {
         Ok(jid) => jid,
         Err(e) => return Ok(refuse(StatusCode::BAD_REQUEST, e.to_string())),
     };
     let ip = app.client_ip(peer, &headers);
+    let device = match jar.get(DEVICE_COOKIE) {
+        Some(cookie) => {
+            let since = app.clock.now() - app.config.limits.known_device_ttl_secs as i64;
+            app.store
+                .known_device(cookie.value(), jid.subject(), since)
+                .await?
+        }
+        None => None,
+    };
     let code = random::confirmation_code();
     let request = ConfirmRequest {
         jid: jid.clone(),
@@ -312,7 +385,11 @@ async fn send(
             requester: client.settings.name.clone(),
             origin: Some(ip.to_string()),
         },
-        ip: Some(ip),
+        requester: Requester {
+            ip: Some(ip),
+            client_id: Some(client.client_id.clone()),
+            device,
+        },
         timeout: Duration::from_secs(app.config.xmpp.confirm_timeout_secs),
     };
     // Recorded first: the answer may come (to another instance) before this returns.
@@ -351,15 +428,22 @@ fn site_of(redirect_uri: &str) -> String {
     }
 }
 
+/// What the pages' script polls: the flow's status, and whether the person is a contact
+/// whose XMPP app is offline (then the page says so at once).
 async fn status(
     State(app): State<AppState>,
     jar: CookieJar,
     Path(id): Path<String>,
 ) -> Result<Response, FlowError> {
     let (flow, _) = load(&app, &jar, &id).await?;
-    Ok(Json(json!({ "status": flow.status.as_str() })).into_response())
+    let offline = match (flow.status, flow.jid.as_deref()) {
+        (FlowStatus::Sent, Some(jid)) => app.store.contact_offline(jid).await?,
+        _ => false,
+    };
+    Ok(Json(json!({ "status": flow.status.as_str(), "offline": offline })).into_response())
 }
 
+/// "Use another address": back to the login page; the pending request is withdrawn.
 async fn restart(
     State(app): State<AppState>,
     jar: CookieJar,
@@ -369,14 +453,43 @@ async fn restart(
     let (flow, _) = load(&app, &jar, &id).await?;
     check_csrf(&flow, &form.csrf)?;
     app.store.restart_flow(&id).await?;
+    app.dispatcher.withdraw(&id).await;
     Ok(back_to_flow(&id))
 }
 
-/// After the XMPP confirmation: a fresh session (never the old id: no fixation), then
-/// consent or straight back to the website.
+/// "Cancel", on every page: back to the site with `access_denied` (RFC 6749 §4.1.2.1,
+/// with `state` and RFC 9207 `iss`); the pending request is withdrawn.
+async fn cancel(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, FlowError> {
+    let (flow, _) = load(&app, &jar, &id).await?;
+    check_csrf(&flow, &form.csrf)?;
+    if !app.store.cancel_flow(&id).await? {
+        return Err(FlowError::Gone);
+    }
+    app.dispatcher.withdraw(&id).await;
+    Ok(access_denied(&app, &flow, "the person cancelled the login"))
+}
+
+fn access_denied(app: &AppState, flow: &LoginFlow, why: &'static str) -> Response {
+    OAuthError::new(ErrorCode::AccessDenied, why).redirect(
+        &flow.redirect_uri,
+        flow.state.as_deref(),
+        &app.oidc.issuer,
+    )
+}
+
+/// After the XMPP confirmation: a fresh session (never the old id: no fixation), the
+/// browser remembered as one that logged in as this JID, then consent or straight back to
+/// the website.
 async fn continue_login(
     State(app): State<AppState>,
     jar: CookieJar,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, FlowError> {
@@ -386,17 +499,33 @@ async fn continue_login(
     if let Some(old) = jar.get(SESSION_COOKIE) {
         app.store.end_session(old.value()).await?;
     }
-    let expires = app.clock.now() + app.config.oidc.session_ttl_secs as i64;
+    let now = app.clock.now();
+    let expires = now + app.config.oidc.session_ttl_secs as i64;
     let token = app
         .store
         .create_session(&confirmed.subject, confirmed.auth_time, expires)
         .await?;
     let session_hash = digest(&token);
-    let jar = jar.add(cookie(SESSION_COOKIE, token, app.secure_cookies()));
+    let device = match jar.get(DEVICE_COOKIE) {
+        Some(device) => device.value().to_owned(),
+        None => random::token(32),
+    };
+    app.store
+        .remember_device(&device, &confirmed.subject, now)
+        .await?;
+    let jar = jar
+        .add(cookie(SESSION_COOKIE, token, app.secure_cookies()))
+        .add(lasting_cookie(
+            DEVICE_COOKIE,
+            device,
+            app.secure_cookies(),
+            app.config.limits.known_device_ttl_secs,
+        ));
     if needs_consent_for(&app, &confirmed.flow, &confirmed.client).await? {
         return Ok((jar, Redirect::to(&format!("/login/{id}/consent"))).into_response());
     }
-    let response = finish(&app, &confirmed, Some(&session_hash)).await?;
+    let visitor = Visitor::new(&app, peer, &headers);
+    let response = finish(&app, &confirmed, Some(&session_hash), &visitor).await?;
     Ok((jar, response).into_response())
 }
 
@@ -405,6 +534,7 @@ async fn finish(
     app: &AppState,
     confirmed: &Confirmed,
     session_hash: Option<&str>,
+    visitor: &Visitor,
 ) -> Result<Response, FlowError> {
     let Confirmed {
         flow,
@@ -415,7 +545,17 @@ async fn finish(
     if !app.store.finish_flow(&flow.id).await? {
         return Err(FlowError::Gone);
     }
-    match issue_code(app, client, flow, subject, *auth_time, session_hash).await {
+    match issue_code(
+        app,
+        client,
+        flow,
+        subject,
+        *auth_time,
+        session_hash,
+        visitor,
+    )
+    .await
+    {
         Ok(redirect) => Ok(redirect.into_response()),
         Err(e) => Ok(e.redirect(&flow.redirect_uri, flow.state.as_deref(), &app.oidc.issuer)),
     }
@@ -459,6 +599,8 @@ async fn show_consent(
 async fn consent(
     State(app): State<AppState>,
     jar: CookieJar,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     Form(form): Form<ConsentForm>,
 ) -> Result<Response, FlowError> {
@@ -470,11 +612,11 @@ async fn consent(
         if !app.store.finish_flow(&id).await? {
             return Err(FlowError::Gone);
         }
-        let error = OAuthError::new(
-            ErrorCode::AccessDenied,
+        return Ok(access_denied(
+            &app,
+            flow,
             "the person did not allow the login",
-        );
-        return Ok(error.redirect(&flow.redirect_uri, flow.state.as_deref(), &app.oidc.issuer));
+        ));
     }
     let now = app.clock.now();
     app.store
@@ -498,5 +640,6 @@ async fn consent(
         // Confirmed over XMPP but "continue" (which starts the session) was skipped.
         return Ok(back_to_flow(&id));
     }
-    finish(&app, &confirmed, session_hash.as_deref()).await
+    let visitor = Visitor::new(&app, peer, &headers);
+    finish(&app, &confirmed, session_hash.as_deref(), &visitor).await
 }

@@ -6,8 +6,10 @@
 //! and `iss` (RFC 9207). Finally the decision: a silent answer from the SSO session, the
 //! consent page, or the login page.
 
+use std::net::SocketAddr;
+
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
@@ -17,6 +19,7 @@ use super::error::{ErrorCode, OAuthError};
 use super::hint;
 use super::params::{Params, MAX_VALUE_LEN};
 use crate::error::InternalError;
+use crate::login::notice::Visitor;
 use crate::random;
 use crate::state::AppState;
 use crate::store::clients::Client;
@@ -66,12 +69,16 @@ const PIPELINE: &[(&str, Check)] = &[
 pub async fn authorize_get(
     State(app): State<AppState>,
     jar: CookieJar,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let visitor = Visitor::new(&app, peer, &headers);
     authorize(
         app,
         jar,
         Params::parse(query.unwrap_or_default().as_bytes()),
+        visitor,
     )
     .await
 }
@@ -79,11 +86,13 @@ pub async fn authorize_get(
 pub async fn authorize_post(
     State(app): State<AppState>,
     jar: CookieJar,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let visitor = Visitor::new(&app, peer, &headers);
     match Params::from_form(&headers, &body) {
-        Some(params) => authorize(app, jar, params).await,
+        Some(params) => authorize(app, jar, params, visitor).await,
         None => bad_request_page(
             "The authorization request must be a form (application/x-www-form-urlencoded).",
         ),
@@ -99,7 +108,7 @@ fn bad_request_page(message: &str) -> Response {
     )
 }
 
-async fn authorize(app: AppState, jar: CookieJar, params: Params) -> Response {
+async fn authorize(app: AppState, jar: CookieJar, params: Params, visitor: Visitor) -> Response {
     let (client, redirect_uri) = match verify_client(&app, &params).await {
         Ok(verified) => verified,
         Err(page) => return page,
@@ -132,7 +141,7 @@ async fn authorize(app: AppState, jar: CookieJar, params: Params) -> Response {
             return error.redirect(&request.redirect_uri, state.as_deref(), &app.oidc.issuer);
         }
     }
-    match decide(&app, jar, request.clone()).await {
+    match decide(&app, jar, request.clone(), &visitor).await {
         Ok(response) => response,
         Err(OAuthError {
             code: ErrorCode::ServerError,
@@ -415,6 +424,7 @@ async fn decide(
     app: &AppState,
     jar: CookieJar,
     request: AuthorizationRequest,
+    visitor: &Visitor,
 ) -> Result<Response, OAuthError> {
     let now = app.clock.now();
     let session = current_session(app, &jar, now).await?;
@@ -437,7 +447,8 @@ async fn decide(
         )),
         None => {
             flow.login_hint = request.login_hint.clone().or(request.hint_subject.clone());
-            app.store.insert_flow(&flow).await?;
+            flow.send_code = Some(random::confirmation_code());
+            app.store.insert_flow(&mut flow).await?;
             Ok((jar, Redirect::to(&format!("/login/{}", flow.id))).into_response())
         }
         Some(session) => {
@@ -458,7 +469,7 @@ async fn decide(
                     "the person has not consented yet",
                 )),
                 (true, false) => {
-                    app.store.insert_flow(&flow).await?;
+                    app.store.insert_flow(&mut flow).await?;
                     Ok((jar, Redirect::to(&format!("/login/{}/consent", flow.id))).into_response())
                 }
                 (false, _) => {
@@ -469,6 +480,7 @@ async fn decide(
                         &session.subject,
                         session.auth_time,
                         Some(&session.id_hash),
+                        visitor,
                     )
                     .await?;
                     Ok((jar, redirect).into_response())
@@ -511,6 +523,7 @@ fn new_flow(app: &AppState, request: &AuthorizationRequest, browser: &str, now: 
         auth_time: None,
         created_at: now,
         expires_at: now + app.config.oidc.login_ttl_secs as i64,
+        send_code: None,
     }
 }
 
@@ -522,6 +535,7 @@ pub async fn issue_code(
     subject: &str,
     auth_time: i64,
     session_hash: Option<&str>,
+    visitor: &Visitor,
 ) -> Result<Redirect, OAuthError> {
     let now = app.clock.now();
     let grant_id = app
@@ -559,5 +573,9 @@ pub async fn issue_code(
         query.append_pair("iss", &app.oidc.issuer);
     }
     tracing::info!(client = %client.client_id, subject, "authorization code issued");
+    // Best effort: the login does not depend on the notice.
+    if let Err(e) = crate::login::notice::queue(app, client, subject, session_hash, visitor).await {
+        tracing::warn!(error = %e, "cannot queue a login notice");
+    }
     Ok(Redirect::to(url.as_str()))
 }

@@ -6,6 +6,7 @@
 
 pub mod clients;
 pub mod oidc;
+pub mod reach;
 
 use std::str::FromStr;
 use std::time::Duration;

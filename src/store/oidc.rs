@@ -78,6 +78,8 @@ pub struct LoginFlow {
     pub auth_time: Option<i64>,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The code of the send-the-code way, while the page offers it.
+    pub send_code: Option<String>,
 }
 
 impl LoginFlow {
@@ -104,6 +106,7 @@ impl LoginFlow {
             auth_time: row.try_get("auth_time")?,
             created_at: row.try_get("created_at")?,
             expires_at: row.try_get("expires_at")?,
+            send_code: row.try_get("send_code")?,
         })
     }
 
@@ -200,12 +203,29 @@ pub struct TokenRow {
 const GRANT_COLUMNS: &str = "g.id, g.client_id, g.subject, g.scope, g.nonce, g.claims, g.auth_time, g.session_hash, g.revoked";
 
 impl Store {
-    pub async fn insert_flow(&self, flow: &LoginFlow) -> Result<(), sqlx::Error> {
+    /// Stores a new flow; a send-the-code code that another live page already has (a
+    /// chance of about one in 10^7 with 100,000 pages) is drawn again.
+    pub async fn insert_flow(&self, flow: &mut LoginFlow) -> Result<(), sqlx::Error> {
+        let mut attempts = 0;
+        loop {
+            match self.try_insert_flow(flow).await {
+                Err(sqlx::Error::Database(e))
+                    if e.is_unique_violation() && flow.send_code.is_some() && attempts < 3 =>
+                {
+                    attempts += 1;
+                    flow.send_code = Some(random::confirmation_code());
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn try_insert_flow(&self, flow: &LoginFlow) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO login_flows (id, browser_hash, csrf, client_id, redirect_uri, scope, state, nonce, \
              code_challenge, prompt, max_age, login_hint, claims, status, jid, code, sent_at, auth_time, \
-             created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+             created_at, expires_at, send_code) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
         )
         .bind(&flow.id)
         .bind(&flow.browser_hash)
@@ -227,6 +247,7 @@ impl Store {
         .bind(flow.auth_time)
         .bind(flow.created_at)
         .bind(flow.expires_at)
+        .bind(&flow.send_code)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -317,10 +338,22 @@ impl Store {
         Ok(())
     }
 
+    /// Ends a flow the person cancelled, whatever state it was in; true for exactly one
+    /// caller.
+    pub async fn cancel_flow(&self, id: &str) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE login_flows SET status = 'done', send_code = NULL WHERE id = $1 AND status <> 'done'",
+        )
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Marks an accepted flow done; true for exactly one caller.
     pub async fn finish_flow(&self, id: &str) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
-            "UPDATE login_flows SET status = 'done' WHERE id = $1 AND status = 'accepted'",
+            "UPDATE login_flows SET status = 'done', send_code = NULL WHERE id = $1 AND status = 'accepted'",
         )
         .bind(id)
         .execute(self.pool())

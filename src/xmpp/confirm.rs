@@ -1,9 +1,18 @@
-//! Pending XEP-0070 confirmation requests and the rules that decide them.
+//! Pending XEP-0070 confirmation requests, the rules that decide them, and everything
+//! else the component is told.
 //!
 //! Only the asked JID can answer: the bare JID for messages, the exact full JID for IQs.
 //! The code is on the requester's own page, so it proves nothing alone; the server-stamped
 //! `from` does. The first decisive answer wins and the request is forgotten, so later,
 //! duplicate, foreign-code or post-expiry answers find nothing to decide.
+//!
+//! A JID may have a few requests pending at once, from different networks (and one from
+//! each browser that logged in as it before), so that nobody can hold someone else's
+//! logins hostage; answers are matched to a request by its code or stanza id.
+//!
+//! Messages that answer no request are what people send to the login service: a login
+//! code from a page ("send the code"), "not me" after a login notice, or anything else
+//! (answered with help). Those that need the database become [`Event`]s.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -12,13 +21,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
-use jid::{BareJid, Jid};
+use jid::{BareJid, FullJid, Jid};
 use minidom::Element;
 use tokio::sync::{mpsc, watch};
+use xmpp_parsers::disco::DiscoInfoResult;
 
 use super::address::UserJid;
-use super::limits::{Limiter, Refused};
-use super::stanzas::{self, Incoming, IncomingMessage, RequestText};
+use super::limits::{network_of, Limiter, Refusal, Refused, Requester};
+use super::roster::{self, Roster, Route, Subscription};
+use super::stanzas::{self, Incoming, IncomingMessage, PresenceKind, RequestText};
 use crate::config::Limits;
 use crate::metrics::Metrics;
 use crate::random;
@@ -35,6 +46,8 @@ pub enum Status {
     Expired,
     /// The JID does not exist, its server cannot be reached, or our XMPP link went down.
     Unreachable,
+    /// The page that asked gave up on it (cancel, another address, logged in otherwise).
+    Withdrawn,
 }
 
 impl Status {
@@ -49,6 +62,7 @@ impl Status {
             Status::Denied => "denied",
             Status::Expired => "expired",
             Status::Unreachable => "unreachable",
+            Status::Withdrawn => "withdrawn",
         }
     }
 
@@ -59,6 +73,7 @@ impl Status {
             Status::Denied,
             Status::Expired,
             Status::Unreachable,
+            Status::Withdrawn,
         ]
         .into_iter()
         .find(|status| status.as_str() == s)
@@ -69,7 +84,7 @@ impl Status {
 /// limits from.
 pub struct PastRequest {
     pub jid: UserJid,
-    pub ip: Option<IpAddr>,
+    pub requester: Requester,
     /// How long ago it was sent.
     pub age: Duration,
     /// How long ago the person said no, if they did.
@@ -80,8 +95,8 @@ pub struct PastRequest {
 pub struct ConfirmRequest {
     pub jid: UserJid,
     pub text: RequestText,
-    /// The client IP the request comes from, for the per-IP limit.
-    pub ip: Option<IpAddr>,
+    /// Who asks, for the limits.
+    pub requester: Requester,
     pub timeout: Duration,
 }
 
@@ -137,118 +152,256 @@ const NO_WORDS: &[&str] = &[
     "no", "n", "deny", "refuse", "reject", "non", "nein", "nee", "nej",
 ];
 
-/// Whether a plain-text reply `text` refuses the login: one of `NO_WORDS`, whatever the
-/// case, the spaces around it and a trailing `.` or `!`.
-pub(crate) fn is_refusal_word(text: &str) -> bool {
-    let word = text.trim().trim_end_matches(['.', '!']).to_lowercase();
-    NO_WORDS.contains(&word.as_str())
+/// What people type, as compared: case, the spaces around it and a trailing `.` or `!`
+/// do not matter.
+fn plain_words(text: &str) -> String {
+    text.trim().trim_end_matches(['.', '!']).to_lowercase()
 }
+
+/// Whether a plain-text reply `text` refuses the login: one of `NO_WORDS`.
+pub(crate) fn is_refusal_word(text: &str) -> bool {
+    NO_WORDS.contains(&plain_words(text).as_str())
+}
+
+/// Whether `text` asks to undo the last login ("not me", after a login notice).
+fn is_not_me(text: &str) -> bool {
+    matches!(
+        plain_words(text).as_str(),
+        "not me" | "wasn't me" | "was not me"
+    )
+}
+
+/// What the login service says to a message it cannot use.
+const HELP: &str = "This is a login service. To log in, send the code shown on the \
+                    login page (like K7XM-4QPA). To answer a confirmation request, reply \
+                    with its code, or \"no\". After a login notice, reply \"not me\" to \
+                    end that login.";
 
 type RequestId = u64;
 
 struct Pending {
     target: UserJid,
+    requester: Requester,
+    /// The requester's IP network, for the per-network counts.
+    network: Option<IpAddr>,
     sent_at: Instant,
     code: String,
     code_key: String,
     text: RequestText,
     thread: String,
-    /// The IQ in flight, while the request goes to a full JID.
-    iq_id: Option<String>,
-    message_id: Option<String>,
+    /// IQs in flight, and the app each asked.
+    iqs: Vec<(String, FullJid)>,
+    /// Ids of the messages sent, to match bounces.
+    messages: Vec<String>,
     status: watch::Sender<Status>,
-    /// Whose answer this is (a login flow), announced on the decisions channel.
+    /// Whose request this is (a login flow, a cluster row), announced on decision.
     tag: Option<String>,
 }
 
+impl Pending {
+    /// While the IQ to a typed full JID is in flight, only that app may answer.
+    fn may_answer_by_message(&self, from: &Jid) -> bool {
+        match self.target.full() {
+            Some(asked) if self.messages.is_empty() => from.try_as_full().ok() == Some(asked),
+            _ => true,
+        }
+    }
+
+    fn outstanding(&self) -> usize {
+        self.iqs.len() + self.messages.len()
+    }
+}
+
 /// A decided request that carried a tag.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     pub tag: String,
     pub code: String,
     pub status: Status,
 }
 
+/// What the component learned that needs the database or a reply built from it; one
+/// consumer takes them (see [`Confirmer::take_events`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A tagged request was decided.
+    Decided(Decision),
+    /// The link is up: the stored contacts should be loaded ([`Confirmer::load_contacts`]).
+    Connected,
+    /// A contact's subscription or online state changed.
+    Roster(roster::Change),
+    /// A message that may carry login codes (`keys`, see [`random::code_candidates`]),
+    /// from an address within its limits.
+    Code { from: UserJid, keys: Vec<String> },
+    /// "not me" from an address within its limits: undo its last login.
+    NotMe { from: UserJid },
+    /// Login notices were queued: send them.
+    Notices,
+}
+
 struct Registry {
     metrics: Arc<Metrics>,
     limiter: Limiter,
     max_pending: usize,
+    jid_max_pending: usize,
+    /// The most one IP network or one client may hold of `max_pending`.
+    share: usize,
     connected: bool,
     /// Why the last connection attempt or link failed, for `/healthz`.
     last_error: Option<String>,
     next_id: RequestId,
     pending: HashMap<RequestId, Pending>,
-    by_jid: HashMap<BareJid, RequestId>,
+    by_jid: HashMap<BareJid, Vec<RequestId>>,
     by_stanza_id: HashMap<String, RequestId>,
+    by_tag: HashMap<String, RequestId>,
+    per_network: HashMap<IpAddr, usize>,
+    per_client: HashMap<String, usize>,
     /// When each request expires, soonest first; entries of requests already decided
     /// stay until their time and then find nothing.
     /// (tokio's clock, which tests can pause.)
     deadlines: BinaryHeap<Reverse<(tokio::time::Instant, RequestId)>>,
-    decisions: mpsc::UnboundedSender<Decision>,
+    roster: Roster,
+    events: mpsc::UnboundedSender<Event>,
+}
+
+/// Adds `delta` to a per-key count, forgetting keys that reach zero.
+fn count<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, usize>, key: K, delta: isize) {
+    let n = counts.entry(key).or_default();
+    *n = n.saturating_add_signed(delta);
+    counts.retain(|_, n| *n > 0);
 }
 
 impl Registry {
+    /// The limits on requests waiting at once, for a request to `bare` by `requester`.
+    fn check_pending(&self, bare: &BareJid, requester: &Requester) -> Result<(), Refusal> {
+        let network = requester.ip.map(network_of);
+        let same_requester = |p: &Pending| match (&requester.device, &p.requester.device) {
+            (Some(mine), Some(theirs)) => mine == theirs,
+            (Some(_), None) | (None, Some(_)) => false,
+            (None, None) => match network {
+                Some(_) => p.network == network,
+                None => p.requester.client_id == requester.client_id,
+            },
+        };
+        let for_jid = self.by_jid.get(bare).map(Vec::as_slice).unwrap_or_default();
+        let for_jid = for_jid.iter().map(|id| &self.pending[id]);
+        if for_jid.clone().any(same_requester) {
+            return Err(Refusal::AlreadyPending);
+        }
+        if self.pending.len() >= self.max_pending {
+            return Err(Refusal::TooManyPending);
+        }
+        // A browser that logged in as this JID before is exempt from what strangers fill.
+        if requester.device.is_some() {
+            return Ok(());
+        }
+        if for_jid.filter(|p| p.requester.device.is_none()).count() >= self.jid_max_pending {
+            return Err(Refusal::JidPending);
+        }
+        if network.is_some_and(|n| self.per_network.get(&n).copied().unwrap_or(0) >= self.share) {
+            return Err(Refusal::NetworkShare);
+        }
+        if let Some(client) = &requester.client_id {
+            if self.per_client.get(client).copied().unwrap_or(0) >= self.share {
+                return Err(Refusal::ClientShare);
+            }
+        }
+        Ok(())
+    }
+
     fn start(
         &mut self,
         me: &BareJid,
         request: &ConfirmRequest,
         tag: Option<String>,
         now: Instant,
-    ) -> Result<(RequestId, Confirmation, Element), RequestError> {
+    ) -> Result<(RequestId, Confirmation, Vec<Element>), RequestError> {
         if !self.connected {
             return Err(RequestError::Disconnected);
         }
-        let refuse = |reason| {
-            RequestError::Refused(Refused {
-                reason,
-                retry_after: request.timeout,
-            })
-        };
         let bare = request.jid.bare();
-        if self.by_jid.contains_key(bare) {
-            return Err(refuse(super::limits::Refusal::AlreadyPending));
-        }
-        if self.pending.len() >= self.max_pending {
-            return Err(refuse(super::limits::Refusal::TooManyPending));
-        }
+        self.check_pending(bare, &request.requester)
+            .map_err(|reason| {
+                RequestError::Refused(Refused {
+                    reason,
+                    retry_after: request.timeout,
+                })
+            })?;
         self.limiter
-            .admit(bare.as_str(), request.jid.domain(), request.ip, now)
+            .admit(bare.as_str(), request.jid.domain(), &request.requester, now)
             .map_err(RequestError::Refused)?;
 
         self.next_id += 1;
         let id = self.next_id;
-        let stanza_id = random::token(20);
         let (status, receiver) = watch::channel(Status::Sent);
         let mut pending = Pending {
             target: request.jid.clone(),
+            requester: request.requester.clone(),
+            network: request.requester.ip.map(network_of),
             sent_at: now,
             code: request.text.code.clone(),
             code_key: random::code_key(&request.text.code),
             text: request.text.clone(),
             thread: random::token(16),
-            iq_id: None,
-            message_id: None,
+            iqs: vec![],
+            messages: vec![],
             status,
             tag,
         };
-        let stanza = match request.jid.full() {
-            Some(full) => {
-                pending.iq_id = Some(stanza_id.clone());
-                stanzas::confirm_iq(me, full, &stanza_id, &request.text)
-            }
-            None => {
-                pending.message_id = Some(stanza_id.clone());
-                stanzas::confirm_message(me, bare, &stanza_id, &pending.thread, &request.text)
-            }
-        };
-        self.by_stanza_id.insert(stanza_id, id);
-        self.by_jid.insert(bare.clone(), id);
+        let mut send = Vec::new();
+        match request.jid.full() {
+            Some(full) => send.push(self.iq(me, &mut pending, full.clone())),
+            None => match self.roster.route(bare) {
+                Route::Resources(apps) if !apps.is_empty() => {
+                    for (app, http_auth) in apps {
+                        send.push(if http_auth {
+                            self.iq(me, &mut pending, app)
+                        } else {
+                            self.message(me, &mut pending, Jid::from(app))
+                        });
+                    }
+                }
+                _ => send.push(self.message(me, &mut pending, Jid::from(bare.clone()))),
+            },
+        }
+        for stanza_id in pending
+            .iqs
+            .iter()
+            .map(|(id, _)| id)
+            .chain(&pending.messages)
+        {
+            self.by_stanza_id.insert(stanza_id.clone(), id);
+        }
+        if let Some(tag) = &pending.tag {
+            self.by_tag.insert(tag.clone(), id);
+        }
+        if let Some(network) = pending.network {
+            count(&mut self.per_network, network, 1);
+        }
+        if let Some(client) = &pending.requester.client_id {
+            count(&mut self.per_client, client.clone(), 1);
+        }
+        self.by_jid.entry(bare.clone()).or_default().push(id);
         self.pending.insert(id, pending);
         let confirmation = Confirmation {
             code: request.text.code.clone(),
             status: receiver,
         };
-        Ok((id, confirmation, stanza))
+        Ok((id, confirmation, send))
+    }
+
+    fn iq(&self, me: &BareJid, pending: &mut Pending, to: FullJid) -> Element {
+        let stanza_id = random::token(20);
+        let stanza = stanzas::confirm_iq(me, &to, &stanza_id, &pending.text);
+        pending.iqs.push((stanza_id, to));
+        stanza
+    }
+
+    fn message(&self, me: &BareJid, pending: &mut Pending, to: Jid) -> Element {
+        let stanza_id = random::token(20);
+        let stanza = stanzas::confirm_message(me, &to, &stanza_id, &pending.thread, &pending.text);
+        pending.messages.push(stanza_id);
+        stanza
     }
 
     /// Decides `id` with `status` and forgets it.
@@ -256,12 +409,33 @@ impl Registry {
         let Some(pending) = self.pending.remove(&id) else {
             return;
         };
-        self.by_jid.remove(pending.target.bare());
-        for stanza_id in [&pending.iq_id, &pending.message_id].into_iter().flatten() {
+        let bare = pending.target.bare();
+        if let Some(ids) = self.by_jid.get_mut(bare) {
+            ids.retain(|other| *other != id);
+            if ids.is_empty() {
+                self.by_jid.remove(bare);
+            }
+        }
+        for stanza_id in pending
+            .iqs
+            .iter()
+            .map(|(id, _)| id)
+            .chain(&pending.messages)
+        {
             self.by_stanza_id.remove(stanza_id);
         }
+        if let Some(tag) = &pending.tag {
+            self.by_tag.remove(tag);
+        }
+        if let Some(network) = pending.network {
+            count(&mut self.per_network, network, -1);
+        }
+        if let Some(client) = &pending.requester.client_id {
+            count(&mut self.per_client, client.clone(), -1);
+        }
         if status == Status::Denied {
-            self.limiter.block(pending.target.bare().as_str(), now);
+            self.limiter
+                .block(bare.as_str(), pending.requester.device.as_deref(), now);
         }
         tracing::info!(jid = %pending.target, ?status, "confirmation request decided");
         let outcome = match status {
@@ -269,16 +443,17 @@ impl Registry {
             Status::Denied => "denied",
             Status::Expired | Status::Sent => "expired",
             Status::Unreachable => "unreachable",
+            Status::Withdrawn => "withdrawn",
         };
         let seconds = now.saturating_duration_since(pending.sent_at).as_secs_f64();
         self.metrics.confirmation_decided(outcome, seconds);
         pending.status.send_replace(status);
         if let Some(tag) = pending.tag {
-            let _ = self.decisions.send(Decision {
+            let _ = self.events.send(Event::Decided(Decision {
                 tag,
                 code: pending.code,
                 status,
-            });
+            }));
         }
     }
 
@@ -292,9 +467,12 @@ impl Registry {
     /// Applies one incoming stanza; returns the stanzas to send in reply.
     fn handle(&mut self, me: &BareJid, incoming: Incoming, now: Instant) -> Vec<Element> {
         match incoming {
-            Incoming::IqResult { from, id } => {
+            Incoming::IqResult { from, id, payload } => {
                 if let Some(request) = self.iq_request(&from, &id) {
                     self.finish(request, Status::Accepted, now);
+                } else {
+                    let info = payload.and_then(|p| DiscoInfoResult::try_from(p).ok());
+                    self.roster.on_disco_answer(&from, &id, info.as_ref());
                 }
                 vec![]
             }
@@ -304,25 +482,54 @@ impl Registry {
                 condition,
             } => {
                 let Some(request) = self.iq_request(&from, &id) else {
+                    self.roster.on_disco_answer(&from, &id, None);
                     return vec![];
                 };
                 let condition = condition.unwrap_or_default();
                 if FALLBACK_CONDITIONS.contains(&condition.as_str()) {
-                    return self.fall_back_to_message(me, request).into_iter().collect();
+                    return self
+                        .fall_back_to_message(me, request, &id)
+                        .into_iter()
+                        .collect();
                 }
-                let status = if condition.starts_with("remote-server-") {
-                    Status::Unreachable
+                let pending = self.pending.get_mut(&request).expect("a pending request");
+                pending.iqs.retain(|(iq, _)| *iq != id);
+                self.by_stanza_id.remove(&id);
+                if condition.starts_with("remote-server-") {
+                    // Another app of the person may still answer.
+                    if self.pending[&request].outstanding() == 0 {
+                        self.finish(request, Status::Unreachable, now);
+                    }
                 } else {
-                    Status::Denied
-                };
-                self.finish(request, status, now);
+                    self.finish(request, Status::Denied, now);
+                }
                 vec![]
             }
             Incoming::Message(message) => {
-                if let Some((request, status)) = self.decide_message(&message) {
+                let decided = self.decide_message(&message);
+                if decided.is_empty() {
+                    return self.unsolicited(me, &message, now);
+                }
+                for (request, status) in decided {
                     self.finish(request, status, now);
                 }
                 vec![]
+            }
+            Incoming::Presence(presence) => {
+                // Each new contact is a row: addresses and domains add them at a bounded rate.
+                if presence.kind == PresenceKind::Subscribe {
+                    let from = presence.from.to_bare();
+                    let domain = from.domain().as_str().to_owned();
+                    if let Err(refused) = self.limiter.admit_sender(from.as_str(), &domain, now) {
+                        tracing::info!(jid = %from, reason = refused.reason.code(), "subscription request ignored");
+                        return vec![];
+                    }
+                }
+                let outcome = self.roster.on_presence(&presence);
+                for change in outcome.changes {
+                    let _ = self.events.send(Event::Roster(change));
+                }
+                outcome.send
             }
             Incoming::IqRequest(request) => vec![stanzas::answer_request(me, &request)],
             Incoming::Ignored => vec![],
@@ -334,72 +541,144 @@ impl Registry {
     fn iq_request(&self, from: &Jid, iq_id: &str) -> Option<RequestId> {
         let id = *self.by_stanza_id.get(iq_id)?;
         let pending = self.pending.get(&id)?;
-        let asked = pending.target.full()?;
-        if pending.iq_id.as_deref() != Some(iq_id) || from.try_as_full().ok() != Some(asked) {
+        let (_, asked) = pending.iqs.iter().find(|(iq, _)| iq == iq_id)?;
+        if from.try_as_full().ok() != Some(asked) {
             tracing::warn!(%from, expected = %asked, "IQ answer from the wrong JID ignored");
             return None;
         }
         Some(id)
     }
 
-    fn fall_back_to_message(&mut self, me: &BareJid, id: RequestId) -> Option<Element> {
-        let pending = self.pending.get_mut(&id)?;
-        if let Some(iq_id) = pending.iq_id.take() {
-            self.by_stanza_id.remove(&iq_id);
-        }
-        let message_id = random::token(20);
-        let stanza = stanzas::confirm_message(
-            me,
-            pending.target.bare(),
-            &message_id,
-            &pending.thread,
-            &pending.text,
-        );
-        pending.message_id = Some(message_id.clone());
+    /// The app asked by IQ `iq_id` shows no XEP-0070 requests (or is gone): the message
+    /// form instead, to the bare JID if the person typed that app's full JID (the app may
+    /// have moved on), else to that app.
+    fn fall_back_to_message(
+        &mut self,
+        me: &BareJid,
+        id: RequestId,
+        iq_id: &str,
+    ) -> Option<Element> {
+        self.by_stanza_id.remove(iq_id);
+        let mut pending = self.pending.remove(&id)?;
+        let position = pending.iqs.iter().position(|(iq, _)| iq == iq_id)?;
+        let (_, app) = pending.iqs.remove(position);
+        let to = match pending.target.full() {
+            Some(_) => Jid::from(pending.target.bare().clone()),
+            None => Jid::from(app),
+        };
+        let stanza = self.message(me, &mut pending, to);
+        let message_id = pending.messages.last().expect("just sent").clone();
         self.by_stanza_id.insert(message_id, id);
+        self.pending.insert(id, pending);
         Some(stanza)
     }
 
-    fn decide_message(&self, message: &IncomingMessage) -> Option<(RequestId, Status)> {
-        let from = message.from.to_bare();
-        let id = *self.by_jid.get(&from)?;
-        let pending = &self.pending[&id];
-        // While the IQ to one resource is in flight, only that resource may answer.
-        if let (None, Some(asked)) = (&pending.message_id, pending.target.full()) {
-            if message.from.try_as_full().ok() != Some(asked) {
-                return None;
-            }
-        }
+    /// The requests a message from their JID decides, if any.
+    fn decide_message(&mut self, message: &IncomingMessage) -> Vec<(RequestId, Status)> {
+        let Some(ids) = self.by_jid.get(&message.from.to_bare()) else {
+            return vec![];
+        };
+        let candidates: Vec<RequestId> = ids
+            .iter()
+            .copied()
+            .filter(|id| self.pending[id].may_answer_by_message(&message.from))
+            .collect();
+        let find = |pred: &dyn Fn(&Pending) -> bool| {
+            candidates
+                .iter()
+                .copied()
+                .find(|id| pred(&self.pending[id]))
+        };
         if message.is_error {
-            let ours = message.id.is_some() && message.id == pending.message_id
-                || message.confirm_id.as_deref() == Some(pending.code.as_str());
-            if !ours {
-                return None;
-            }
-            let condition = message.error_condition.as_deref().unwrap_or_default();
-            let status = if UNREACHABLE_CONDITIONS.contains(&condition) {
-                Status::Unreachable
-            } else {
-                Status::Denied
+            let ours = find(&|p| {
+                message
+                    .id
+                    .as_ref()
+                    .is_some_and(|id| p.messages.contains(id))
+                    || message.confirm_id.as_deref() == Some(p.code.as_str())
+            });
+            let Some(id) = ours else {
+                return vec![];
             };
-            return Some((id, status));
+            let condition = message.error_condition.as_deref().unwrap_or_default();
+            if !UNREACHABLE_CONDITIONS.contains(&condition) {
+                return vec![(id, Status::Denied)];
+            }
+            // One app could not be reached; another may still answer.
+            let pending = self.pending.get_mut(&id).expect("a candidate");
+            if let Some(bounced) = &message.id {
+                pending.messages.retain(|m| m != bounced);
+                self.by_stanza_id.remove(bounced);
+            }
+            let pending = &self.pending[&id];
+            return match pending.outstanding() {
+                0 => vec![(id, Status::Unreachable)],
+                _ => vec![],
+            };
         }
         // XEP-0070 §4.6: an answer that cannot be read is not a yes.
         if message.confirm_unreadable {
-            return Some((id, Status::Denied));
+            return candidates
+                .into_iter()
+                .map(|id| (id, Status::Denied))
+                .collect();
         }
         if let Some(confirm_id) = &message.confirm_id {
             // A confirm for another code (an old request, someone else's page): not an answer.
-            return (*confirm_id == pending.code).then_some((id, Status::Accepted));
+            return find(&|p| p.code == *confirm_id)
+                .map(|id| vec![(id, Status::Accepted)])
+                .unwrap_or_default();
         }
-        let body = message.body.as_deref()?;
-        if random::code_key(body) == pending.code_key {
-            return Some((id, Status::Accepted));
+        let Some(body) = message.body.as_deref() else {
+            return vec![];
+        };
+        let key = random::code_key(body);
+        if let Some(id) = find(&|p| p.code_key == key) {
+            return vec![(id, Status::Accepted)];
         }
-        let word = body.trim().trim_end_matches(['.', '!']).to_lowercase();
-        NO_WORDS
-            .contains(&word.as_str())
-            .then_some((id, Status::Denied))
+        // A plain "no" cannot say which request it means: it refuses all of them.
+        if is_refusal_word(body) {
+            return candidates
+                .into_iter()
+                .map(|id| (id, Status::Denied))
+                .collect();
+        }
+        vec![]
+    }
+
+    /// A message that answers no request: what a person sends to the login service.
+    fn unsolicited(
+        &mut self,
+        me: &BareJid,
+        message: &IncomingMessage,
+        now: Instant,
+    ) -> Vec<Element> {
+        if message.is_error || !message.conversational {
+            return vec![];
+        }
+        let Some(body) = message.body.as_deref() else {
+            return vec![];
+        };
+        let Ok(from) = UserJid::parse(message.from.to_bare().as_str()) else {
+            return vec![];
+        };
+        if let Err(refused) = self
+            .limiter
+            .admit_sender(from.subject(), from.domain(), now)
+        {
+            tracing::info!(jid = %from, reason = refused.reason.code(), "message to the login service ignored");
+            return vec![];
+        }
+        let keys = random::code_candidates(body);
+        let event = if is_not_me(body) {
+            Event::NotMe { from }
+        } else if !keys.is_empty() {
+            Event::Code { from, keys }
+        } else {
+            return vec![stanzas::chat(me, &message.from, HELP)];
+        };
+        let _ = self.events.send(event);
+        vec![]
     }
 }
 
@@ -416,8 +695,8 @@ struct Shared {
     sweeper_started: AtomicBool,
     registry: Mutex<Registry>,
     outgoing: mpsc::UnboundedSender<Element>,
-    /// Until someone takes them: see [`Confirmer::take_decisions`].
-    decisions: Mutex<Option<mpsc::UnboundedReceiver<Decision>>>,
+    /// Until someone takes them: see [`Confirmer::take_events`].
+    events: Mutex<Option<mpsc::UnboundedReceiver<Event>>>,
 }
 
 /// The component connection's end of the confirmer: stanzas to send.
@@ -426,26 +705,33 @@ pub struct Outbox(pub mpsc::UnboundedReceiver<Element>);
 impl Confirmer {
     pub fn new(component_jid: BareJid, limits: &Limits, metrics: Arc<Metrics>) -> (Self, Outbox) {
         let (outgoing, receiver) = mpsc::unbounded_channel();
-        let (decisions, decided) = mpsc::unbounded_channel();
+        let (events, taken) = mpsc::unbounded_channel();
+        let share = (limits.max_pending * limits.max_pending_share_percent as usize / 100).max(1);
         let registry = Registry {
-            decisions,
+            events,
             metrics,
             limiter: Limiter::new(limits),
             max_pending: limits.max_pending,
+            jid_max_pending: limits.jid_max_pending,
+            share,
             connected: false,
             last_error: None,
             next_id: 0,
             pending: HashMap::new(),
             by_jid: HashMap::new(),
             by_stanza_id: HashMap::new(),
+            by_tag: HashMap::new(),
+            per_network: HashMap::new(),
+            per_client: HashMap::new(),
             deadlines: BinaryHeap::new(),
+            roster: Roster::new(component_jid.clone()),
         };
         let shared = Arc::new(Shared {
             me: component_jid,
             sweeper_started: AtomicBool::new(false),
             registry: Mutex::new(registry),
             outgoing,
-            decisions: Mutex::new(Some(decided)),
+            events: Mutex::new(Some(taken)),
         });
         (Self { shared }, Outbox(receiver))
     }
@@ -463,10 +749,10 @@ impl Confirmer {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The decisions of tagged requests, for the one consumer that records them.
-    pub fn take_decisions(&self) -> Option<mpsc::UnboundedReceiver<Decision>> {
+    /// The component's events, for the one consumer that acts on them.
+    pub fn take_events(&self) -> Option<mpsc::UnboundedReceiver<Event>> {
         self.shared
-            .decisions
+            .events
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .take()
@@ -478,18 +764,21 @@ impl Confirmer {
     }
 
     /// As [`Self::request`]; the decision is also announced with `tag` (see
-    /// [`Self::take_decisions`]), so that no task per request has to wait for it.
+    /// [`Self::take_events`]), so that no task per request has to wait for it, and
+    /// [`Self::withdraw`] can end it.
     pub fn request_tagged(
         &self,
         request: ConfirmRequest,
         tag: Option<String>,
     ) -> Result<Confirmation, RequestError> {
-        let (id, confirmation, stanza) =
+        let (id, confirmation, stanzas) =
             self.registry()
                 .start(&self.shared.me, &request, tag, Instant::now())?;
-        if self.shared.outgoing.send(stanza).is_err() {
-            self.registry()
-                .finish(id, Status::Unreachable, Instant::now());
+        for stanza in stanzas {
+            if self.shared.outgoing.send(stanza).is_err() {
+                self.registry()
+                    .finish(id, Status::Unreachable, Instant::now());
+            }
         }
         self.registry()
             .deadlines
@@ -500,6 +789,43 @@ impl Confirmer {
         tracing::info!(jid = %request.jid, "confirmation request sent");
         self.registry().metrics.confirmation_started();
         Ok(confirmation)
+    }
+
+    /// Ends the request tagged `tag`, if it is still pending: it stops counting against
+    /// the limits on pending requests at once, and a late answer finds nothing. True if
+    /// there was one.
+    pub fn withdraw(&self, tag: &str) -> bool {
+        let mut registry = self.registry();
+        let Some(id) = registry.by_tag.get(tag).copied() else {
+            return false;
+        };
+        registry.finish(id, Status::Withdrawn, Instant::now());
+        true
+    }
+
+    /// Sends a stanza built elsewhere (answers, notices), if the link is up.
+    pub fn send(&self, stanza: Element) {
+        let _ = self.shared.outgoing.send(stanza);
+    }
+
+    /// The stored contacts, once the link is up: announces our presence and probes theirs.
+    pub fn load_contacts(&self, stored: Vec<(BareJid, Subscription)>) {
+        let stanzas = self.registry().roster.load(stored);
+        for stanza in stanzas {
+            self.send(stanza);
+        }
+    }
+
+    /// Login notices were queued (see [`Event::Notices`]).
+    pub fn notices_queued(&self) {
+        let _ = self.registry().events.send(Event::Notices);
+    }
+
+    /// `sender` sent codes that matched no login page: it counts against its limits.
+    pub fn wrong_code(&self, sender: &UserJid) {
+        self.registry()
+            .limiter
+            .wrong_code(sender.subject(), Instant::now());
     }
 
     pub fn is_connected(&self) -> bool {
@@ -515,10 +841,12 @@ impl Confirmer {
             if let Some(at) = now.checked_sub(request.age) {
                 registry
                     .limiter
-                    .record(bare, request.jid.domain(), request.ip, at);
+                    .record(bare, request.jid.domain(), &request.requester, at);
             }
             if let Some(at) = request.denied_age.and_then(|age| now.checked_sub(age)) {
-                registry.limiter.block(bare, at);
+                registry
+                    .limiter
+                    .block(bare, request.requester.device.as_deref(), at);
             }
         }
     }
@@ -547,8 +875,10 @@ impl Confirmer {
         registry.connected = connected;
         if connected {
             registry.last_error = None;
+            let _ = registry.events.send(Event::Connected);
         } else {
             registry.fail_all(Instant::now());
+            registry.roster.disconnected();
         }
     }
 
@@ -619,7 +949,7 @@ mod tests {
                 requester: "Wiki".into(),
                 origin: Some("192.0.2.1".into()),
             },
-            ip: None,
+            requester: Requester::default(),
             timeout: Duration::from_secs(60),
         })
         .unwrap()
@@ -712,13 +1042,11 @@ mod tests {
                     requester: "r".into(),
                     origin: None,
                 },
-                ip: None,
+                requester: Requester::default(),
                 timeout: Duration::from_secs(1),
             })
             .unwrap_err();
-        assert!(
-            matches!(err, RequestError::Refused(r) if r.reason == super::super::limits::Refusal::RecentlyDenied)
-        );
+        assert!(matches!(err, RequestError::Refused(r) if r.reason == Refusal::RecentlyDenied));
     }
 
     #[tokio::test]
@@ -831,7 +1159,7 @@ mod tests {
                 requester: "r".into(),
                 origin: None,
             },
-            ip: None,
+            requester: Requester::default(),
             timeout: Duration::from_secs(1),
         });
         assert!(matches!(second, Err(RequestError::Refused(_))));
@@ -847,7 +1175,7 @@ mod tests {
                     requester: "r".into(),
                     origin: None
                 },
-                ip: None,
+                requester: Requester::default(),
                 timeout: Duration::from_secs(1),
             }),
             Err(RequestError::Disconnected)
@@ -897,5 +1225,283 @@ mod tests {
         // After expiry the answer is ignored and the JID is free again.
         feed(&c, &confirm_reply("alice@example.org/a", &code, ""));
         assert_eq!(c.pending_count(), 0);
+    }
+
+    fn ask_as(
+        c: &Confirmer,
+        jid: &str,
+        requester: Requester,
+        tag: Option<&str>,
+    ) -> Result<Confirmation, RequestError> {
+        c.request_tagged(
+            ConfirmRequest {
+                jid: UserJid::parse(jid).unwrap(),
+                text: RequestText {
+                    code: random::confirmation_code(),
+                    method: "GET".into(),
+                    url: "https://idp.example/".into(),
+                    requester: "Wiki".into(),
+                    origin: None,
+                },
+                requester,
+                timeout: Duration::from_secs(60),
+            },
+            tag.map(str::to_owned),
+        )
+    }
+
+    fn from_ip(ip: &str) -> Requester {
+        Requester {
+            ip: Some(ip.parse().unwrap()),
+            ..Requester::default()
+        }
+    }
+
+    fn refusal(result: Result<Confirmation, RequestError>) -> Option<Refusal> {
+        match result {
+            Err(RequestError::Refused(r)) => Some(r.reason),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn strangers_cannot_hold_a_jid_hostage() {
+        let (c, _outbox) = confirmer();
+        // One pending request per network, a few networks at once.
+        assert!(ask_as(&c, "alice@example.org", from_ip("192.0.2.1"), None).is_ok());
+        assert_eq!(
+            refusal(ask_as(&c, "alice@example.org", from_ip("192.0.2.1"), None)),
+            Some(Refusal::AlreadyPending)
+        );
+        assert!(ask_as(&c, "alice@example.org", from_ip("192.0.2.2"), None).is_ok());
+        assert!(ask_as(&c, "alice@example.org", from_ip("2001:db8::1"), None).is_ok());
+        assert_eq!(
+            refusal(ask_as(
+                &c,
+                "alice@example.org",
+                from_ip("2001:db8::2"),
+                None
+            )),
+            Some(Refusal::AlreadyPending),
+            "the same IPv6 /64"
+        );
+        assert_eq!(
+            refusal(ask_as(
+                &c,
+                "alice@example.org",
+                from_ip("198.51.100.1"),
+                None
+            )),
+            Some(Refusal::JidPending)
+        );
+        // The owner's browser still gets through, once.
+        let owner = Requester {
+            device: Some("d".into()),
+            ..from_ip("198.51.100.1")
+        };
+        let mine = ask_as(&c, "alice@example.org", owner.clone(), None).unwrap();
+        assert_eq!(
+            refusal(ask_as(&c, "alice@example.org", owner, None)),
+            Some(Refusal::AlreadyPending)
+        );
+        // Answers are matched by code, whichever request they are for.
+        feed(&c, &format!("<message xmlns='NS' from='alice@example.org/a' type='chat'><body>{}</body></message>", mine.code));
+        assert_eq!(mine.status(), Status::Accepted);
+        assert_eq!(c.pending_count(), 3);
+        // A plain "no" refuses every request it could mean.
+        feed(
+            &c,
+            "<message xmlns='NS' from='alice@example.org/a' type='chat'><body>no</body></message>",
+        );
+        assert_eq!(c.pending_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn no_network_or_client_takes_more_than_its_share() {
+        let limits = Limits {
+            jid_cooldown_secs: 0,
+            max_pending: 20,
+            max_pending_share_percent: 10,
+            ..Limits::default()
+        };
+        let (c, _outbox) = Confirmer::new(
+            BareJid::new("auth.example").unwrap(),
+            &limits,
+            Metrics::new(),
+        );
+        c.set_connected(true);
+        for i in 0..2 {
+            assert!(ask_as(&c, &format!("u{i}@example.org"), from_ip("192.0.2.1"), None).is_ok());
+        }
+        assert_eq!(
+            refusal(ask_as(&c, "u9@example.org", from_ip("192.0.2.1"), None)),
+            Some(Refusal::NetworkShare)
+        );
+        let client = |i: u8| Requester {
+            client_id: Some("rp".into()),
+            ..from_ip(&format!("198.51.100.{i}"))
+        };
+        assert!(ask_as(&c, "v1@example.org", client(1), None).is_ok());
+        assert!(ask_as(&c, "v2@example.org", client(2), None).is_ok());
+        assert_eq!(
+            refusal(ask_as(&c, "v3@example.org", client(3), None)),
+            Some(Refusal::ClientShare)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_withdrawn_request_stops_counting_and_its_answer_is_ignored() {
+        let (c, _outbox) = confirmer();
+        let mut events = c.take_events().unwrap();
+        let conf = ask_as(&c, "alice@example.org", from_ip("192.0.2.1"), Some("flow1")).unwrap();
+        assert!(c.withdraw("flow1"));
+        assert!(!c.withdraw("flow1"));
+        assert_eq!(conf.status(), Status::Withdrawn);
+        assert_eq!(c.pending_count(), 0);
+        feed(&c, &confirm_reply("alice@example.org/a", &conf.code, ""));
+        assert_eq!(conf.status(), Status::Withdrawn);
+        assert_eq!(events.try_recv().unwrap(), Event::Connected);
+        assert_eq!(
+            events.try_recv().unwrap(),
+            Event::Decided(Decision {
+                tag: "flow1".into(),
+                code: conf.code.clone(),
+                status: Status::Withdrawn
+            })
+        );
+        // Not counted as pending: the same network may ask again at once.
+        assert!(ask_as(&c, "alice@example.org", from_ip("192.0.2.1"), None).is_ok());
+    }
+
+    /// Alice, a contact whose presence we get, with `apps` online: (resource, http-auth).
+    fn contact_online(c: &Confirmer, outbox: &mut Outbox, apps: &[(&str, bool)]) {
+        feed(
+            c,
+            "<presence xmlns='NS' type='subscribe' from='alice@example.org'/>",
+        );
+        feed(
+            c,
+            "<presence xmlns='NS' type='subscribed' from='alice@example.org'/>",
+        );
+        assert!(
+            outbox.0.try_recv().is_err(),
+            "presence is answered on the link itself"
+        );
+        let mut queries = Vec::new();
+        for (app, _) in apps {
+            queries.extend(feed(
+                c,
+                &format!("<presence xmlns='NS' from='alice@example.org/{app}'/>"),
+            ));
+        }
+        for query in queries {
+            let (to, id) = (
+                query.attr("to").unwrap().to_owned(),
+                query.attr("id").unwrap().to_owned(),
+            );
+            let http_auth = apps.iter().any(|(app, h)| *h && to.ends_with(app));
+            let feature = if http_auth {
+                "<feature var='http://jabber.org/protocol/http-auth'/>"
+            } else {
+                ""
+            };
+            feed(c, &format!("<iq xmlns='NS' type='result' id='{id}' from='{to}'><query xmlns='http://jabber.org/protocol/disco#info'>{feature}</query></iq>"));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_contact_is_asked_by_iq_where_its_app_shows_requests_and_by_message_elsewhere() {
+        let (c, mut outbox) = confirmer();
+        contact_online(&c, &mut outbox, &[("gajim", true), ("phone", false)]);
+        let conf = ask(&c, "alice@example.org");
+        let mut sent_to: Vec<(String, String)> = (0..2)
+            .map(|_| {
+                let s = sent(&mut outbox);
+                (s.name().to_owned(), s.attr("to").unwrap().to_owned())
+            })
+            .collect();
+        sent_to.sort();
+        assert_eq!(
+            sent_to,
+            [
+                ("iq".to_owned(), "alice@example.org/gajim".to_owned()),
+                ("message".to_owned(), "alice@example.org/phone".to_owned())
+            ]
+        );
+        // The phone answers in plain text.
+        feed(&c, &format!("<message xmlns='NS' from='alice@example.org/phone' type='chat'><body>{}</body></message>", conf.code));
+        assert_eq!(conf.status(), Status::Accepted);
+    }
+
+    #[tokio::test]
+    async fn a_bounce_from_one_app_leaves_the_others_asked() {
+        let (c, mut outbox) = confirmer();
+        contact_online(&c, &mut outbox, &[("a", false), ("b", false)]);
+        let conf = ask(&c, "alice@example.org");
+        let first = sent(&mut outbox);
+        let _second = sent(&mut outbox);
+        let id = first.attr("id").unwrap();
+        let to = first.attr("to").unwrap();
+        feed(&c, &format!("<message xmlns='NS' from='{to}' type='error' id='{id}'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>"));
+        assert_eq!(conf.status(), Status::Sent);
+        feed(
+            &c,
+            &confirm_reply("alice@example.org/b", &conf.code, "type='normal'"),
+        );
+        assert_eq!(conf.status(), Status::Accepted);
+    }
+
+    #[tokio::test]
+    async fn messages_to_the_service_become_events_within_limits() {
+        let limits = Limits {
+            sender_per_minute: 2,
+            ..limits()
+        };
+        let (c, _outbox) = Confirmer::new(
+            BareJid::new("auth.example").unwrap(),
+            &limits,
+            Metrics::new(),
+        );
+        c.set_connected(true);
+        let mut events = c.take_events().unwrap();
+        assert_eq!(events.try_recv().unwrap(), Event::Connected);
+        let code = random::confirmation_code();
+        let replies = feed(&c, &format!("<message xmlns='NS' from='Bob@Example.org/x' type='chat'><body>Log in to Gitea: {code}</body></message>"));
+        assert!(replies.is_empty());
+        let bob = UserJid::parse("bob@example.org").unwrap();
+        assert_eq!(
+            events.try_recv().unwrap(),
+            Event::Code {
+                from: bob.clone(),
+                keys: vec![random::code_key(&code)]
+            }
+        );
+        // Help for anything else; nothing for group chats, headlines and errors.
+        for kind in ["groupchat", "headline", "error"] {
+            assert!(feed(&c, &format!("<message xmlns='NS' from='carol@example.org/x' type='{kind}'><body>{code}</body></message>")).is_empty());
+        }
+        let replies = feed(
+            &c,
+            "<message xmlns='NS' from='bob@example.org/x'><body>Not me!</body></message>",
+        );
+        assert!(replies.is_empty());
+        assert_eq!(events.try_recv().unwrap(), Event::NotMe { from: bob });
+        // Two messages a minute from bob: the third is ignored.
+        assert!(feed(
+            &c,
+            "<message xmlns='NS' from='bob@example.org/x' type='chat'><body>hello</body></message>"
+        )
+        .is_empty());
+        assert!(events.try_recv().is_err());
+        let help = feed(&c, "<message xmlns='NS' from='dave@example.org/x' type='chat'><body>hello</body></message>");
+        assert_eq!(help.len(), 1);
+        assert_eq!(help[0].attr("to"), Some("dave@example.org/x"));
+        // Wrong codes count against the sender.
+        let dave = UserJid::parse("dave@example.org").unwrap();
+        for _ in 0..10 {
+            c.wrong_code(&dave);
+        }
+        assert!(feed(&c, &format!("<message xmlns='NS' from='dave@example.org/x' type='chat'><body>{code}</body></message>")).is_empty());
+        assert!(events.try_recv().is_err());
     }
 }

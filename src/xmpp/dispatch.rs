@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, watch};
-
 use super::confirm::{ConfirmRequest, Confirmation, Confirmer, Decision, RequestError, Status};
 use crate::clock::Clock;
 use crate::cluster::{Cluster, LeaderInfo};
@@ -38,48 +36,20 @@ impl From<Status> for FlowStatus {
         match status {
             Status::Accepted => FlowStatus::Accepted,
             Status::Denied => FlowStatus::Denied,
-            Status::Expired | Status::Sent => FlowStatus::Expired,
+            Status::Expired | Status::Sent | Status::Withdrawn => FlowStatus::Expired,
             Status::Unreachable => FlowStatus::Unreachable,
         }
     }
 }
 
-/// Records the answers of this process's tagged (login flow) requests, one task for all;
-/// at shutdown it records what was already decided, then ends (it holds the database).
-pub async fn record_flow_answers(
-    mut decisions: mpsc::UnboundedReceiver<Decision>,
-    store: Store,
-    clock: Clock,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        let decision = tokio::select! {
-            decision = decisions.recv() => decision,
-            _ = super::component::stopped(&mut shutdown) => {
-                while let Ok(decision) = decisions.try_recv() {
-                    record(&store, &clock, decision).await;
-                }
-                return;
-            }
-        };
-        match decision {
-            Some(decision) => record(&store, &clock, decision).await,
-            None => return,
+impl Dispatcher {
+    /// This instance's component side (it has work only while it holds the link).
+    pub fn confirmer(&self) -> &Confirmer {
+        match self {
+            Dispatcher::Local { confirmer } | Dispatcher::Cluster { confirmer, .. } => confirmer,
         }
     }
-}
 
-async fn record(store: &Store, clock: &Clock, Decision { tag, code, status }: Decision) {
-    let auth_time = (status == Status::Accepted).then(|| clock.now());
-    if let Err(e) = store
-        .flow_answered(&tag, &code, status.into(), auth_time)
-        .await
-    {
-        tracing::error!(error = %e, "cannot record the answer to a login");
-    }
-}
-
-impl Dispatcher {
     /// Sends a confirmation request, subject to the limits. With `flow_id`, the answer is
     /// recorded in that login flow (whose `code` is the request's code) by whoever gets it.
     pub async fn request(
@@ -88,16 +58,62 @@ impl Dispatcher {
         flow_id: Option<&str>,
     ) -> Result<Confirmation, RequestError> {
         match self {
-            Dispatcher::Local { confirmer, .. } => {
+            Dispatcher::Local { confirmer } => {
                 confirmer.request_tagged(request, flow_id.map(str::to_owned))
             }
             Dispatcher::Cluster { cluster, .. } => cluster.request(request, flow_id).await,
         }
     }
 
+    /// The login flow `flow_id` gave up on its pending request (cancelled, another
+    /// address, confirmed otherwise): it stops counting against the limits, and a late
+    /// answer is ignored.
+    pub async fn withdraw(&self, flow_id: &str) {
+        match self {
+            Dispatcher::Local { confirmer } => {
+                confirmer.withdraw(flow_id);
+            }
+            Dispatcher::Cluster { cluster, .. } => {
+                if let Err(e) = cluster.withdraw_flow(flow_id).await {
+                    tracing::warn!(error = %e, "cannot withdraw a confirmation request");
+                }
+            }
+        }
+    }
+
+    /// Records a decided request where its asker finds it: the login flow (the tag is the
+    /// flow's id) or, with several instances, the request's row (the tag is its id).
+    pub async fn record(
+        &self,
+        store: &Store,
+        clock: &Clock,
+        Decision { tag, code, status }: Decision,
+    ) -> Result<(), sqlx::Error> {
+        match self {
+            Dispatcher::Local { .. } => {
+                let Some(flow_status) = super::inbox::flow_status(status) else {
+                    return Ok(());
+                };
+                let auth_time = (status == Status::Accepted).then(|| clock.now());
+                store
+                    .flow_answered(&tag, &code, flow_status, auth_time)
+                    .await
+            }
+            Dispatcher::Cluster { cluster, .. } => cluster.decide(&tag, status).await,
+        }
+    }
+
+    /// Login notices were queued: whoever holds the link sends them.
+    pub async fn notices_queued(&self) {
+        match self {
+            Dispatcher::Local { confirmer } => confirmer.notices_queued(),
+            Dispatcher::Cluster { cluster, .. } => cluster.wake_leader().await,
+        }
+    }
+
     pub async fn link_state(&self, now: i64) -> LinkState {
         match self {
-            Dispatcher::Local { confirmer, .. } => LinkState {
+            Dispatcher::Local { confirmer } => LinkState {
                 connected: confirmer.is_connected(),
                 error: confirmer.last_error(),
                 pending: confirmer.pending_count(),

@@ -8,12 +8,15 @@
 use jid::{BareJid, FullJid, Jid};
 use minidom::Element;
 use xmpp_parsers::confirm::Confirm;
-use xmpp_parsers::disco::{DiscoInfoResult, Identity};
+use xmpp_parsers::disco::{DiscoInfoQuery, DiscoInfoResult, Identity};
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::message::{Id, Lang, Message, Thread};
 use xmpp_parsers::ns;
 use xmpp_parsers::ping::Ping;
+use xmpp_parsers::presence::{Presence, Type as PresenceType};
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
+
+use crate::random;
 
 /// What a confirmation request says, in both its machine and human forms.
 #[derive(Debug, Clone)]
@@ -39,7 +42,7 @@ fn confirm(text: &RequestText) -> Confirm {
 /// without XEP-0070, and the confirm element.
 pub fn confirm_message(
     from: &BareJid,
-    to: &BareJid,
+    to: &Jid,
     id: &str,
     thread: &str,
     text: &RequestText,
@@ -50,7 +53,7 @@ pub fn confirm_message(
         .map(|o| format!("Requested from: {o}\n"))
         .unwrap_or_default();
     let body = format!(
-        "{requester} asks you to confirm a login as {to}.\n\
+        "{requester} asks you to confirm a login as {bare}.\n\
          Code: {code} (it must match the code on the login page)\n\
          Page: {url}\n{origin}\n\
          If your app shows no Accept/Deny buttons, reply with the code {code} to accept, \
@@ -59,8 +62,9 @@ pub fn confirm_message(
         requester = text.requester,
         code = text.code,
         url = text.url,
+        bare = to.to_bare(),
     );
-    let mut message = Message::normal(Some(Jid::from(to.clone())))
+    let mut message = Message::normal(Some(to.clone()))
         .with_body(Lang::new(), body)
         .with_payload(confirm(text));
     message.from = Some(Jid::from(from.clone()));
@@ -85,6 +89,55 @@ pub fn confirm_iq(from: &BareJid, to: &FullJid, id: &str, text: &RequestText) ->
         .with_from(Jid::from(from.clone()))
         .with_to(Jid::from(to.clone()))
         .into()
+}
+
+/// A chat message from the login service (answers, login notices); `chat` so that apps
+/// show it in the conversation with us.
+pub fn chat(from: &BareJid, to: &Jid, body: &str) -> Element {
+    let mut message = Message::chat(Some(to.clone())).with_body(Lang::new(), body.to_owned());
+    message.from = Some(Jid::from(from.clone()));
+    message.id = Some(Id(random::token(16)));
+    message.into()
+}
+
+/// A presence stanza of `kind` (subscriptions, probes, unavailable) from the service.
+pub fn presence(from: &BareJid, to: &Jid, kind: PresenceKind) -> Element {
+    let type_ = match kind {
+        PresenceKind::Available => PresenceType::None,
+        PresenceKind::Unavailable => PresenceType::Unavailable,
+        PresenceKind::Subscribe => PresenceType::Subscribe,
+        PresenceKind::Subscribed => PresenceType::Subscribed,
+        PresenceKind::Unsubscribe => PresenceType::Unsubscribe,
+        PresenceKind::Unsubscribed => PresenceType::Unsubscribed,
+        PresenceKind::Probe => PresenceType::Probe,
+        PresenceKind::Error => PresenceType::Error,
+    };
+    Presence::new(type_)
+        .with_from(Jid::from(from.clone()))
+        .with_to(to.clone())
+        .into()
+}
+
+/// The service's available presence, with a status text apps show under its name.
+pub fn available(from: &BareJid, to: &Jid, status: &str) -> Element {
+    let mut presence = Presence::new(PresenceType::None)
+        .with_from(Jid::from(from.clone()))
+        .with_to(to.clone());
+    presence.set_status(Lang::new(), status.to_owned());
+    presence.into()
+}
+
+/// XEP-0030 disco#info to one app (with `node`, the XEP-0115 caps node#ver it announced).
+pub fn disco_query(from: &BareJid, to: &FullJid, id: &str, node: Option<&str>) -> Element {
+    Iq::from_get(
+        id,
+        DiscoInfoQuery {
+            node: node.map(str::to_owned),
+        },
+    )
+    .with_from(Jid::from(from.clone()))
+    .with_to(Jid::from(to.clone()))
+    .into()
 }
 
 /// XEP-0199 ping to our own server, to learn whether the link is alive.
@@ -133,6 +186,8 @@ pub enum Incoming {
     IqResult {
         from: Jid,
         id: String,
+        /// The result's child, e.g. a disco#info answer.
+        payload: Option<Element>,
     },
     /// `condition` is the defined condition's element name, whatever its namespace.
     IqError {
@@ -142,8 +197,36 @@ pub enum Incoming {
     },
     IqRequest(IqRequest),
     Message(IncomingMessage),
-    /// Presence, stanzas without a usable `from`, and anything else we have no use for.
+    Presence(IncomingPresence),
+    /// Stanzas without a usable `from`, and anything else we have no use for.
     Ignored,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresenceKind {
+    Available,
+    Unavailable,
+    Subscribe,
+    Subscribed,
+    Unsubscribe,
+    Unsubscribed,
+    Probe,
+    Error,
+}
+
+/// An XEP-0115 caps announcement, as sent (`ver` in base64).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapsRef {
+    pub node: String,
+    pub ver: String,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingPresence {
+    pub from: Jid,
+    pub kind: PresenceKind,
+    pub caps: Option<CapsRef>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -166,6 +249,8 @@ pub struct IncomingMessage {
     pub from: Jid,
     pub id: Option<String>,
     pub is_error: bool,
+    /// `chat` or `normal`: something a person typed (not groupchat, headline or error).
+    pub conversational: bool,
     pub error_condition: Option<String>,
     /// The `id` of a `<confirm xmlns='http://jabber.org/protocol/http-auth'/>` child.
     pub confirm_id: Option<String>,
@@ -185,7 +270,11 @@ pub fn classify(stanza: &Element) -> Incoming {
                 return Incoming::Ignored;
             };
             match stanza.attr("type") {
-                Some("result") => Incoming::IqResult { from, id },
+                Some("result") => Incoming::IqResult {
+                    from,
+                    id,
+                    payload: stanza.children().next().cloned(),
+                },
                 Some("error") => Incoming::IqError {
                     from,
                     id,
@@ -216,10 +305,12 @@ pub fn classify(stanza: &Element) -> Incoming {
                 .children()
                 .find(|c| c.name() == "body")
                 .map(Element::text);
+            let conversational = matches!(stanza.attr("type"), None | Some("chat" | "normal"));
             Incoming::Message(IncomingMessage {
                 from,
                 id,
                 is_error,
+                conversational,
                 error_condition: if is_error {
                     error_condition(stanza)
                 } else {
@@ -229,6 +320,30 @@ pub fn classify(stanza: &Element) -> Incoming {
                 confirm_unreadable,
                 body,
             })
+        }
+        "presence" => {
+            let kind = match stanza.attr("type") {
+                None => PresenceKind::Available,
+                Some("unavailable") => PresenceKind::Unavailable,
+                Some("subscribe") => PresenceKind::Subscribe,
+                Some("subscribed") => PresenceKind::Subscribed,
+                Some("unsubscribe") => PresenceKind::Unsubscribe,
+                Some("unsubscribed") => PresenceKind::Unsubscribed,
+                Some("probe") => PresenceKind::Probe,
+                Some("error") => PresenceKind::Error,
+                Some(_) => return Incoming::Ignored,
+            };
+            let caps = stanza
+                .children()
+                .find(|c| c.is("c", ns::CAPS))
+                .and_then(|c| {
+                    Some(CapsRef {
+                        node: c.attr("node")?.to_owned(),
+                        ver: c.attr("ver")?.to_owned(),
+                        hash: c.attr("hash")?.to_owned(),
+                    })
+                });
+            Incoming::Presence(IncomingPresence { from, kind, caps })
         }
         _ => Incoming::Ignored,
     }
@@ -271,7 +386,7 @@ mod tests {
     fn message_request_has_thread_body_and_confirm() {
         let from = BareJid::new("auth.example").unwrap();
         let to = BareJid::new("alice@example.org").unwrap();
-        let elem = confirm_message(&from, &to, "m1", "t1", &text());
+        let elem = confirm_message(&from, &Jid::from(to), "m1", "t1", &text());
         let xml = String::from(&elem);
         assert_eq!(elem.attr("type"), Some("normal"), "{xml}");
         assert!(xml.contains("<thread"), "{xml}");
@@ -357,7 +472,7 @@ mod tests {
             Incoming::Ignored
         );
         assert_eq!(
-            classify(&parse("<presence xmlns='NS' from='a@b'/>")),
+            classify(&parse("<presence xmlns='NS' type='bogus' from='a@b'/>")),
             Incoming::Ignored
         );
         assert_eq!(

@@ -68,11 +68,18 @@ pub struct Browser {
 
 impl Browser {
     pub fn new(app: &impl Provider) -> Self {
+        Self::from_address(app, None)
+    }
+
+    /// A browser whose connections come from `address` (another loopback address, e.g.
+    /// 127.0.0.2: another network as far as the provider's limits can tell).
+    pub fn from_address(app: &impl Provider, address: Option<std::net::IpAddr>) -> Self {
         let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         Self {
             http: reqwest::Client::builder()
                 .cookie_provider(jar.clone())
                 .redirect(Policy::none())
+                .local_address(address)
                 .build()
                 .unwrap(),
             jar,

@@ -359,6 +359,170 @@ async fn any_instance_serves_any_request() {
     }
 }
 
+/// The send-the-code way and the service's contacts with two instances: whichever holds
+/// the component takes the codes and the subscriptions (stored in PostgreSQL), and the
+/// instance that takes over re-announces the service to its contacts and reaches them.
+#[tokio::test]
+async fn codes_and_contacts_go_to_the_leader_and_survive_a_change_of_leader() {
+    let prosody = Prosody::start().await;
+    let database = TestDatabase::postgres().await;
+    let balancer_port = free_port();
+    let issuer = format!("http://127.0.0.1:{balancer_port}");
+    let mut apps = Vec::new();
+    for name in ["a", "b"] {
+        let instance = [("JIDCONNECT_INSTANCE_NAME", name)];
+        apps.push(spawn_instance(&prosody, &database.url, &issuer, &instance).await);
+    }
+    let urls: Vec<String> = apps.iter().map(|a| a.issuer()).collect();
+    let leader = agreed_leader(&urls).await;
+    let balancer =
+        Balancer::start(balancer_port, apps.iter().map(|a| a.addr.port()).collect()).await;
+    let (leading, other) = if leader == "a" { (0, 1) } else { (1, 0) };
+    let (client_id, secret) = apps[0]
+        .add_client(ClientSettings::new(
+            "Shared Wiki",
+            vec![REDIRECT_URI.into()],
+        ))
+        .await;
+    let rp = RelyingParty::discover(&balancer, &client_id, &secret).await;
+
+    // A code sent to the service: the page is on the instance that does not lead, its
+    // status is read at the leader.
+    let mut bob = XmppUser::login(&prosody, "bob", "phone", Client::PlainText, "ignore").await;
+    let attempt = rp.attempt(&[], true, &[]);
+    let mut at_other = attempt.url.clone();
+    at_other.set_port(Some(apps[other].addr.port())).unwrap();
+    let browser = Browser::new(&apps[other]);
+    let (_, login_url, html) = browser.open(at_other.as_str()).await.page();
+    let at = html.find("?message;body=").unwrap() + "?message;body=".len();
+    let body = &html[at..at + html[at..].find('"').unwrap()];
+    let body = percent_encoding::percent_decode_str(body)
+        .decode_utf8()
+        .unwrap();
+    bob.send_message(COMPONENT, &body).await;
+    let flow_path = url::Url::parse(&login_url).unwrap().path().to_owned();
+    let status_url = apps[leading].url(&format!("{flow_path}/status"));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let status: Value = browser
+            .http
+            .get(&status_url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if status["status"] == "accepted" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never accepted: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let answer = bob.next_chat().await;
+    assert!(answer.body.contains("Shared Wiki"), "{answer:?}");
+    let csrf = field(&html, "csrf").unwrap();
+    let landing = browser
+        .post(
+            &apps[other].url(&format!("{flow_path}/continue")),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    let callback = browser.consent_if_asked(landing).await;
+    let code = rp.code_from(&balancer, &callback, &attempt);
+    let tokens = rp.exchange(&code, attempt.verifier).await.unwrap();
+    assert_eq!(
+        rp.id_claims(&tokens, &attempt.nonce).subject().as_str(),
+        "bob@localhost"
+    );
+
+    // A person on a server that drops strangers' messages adds the service.
+    let mut dave = XmppUser::login(
+        &prosody,
+        "dave@strict.localhost",
+        "gajim",
+        Client::Xep0070,
+        "accept",
+    )
+    .await;
+    dave.subscribe(COMPONENT).await;
+    let (from, kind) = dave.next_presence().await;
+    assert_eq!((from.as_str(), kind.as_str()), (COMPONENT, "available"));
+    let contact = || async {
+        let contacts = apps[other].state.store.contacts().await.unwrap();
+        contacts
+            .into_iter()
+            .find(|c| c.jid == "dave@strict.localhost")
+            .map(|c| (c.subscription, c.presence))
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while contact().await != Some(("both".into(), Some("online".into()))) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}",
+            contact().await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    dave.forget_presences(Duration::from_millis(500)).await;
+    // Unknown until a leader learns it again.
+    apps[other]
+        .state
+        .store
+        .set_presence(Some("dave@strict.localhost"), None)
+        .await
+        .unwrap();
+
+    // The leader goes; the other instance takes the component, tells dave it is there,
+    // probes him, and reaches him through his server's filter.
+    apps.remove(leading).stop().await;
+    let survivor = &apps[0];
+    agreed_leader(&[survivor.issuer()]).await;
+    let (from, kind) = dave.next_presence().await;
+    assert_eq!(
+        (from.as_str(), kind.as_str()),
+        (COMPONENT, "available"),
+        "re-announced"
+    );
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while contact_presence(survivor).await != Some("online".into()) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "dave never probed online again"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // His app's caps, asked again by the new leader.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let browser = Browser::new(&balancer);
+    let attempt = rp.attempt(&[], true, &[]);
+    let code = full_login(
+        &balancer,
+        &browser,
+        &rp,
+        &mut dave,
+        "dave@strict.localhost",
+        &attempt,
+    )
+    .await;
+    let tokens = rp.exchange(&code, attempt.verifier).await.unwrap();
+    assert_eq!(
+        rp.id_claims(&tokens, &attempt.nonce).subject().as_str(),
+        "dave@strict.localhost"
+    );
+}
+
+async fn contact_presence(app: &TestApp) -> Option<String> {
+    let contacts = app.state.store.contacts().await.unwrap();
+    contacts
+        .into_iter()
+        .find(|c| c.jid == "dave@strict.localhost")
+        .and_then(|c| c.presence)
+}
+
 fn base64_url(s: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD

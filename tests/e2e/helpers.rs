@@ -22,6 +22,10 @@ pub const DOMAIN: &str = "localhost";
 pub const COMPONENT: &str = "auth.localhost";
 /// Users every test Prosody has; the password is the name followed by "pass".
 pub const USERS: &[&str] = &["alice", "bob", "carol"];
+/// A second host whose server drops messages and IQs from strangers (Prosody's
+/// mod_block_strangers, from Debian's prosody-modules): only contacts reach its users.
+pub const STRICT_DOMAIN: &str = "strict.localhost";
+pub const STRICT_USERS: &[&str] = &["dave", "erin"];
 const WAIT: Duration = Duration::from_secs(20);
 
 /// A free port below the kernel's ephemeral range: a port from `bind(:0)` is one the
@@ -64,16 +68,21 @@ impl Prosody {
         };
         std::fs::create_dir_all(prosody.dir.path().join("data")).unwrap();
         std::fs::write(prosody.config_path(), prosody.config_text()).unwrap();
-        for user in USERS {
+        let accounts = USERS.iter().map(|u| (u, DOMAIN));
+        let strict = STRICT_USERS.iter().map(|u| (u, STRICT_DOMAIN));
+        for (user, domain) in accounts.chain(strict) {
             let status = Command::new("prosodyctl")
                 .arg("--config")
                 .arg(prosody.config_path())
-                .args(["register", user, DOMAIN, &format!("{user}pass")])
+                .args(["register", user, domain, &format!("{user}pass")])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
                 .expect("prosodyctl runs (apt-get install prosody)");
-            assert!(status.success(), "prosodyctl register {user} failed");
+            assert!(
+                status.success(),
+                "prosodyctl register {user}@{domain} failed"
+            );
         }
         prosody.launch().await;
         prosody
@@ -110,6 +119,8 @@ allow_unencrypted_plain_auth = true
 VirtualHost "{DOMAIN}"
 VirtualHost "anon.{DOMAIN}"
     authentication = "anonymous"
+VirtualHost "{STRICT_DOMAIN}"
+    modules_enabled = {{ "roster", "saslauth", "disco", "ping", "offline", "block_strangers" }}
 Component "{COMPONENT}"
     component_secret = "{secret}"
 "#,
@@ -184,20 +195,29 @@ pub struct XmppUser {
     _child: tokio::process::Child,
     stdin: ChildStdin,
     events: Lines<BufReader<ChildStdout>>,
-    /// Requests stored while offline can arrive before "online" is reported.
-    early: std::collections::VecDeque<Value>,
+    /// Events read while the test waited for another kind: requests stored while offline
+    /// come before "online", answers and notices while a request is awaited.
+    buffered: std::collections::VecDeque<Value>,
+}
+
+/// A chat message the client received.
+#[derive(Debug, Clone)]
+pub struct Chat {
+    pub from: String,
+    pub body: String,
 }
 
 #[derive(Debug, Clone, Copy)]
 pub enum Client {
-    /// Supports XEP-0070 (slixmpp's xep_0070 plugin).
+    /// Supports XEP-0070 (slixmpp's xep_0070 plugin) and announces it with XEP-0115 caps.
     Xep0070,
     /// Shows only the body; the person answers by typing.
     PlainText,
 }
 
 impl XmppUser {
-    /// Logs `user/resource` in; `mode` says how it answers (see xmpp_user.py).
+    /// Logs `user/resource` in; `mode` says how it answers (see xmpp_user.py). `user` is
+    /// a local part on the main host, or `name@strict.localhost`.
     pub async fn login(
         prosody: &Prosody,
         user: &str,
@@ -205,11 +225,12 @@ impl XmppUser {
         client: Client,
         mode: &str,
     ) -> Self {
+        let (user, domain) = user.split_once('@').unwrap_or((user, DOMAIN));
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/xmpp_user.py");
         let mut command = tokio::process::Command::new("python3");
         command
             .arg(script)
-            .args(["--jid", &format!("{user}@{DOMAIN}/{resource}")])
+            .args(["--jid", &format!("{user}@{domain}/{resource}")])
             .args(["--password", &format!("{user}pass")])
             .args(["--port", &prosody.c2s_port.to_string()])
             .args(["--mode", mode])
@@ -223,27 +244,14 @@ impl XmppUser {
         let stdin = child.stdin.take().unwrap();
         let events = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut this = Self {
-            jid: format!("{user}@{DOMAIN}/{resource}"),
+            jid: format!("{user}@{domain}/{resource}"),
             _child: child,
             stdin,
             events,
-            early: Default::default(),
+            buffered: Default::default(),
         };
-        loop {
-            let event = this.read_event().await;
-            if event["event"] == "online" {
-                return this;
-            }
-            assert_eq!(event["event"], "confirm", "{event}");
-            this.early.push_back(event);
-        }
-    }
-
-    async fn next_event(&mut self) -> Value {
-        match self.early.pop_front() {
-            Some(event) => event,
-            None => self.read_event().await,
-        }
+        this.next_of("online").await;
+        this
     }
 
     async fn read_event(&mut self) -> Value {
@@ -255,10 +263,23 @@ impl XmppUser {
         serde_json::from_str(&line).expect("JSON event")
     }
 
+    /// The next event of `kind`; the others on the way are kept for later.
+    async fn next_of(&mut self, kind: &str) -> Value {
+        if let Some(at) = self.buffered.iter().position(|e| e["event"] == kind) {
+            return self.buffered.remove(at).expect("found");
+        }
+        loop {
+            let event = self.read_event().await;
+            if event["event"] == kind {
+                return event;
+            }
+            self.buffered.push_back(event);
+        }
+    }
+
     /// The next confirmation request this client received.
     pub async fn next_request(&mut self) -> Received {
-        let event = self.next_event().await;
-        assert_eq!(event["event"], "confirm", "{event}");
+        let event = self.next_of("confirm").await;
         let text = |k: &str| event[k].as_str().unwrap_or_default().to_owned();
         Received {
             kind: text("kind"),
@@ -268,14 +289,58 @@ impl XmppUser {
         }
     }
 
-    /// Whether a request arrives within `wait`.
+    /// The next chat message (an answer or a notice from the login service).
+    pub async fn next_chat(&mut self) -> Chat {
+        let event = self.next_of("chat").await;
+        let text = |k: &str| event[k].as_str().unwrap_or_default().to_owned();
+        Chat {
+            from: text("from"),
+            body: text("body"),
+        }
+    }
+
+    /// The next presence from someone else: (from, "available" or "unavailable").
+    pub async fn next_presence(&mut self) -> (String, String) {
+        let event = self.next_of("presence").await;
+        let text = |k: &str| event[k].as_str().unwrap_or_default().to_owned();
+        (text("from"), text("type"))
+    }
+
+    /// Forgets the presences received so far, and those that arrive within `quiet`.
+    pub async fn forget_presences(&mut self, quiet: Duration) {
+        self.buffered.retain(|e| e["event"] != "presence");
+        let deadline = tokio::time::Instant::now() + quiet;
+        while let Ok(line) = tokio::time::timeout_at(deadline, self.events.next_line()).await {
+            let line = line
+                .expect("read from the XMPP user")
+                .unwrap_or_else(|| panic!("{}: the XMPP user process ended", self.jid));
+            let event: Value = serde_json::from_str(&line).expect("JSON event");
+            if event["event"] != "presence" {
+                self.buffered.push_back(event);
+            }
+        }
+    }
+
+    /// Whether a request arrives within `wait`; it is taken (other events are kept).
     pub async fn receives_within(&mut self, wait: Duration) -> bool {
-        if !self.early.is_empty() {
+        if let Some(at) = self.buffered.iter().position(|e| e["event"] == "confirm") {
+            self.buffered.remove(at);
             return true;
         }
-        tokio::time::timeout(wait, self.events.next_line())
-            .await
-            .is_ok()
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let Ok(line) = tokio::time::timeout_at(deadline, self.events.next_line()).await else {
+                return false;
+            };
+            let line = line
+                .expect("read from the XMPP user")
+                .unwrap_or_else(|| panic!("{}: the XMPP user process ended", self.jid));
+            let event: Value = serde_json::from_str(&line).expect("JSON event");
+            if event["event"] == "confirm" {
+                return true;
+            }
+            self.buffered.push_back(event);
+        }
     }
 
     async fn command(&mut self, command: Value) {
@@ -292,6 +357,17 @@ impl XmppUser {
     /// Sends a stanza as is; the server stamps our real `from` on it.
     pub async fn send_raw(&mut self, xml: &str) {
         self.command(json!({"cmd": "raw", "xml": xml})).await;
+    }
+
+    /// Sends a chat message as a person types it; the server stamps our JID on it.
+    pub async fn send_message(&mut self, to: &str, body: &str) {
+        self.command(json!({"cmd": "send", "to": to, "body": body}))
+            .await;
+    }
+
+    /// Adds `jid` as a contact (the client approves its request back, as apps do).
+    pub async fn subscribe(&mut self, jid: &str) {
+        self.command(json!({"cmd": "subscribe", "to": jid})).await;
     }
 }
 

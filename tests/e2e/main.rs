@@ -16,4 +16,5 @@ mod load;
 mod oidc_conformance;
 mod oidc_flows;
 mod oidc_security;
+mod reach;
 mod store;

@@ -6,9 +6,17 @@ stdout and reads one JSON command per line on stdin:
 
   events:   {"event": "online", "jid": FULL_JID}
             {"event": "confirm", "kind": "iq"|"message", "code": ID, "from": JID, "body": TEXT}
+            {"event": "chat", "from": JID, "body": TEXT}   a message that is no request
+            {"event": "presence", "from": JID, "type": "available"|"unavailable"}  from others
   commands: {"cmd": "mode", "mode": MODE}     how to answer the next requests
             {"cmd": "raw", "xml": XML}         send a stanza as is (attacks, odd replies)
+            {"cmd": "send", "to": JID, "body": TEXT}   a chat message, as a person types it
+            {"cmd": "subscribe", "to": JID}    add JID as a contact (a subscription request;
+                                               its own request back is approved, as apps do)
             {"cmd": "quit"}
+
+With XEP-0070 the client announces XEP-0115 caps in its presence; without, it answers
+disco#info with its features (no http-auth) but announces no caps.
 
 Answer modes: ignore, accept (IQ result / message confirm, as XEP-0070 §4.6), deny
 (IQ or message error not-authorized), body-code (plain-text reply with the code, as a client
@@ -17,6 +25,8 @@ without XEP-0070 support would), body-no.
 import argparse
 import asyncio
 import json
+import logging
+import os
 import sys
 
 import slixmpp
@@ -37,11 +47,14 @@ class User(slixmpp.ClientXMPP):
         self.enable_plaintext = True
         self.plugin["feature_mechanisms"].unencrypted_plain = True
         self.plugin["feature_mechanisms"].unencrypted_scram = True
+        self.register_plugin("xep_0030")
+        self.xep0070 = xep0070
         if xep0070:
-            self.register_plugin("xep_0030")
             self.register_plugin("xep_0070")
+            self.register_plugin("xep_0115")
             self.add_event_handler("http_confirm_iq", self.on_confirm_iq)
             self.add_event_handler("http_confirm_message", self.on_confirm_message)
+            self.add_event_handler("message", self.on_chat)
         else:
             # A client without XEP-0070: it shows the body, and IQs it does not know
             # get feature-not-implemented.
@@ -52,6 +65,8 @@ class User(slixmpp.ClientXMPP):
                 self.on_unsupported_iq))
             self.add_event_handler("message", self.on_plain_message)
         self.add_event_handler("session_start", self.on_start)
+        self.add_event_handler("presence_available", self.on_presence)
+        self.add_event_handler("presence_unavailable", self.on_presence)
 
     async def on_start(self, _):
         # "online" only once the server has our presence (it echoes it back to us): before
@@ -63,13 +78,23 @@ class User(slixmpp.ClientXMPP):
                 echoed.set_result(None)
 
         self.add_event_handler("presence_available", on_presence)
-        self.send_presence()
+        if "xep_0115" in self.plugin:
+            # The caps must be known before the first presence, and slixmpp adds them only
+            # to a presence whose `from` is set (it looks them up by that JID).
+            await self.plugin["xep_0115"].update_caps(self.boundjid.full, broadcast=False)
+        self.send_presence(pfrom=self.boundjid.full)
         try:
             await asyncio.wait_for(echoed, 5)
         except asyncio.TimeoutError:
             pass
         self.del_event_handler("presence_available", on_presence)
         emit(event="online", jid=str(self.boundjid))
+
+    def on_presence(self, presence):
+        if presence["from"].bare == self.boundjid.bare:
+            return
+        kind = "unavailable" if presence["type"] == "unavailable" else "available"
+        emit(event="presence", type=kind, **{"from": str(presence["from"])})
 
     def on_unsupported_iq(self, iq):
         emit(event="confirm", kind="iq", code=iq.xml.find("{%s}confirm" % NS_AUTH).get("id"),
@@ -83,10 +108,21 @@ class User(slixmpp.ClientXMPP):
         if msg["type"] == "error" or not msg["body"]:
             return
         confirm = msg.xml.find("{%s}confirm" % NS_AUTH)
-        code = confirm.get("id") if confirm is not None else ""
+        if confirm is None:
+            self.on_chat(msg)
+            return
+        code = confirm.get("id")
         emit(event="confirm", kind="message", code=code, body=msg["body"],
              **{"from": str(msg["from"])})
         self.answer_with_body(msg["from"], code)
+
+    def on_chat(self, msg):
+        """Messages that are no confirmation request: answers and notices."""
+        if msg["type"] == "error" or not msg["body"]:
+            return
+        if msg.xml.find("{%s}confirm" % NS_AUTH) is not None:
+            return
+        emit(event="chat", body=msg["body"], **{"from": str(msg["from"])})
 
     def answer_with_body(self, to, code):
         if self.mode == "body-code":
@@ -139,12 +175,18 @@ class User(slixmpp.ClientXMPP):
                 self.mode = command["mode"]
             elif command["cmd"] == "raw":
                 self.send_raw(command["xml"])
+            elif command["cmd"] == "send":
+                self.send_message(mto=command["to"], mbody=command["body"], mtype="chat")
+            elif command["cmd"] == "subscribe":
+                self.send_presence(pto=command["to"], ptype="subscribe")
             elif command["cmd"] == "quit":
                 break
         self.disconnect()
 
 
 def main():
+    # XMPP_USER_LOG=DIR: each user logs its stanzas to DIR/JID.log, to debug a test.
+    log_dir = os.environ.get("XMPP_USER_LOG")
     parser = argparse.ArgumentParser()
     parser.add_argument("--jid", required=True)
     parser.add_argument("--password", required=True)
@@ -152,10 +194,15 @@ def main():
     parser.add_argument("--mode", default="ignore")
     parser.add_argument("--no-xep0070", action="store_true")
     args = parser.parse_args()
+    if log_dir:
+        logging.basicConfig(filename=os.path.join(log_dir, args.jid.replace("/", "_") + ".log"),
+                            level=logging.DEBUG)
     user = User(args.jid, args.password, args.mode, not args.no_xep0070)
     user.connect("127.0.0.1", args.port)
-    user.loop.create_task(user.read_commands())
+    # Held: asyncio keeps only a weak reference to a task, which the GC may then destroy.
+    commands = user.loop.create_task(user.read_commands())
     user.loop.run_until_complete(user.disconnected)
+    commands.cancel()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,129 @@
+//! The send-the-code way: the page shows a code, an `xmpp:` link that opens the person's
+//! XMPP app with a message carrying it (XEP-0147), and the same link as a QR code for the
+//! phone beside a desktop browser. Nothing is pushed to anyone: the person's own message
+//! says who they are (the sender the XMPP server stamped).
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use qrcode::render::svg;
+use qrcode::QrCode;
+
+/// RFC 5122 §2.4: the query's values are percent-encoded UTF-8; only RFC 3986's unreserved
+/// characters stay as they are. (`url`'s form encoding would turn spaces into `+`, which
+/// XMPP apps show as a plus sign.)
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A site name longer than this is cut in the message: it only has to be recognizable.
+const MAX_SITE_CHARS: usize = 40;
+
+/// What the page shows for the send-the-code way.
+pub struct SendCode {
+    pub code: String,
+    /// The code read out symbol by symbol, for screen readers.
+    pub code_spelled: String,
+    /// `xmpp:COMPONENT?message;body=…`.
+    pub uri: String,
+    /// The URI as a QR code, an SVG `data:` URI (the CSP allows `data:` images).
+    pub qr: String,
+    pub component: String,
+}
+
+impl SendCode {
+    pub fn new(component: &str, site: &str, code: &str) -> Self {
+        let uri = message_uri(component, &message_text(site, code));
+        Self {
+            code: code.to_owned(),
+            code_spelled: spelled(code),
+            qr: qr_data_uri(&uri),
+            uri,
+            component: component.to_owned(),
+        }
+    }
+}
+
+/// "Log in to Gitea: K7XM-4QPA": what the person sends; it names the site, so that the
+/// message in their history says what it was for.
+pub fn message_text(site: &str, code: &str) -> String {
+    let cut: String = site.chars().take(MAX_SITE_CHARS).collect();
+    if cut.len() < site.len() {
+        format!("Log in to {}…: {code}", cut.trim_end())
+    } else {
+        format!("Log in to {site}: {code}")
+    }
+}
+
+/// XEP-0147's message action: opens a message to `jid` with `body` filled in.
+pub fn message_uri(jid: &str, body: &str) -> String {
+    format!(
+        "xmpp:{jid}?message;body={}",
+        utf8_percent_encode(body, QUERY_VALUE)
+    )
+}
+
+/// XEP-0147's roster action: proposes adding `jid` as a contact named `name`.
+pub fn roster_uri(jid: &str, name: &str) -> String {
+    format!(
+        "xmpp:{jid}?roster;name={}",
+        utf8_percent_encode(name, QUERY_VALUE)
+    )
+}
+
+/// `K7XM-4QPA` → "K 7 X M 4 Q P A".
+pub fn spelled(code: &str) -> String {
+    code.chars()
+        .filter(|c| *c != '-')
+        .map(String::from)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn qr_data_uri(uri: &str) -> String {
+    // A short URI always fits a QR code; the error is for data beyond version 40.
+    let Ok(code) = QrCode::new(uri.as_bytes()) else {
+        return String::new();
+    };
+    let svg = code
+        .render::<svg::Color>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .dark_color(svg::Color("#000000"))
+        .light_color(svg::Color("#ffffff"))
+        .build();
+    format!("data:image/svg+xml;base64,{}", STANDARD.encode(svg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_link_opens_a_message_with_the_text_percent_encoded() {
+        let send = SendCode::new("auth.example.org", "Gitea & Co", "K7XM-4QPA");
+        assert_eq!(
+            send.uri,
+            "xmpp:auth.example.org?message;body=Log%20in%20to%20Gitea%20%26%20Co%3A%20K7XM-4QPA"
+        );
+        assert_eq!(send.code_spelled, "K 7 X M 4 Q P A");
+        assert!(send.qr.starts_with("data:image/svg+xml;base64,"));
+        let svg = STANDARD
+            .decode(send.qr.trim_start_matches("data:image/svg+xml;base64,"))
+            .unwrap();
+        assert!(String::from_utf8(svg).unwrap().contains("<svg"));
+        assert_eq!(
+            roster_uri("auth.example.org", "Login service"),
+            "xmpp:auth.example.org?roster;name=Login%20service"
+        );
+    }
+
+    #[test]
+    fn long_site_names_are_cut_and_the_code_found_again() {
+        let text = message_text(&"Ñame ".repeat(20), "K7XM-4QPA");
+        assert!(text.chars().count() < 70, "{text}");
+        assert_eq!(crate::random::code_candidates(&text), ["K7XM4QPA"]);
+    }
+}

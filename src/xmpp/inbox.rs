@@ -1,0 +1,221 @@
+//! Acts on what the component learned ([`Event`]s), where that needs the database: answers
+//! to login flows, contacts, login codes people send, "not me", and login notices.
+//!
+//! One task per instance; it only has work while its instance holds the component (with
+//! several instances, the leader's).
+
+use jid::{BareJid, Jid};
+use tokio::sync::{mpsc, watch};
+
+use super::address::UserJid;
+use super::confirm::{Event, Status};
+use super::roster::{Change, Subscription};
+use super::stanzas;
+use crate::random;
+use crate::state::AppState;
+use crate::store::reach::NOTICE_RETENTION_SECS;
+
+/// A notice older than this is stale (the link was down): it is dropped, not sent.
+const NOTICE_FRESH_SECS: i64 = 600;
+const NOTICE_BATCH: i64 = 100;
+
+/// Runs until shutdown; at shutdown, what was already decided is still recorded.
+pub async fn run(
+    app: AppState,
+    mut events: mpsc::UnboundedReceiver<Event>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            _ = super::component::stopped(&mut shutdown) => {
+                while let Ok(event) = events.try_recv() {
+                    if matches!(event, Event::Decided(_)) {
+                        handle(&app, event).await;
+                    }
+                }
+                return;
+            }
+        };
+        match event {
+            Some(event) => handle(&app, event).await,
+            None => return,
+        }
+    }
+}
+
+async fn handle(app: &AppState, event: Event) {
+    let result = match event {
+        Event::Decided(decision) => {
+            app.dispatcher
+                .record(&app.store, &app.clock, decision)
+                .await
+        }
+        Event::Connected => connected(app).await,
+        Event::Roster(change) => store_change(app, change).await,
+        Event::Code { from, keys } => code_received(app, &from, &keys).await,
+        Event::NotMe { from } => not_me(app, &from).await,
+        Event::Notices => send_notices(app).await,
+    };
+    if let Err(e) = result {
+        tracing::error!(error = %e, "cannot act on a message from the XMPP link");
+    }
+}
+
+/// The link is up: who is online is unknown until the probes are answered; our presence
+/// goes to the contacts, and notices queued meanwhile go out.
+async fn connected(app: &AppState) -> Result<(), sqlx::Error> {
+    app.store.set_presence(None, None).await?;
+    let stored = app.store.contacts().await?;
+    let contacts = stored
+        .into_iter()
+        .filter_map(|c| {
+            let jid = UserJid::parse(&c.jid).ok()?.bare().clone();
+            Some((jid, Subscription::parse(&c.subscription)?))
+        })
+        .collect();
+    app.dispatcher.confirmer().load_contacts(contacts);
+    send_notices(app).await
+}
+
+/// The database key of a contact: its subject (the normalized bare JID).
+fn subject_of(jid: &BareJid) -> Option<String> {
+    UserJid::parse(jid.as_str())
+        .ok()
+        .map(|j| j.subject().to_owned())
+}
+
+async fn store_change(app: &AppState, change: Change) -> Result<(), sqlx::Error> {
+    match change {
+        Change::Subscription { jid, subscription } => {
+            let Some(subject) = subject_of(&jid) else {
+                return Ok(());
+            };
+            tracing::info!(jid = %subject, subscription = subscription.map(Subscription::as_str), "contact changed");
+            app.store
+                .set_subscription(
+                    &subject,
+                    subscription.map(Subscription::as_str),
+                    app.clock.now(),
+                )
+                .await
+        }
+        Change::Online { jid, online } => match subject_of(&jid) {
+            Some(subject) => app.store.set_presence(Some(&subject), Some(online)).await,
+            None => Ok(()),
+        },
+    }
+}
+
+fn reply(app: &AppState, to: &UserJid, body: &str) {
+    let confirmer = app.dispatcher.confirmer();
+    let to = Jid::from(to.bare().clone());
+    confirmer.send(stanzas::chat(confirmer.component_jid(), &to, body));
+}
+
+/// "Log in to Gitea: K7XM-4QPA" from `from`: the page showing that code is confirmed for
+/// the sender, and the sender is told which site it was. A message whose codes match no
+/// page counts against the sender.
+async fn code_received(app: &AppState, from: &UserJid, keys: &[String]) -> Result<(), sqlx::Error> {
+    let now = app.clock.now();
+    for key in keys {
+        let code = random::code_from_key(key);
+        let Some(confirmed) = app
+            .store
+            .confirm_by_send_code(&code, from.subject(), now)
+            .await?
+        else {
+            continue;
+        };
+        // A confirmation request the page had sent (to any address) is moot now.
+        app.dispatcher.withdraw(&confirmed.flow_id).await;
+        app.metrics.code_login();
+        tracing::info!(jid = %from.subject(), "login page confirmed by a code sent over XMPP");
+        let site = match app.client(&confirmed.client_id).await? {
+            Some(client) => client.settings.name,
+            None => "the website".into(),
+        };
+        let host = url::Url::parse(&confirmed.redirect_uri)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        reply(
+            app,
+            from,
+            &format!(
+                "You are logging in to {site} ({host}) as {jid}. Continue in your browser. \
+                 If you did not start this login, someone showed you their code: log out \
+                 of {site}.",
+                jid = from.subject()
+            ),
+        );
+        return Ok(());
+    }
+    app.dispatcher.confirmer().wrong_code(from);
+    reply(
+        app,
+        from,
+        "This code matches no open login page. A code works once, only while the page \
+         that shows it is open; check it, or start the login again.",
+    );
+    Ok(())
+}
+
+/// "not me" after a login notice: that login's session ends and its tokens are revoked.
+async fn not_me(app: &AppState, from: &UserJid) -> Result<(), sqlx::Error> {
+    let now = app.clock.now();
+    let last = app
+        .store
+        .last_notice(from.subject(), now - NOTICE_RETENTION_SECS)
+        .await?;
+    let answer = match last {
+        None => "There is no recent login of yours to undo.".to_owned(),
+        Some(notice) => match app.store.undo_login(&notice, now).await? {
+            None => "That login was already undone.".to_owned(),
+            Some(revoked) => {
+                tracing::warn!(jid = %from.subject(), revoked, "a login was undone by its owner (\"not me\")");
+                format!(
+                    "Done: that login ({}) is ended, and {revoked} site authorization(s) \
+                     given in it are revoked. The site may keep its own session until it \
+                     checks back; if someone else can log in as you, secure your XMPP \
+                     account.",
+                    notice.body.lines().next().unwrap_or_default()
+                )
+            }
+        },
+    };
+    reply(app, from, &answer);
+    Ok(())
+}
+
+/// Sends queued login notices, if this instance holds the link.
+pub async fn send_notices(app: &AppState) -> Result<(), sqlx::Error> {
+    let confirmer = app.dispatcher.confirmer();
+    if !confirmer.is_connected() {
+        return Ok(());
+    }
+    let now = app.clock.now();
+    loop {
+        let notices = app
+            .store
+            .unsent_notices(now - NOTICE_FRESH_SECS, NOTICE_BATCH)
+            .await?;
+        let batch = notices.len();
+        for notice in notices {
+            if !app.store.notice_sent(&notice.id, now).await? {
+                continue;
+            }
+            if let Ok(to) = UserJid::parse(&notice.subject) {
+                reply(app, &to, &notice.body);
+            }
+        }
+        if batch < NOTICE_BATCH as usize {
+            return Ok(());
+        }
+    }
+}
+
+/// What a decided request means for its login flow: nothing if the page gave up on it.
+pub fn flow_status(status: Status) -> Option<crate::store::oidc::FlowStatus> {
+    (status != Status::Withdrawn).then(|| status.into())
+}
