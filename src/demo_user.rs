@@ -219,7 +219,7 @@ fn answer(request: &Request, accept: bool) -> anyhow::Result<Element> {
     element(&xml)
 }
 
-/// A chat message from the login service (its answer to a code), as text.
+/// A message from the login service that is no request (its answer to a code), as text.
 fn chat_from(stanza: &Element, service: &BareJid) -> Option<String> {
     let from = stanza.attr("from")?;
     let is_service = Jid::new(from).is_ok_and(|jid| jid.to_bare() == *service);
@@ -255,11 +255,10 @@ pub async fn run(user: DemoUser) -> anyhow::Result<()> {
         tokio::select! {
             stanza = next_element(&mut stream) => {
                 let stanza = stanza?;
-                if let Some(text) = chat_from(&stanza, &user.service) {
-                    println!("{}: {text}", user.service);
-                    continue;
-                }
                 let Some(request) = request_in(&stanza) else {
+                    if let Some(text) = chat_from(&stanza, &user.service) {
+                        println!("{}: {text}", user.service);
+                    }
                     continue;
                 };
                 println!();

@@ -1,15 +1,19 @@
 // The demo login in a real browser: demo site → jidconnect's login page → XEP-0070
 // confirmation answered by a real XMPP client (`jidconnect demo-user --auto accept`,
-// started by scripts/browser-test) → consent → back on the demo site, logged in.
+// started by scripts/browser-test) → consent → back on the demo site, logged in. Also: the
+// login page at phone and desktop width, the send-the-code way, and cancel.
 // Screenshots of every page go to tests/browser/artifacts/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 
 const SITE = process.env.SITE_URL ?? "http://127.0.0.1:8081";
 const IDP = process.env.IDP_URL ?? "http://127.0.0.1:8080";
+const XMPP_PORT = process.env.XMPP_PORT ?? "15222";
 const ARTIFACTS = new URL("./artifacts/", import.meta.url).pathname;
 mkdirSync(ARTIFACTS, { recursive: true });
 
@@ -41,6 +45,19 @@ for (const [label, viewport] of [["desktop", { width: 1280, height: 860 }], ["ph
     await page.waitForURL(`${IDP}/login/**`);
     assert.match(await page.locator("h1").innerText(), /Log in to Demo site/);
     assert.equal(await page.title(), "Log in to Demo site · jidconnect");
+    // Both ways in: on a desktop the QR code is there for the phone beside it; on a
+    // phone the button that opens the XMPP app comes first, and no QR code.
+    const openApp = page.getByRole("link", { name: "Open in my XMPP app" });
+    const address = page.getByLabel("Your XMPP address");
+    const qr = page.getByRole("img", { name: /QR code/ });
+    assert.match(await openApp.getAttribute("href"), /^xmpp:auth\.localhost\?message;body=Log%20in%20to%20Demo%20site%3A%20[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}$/);
+    if (label === "desktop") {
+      assert.ok(await qr.isVisible(), "the QR code shows on a desktop");
+    } else {
+      assert.ok(!(await qr.isVisible()), "no QR code on a phone");
+      const [button, field] = [await openApp.boundingBox(), await address.boundingBox()];
+      assert.ok(button.y < field.y, "the open-in-app button comes first on a phone");
+    }
     await shot(page, `${label}-2-login`);
     await page.getByLabel("Your XMPP address").fill("demo@localhost");
     await page.getByRole("button", { name: "Send confirmation request" }).click();
@@ -68,6 +85,62 @@ for (const [label, viewport] of [["desktop", { width: 1280, height: 860 }], ["ph
     await context.close();
   });
 }
+
+// The send-the-code way in a real browser: a real XMPP client (slixmpp, as an app without
+// XEP-0070) sends the text of the page's link; the page moves on by itself.
+function xmppApp(resource) {
+  const child = spawn("python3", [
+    new URL("../support/xmpp_user.py", import.meta.url).pathname,
+    "--jid", `demo@localhost/${resource}`, "--password", "demo",
+    "--port", XMPP_PORT, "--no-xep0070",
+  ], { stdio: ["pipe", "pipe", "inherit"] });
+  const lines = createInterface({ input: child.stdout });
+  const online = new Promise((resolve) => lines.on("line", (line) => {
+    if (JSON.parse(line).event === "online") resolve();
+  }));
+  return {
+    online,
+    send: (to, body) => child.stdin.write(JSON.stringify({ cmd: "send", to, body }) + "\n"),
+    quit: () => child.kill(),
+  };
+}
+
+test("log in from the XMPP app by sending the code (phone)", async () => {
+  const app = xmppApp("phone");
+  await app.online;
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  await page.goto(SITE);
+  await page.getByRole("link", { name: "Log in with XMPP" }).click();
+  await page.waitForURL(`${IDP}/login/**`);
+  const href = await page.getByRole("link", { name: "Open in my XMPP app" }).getAttribute("href");
+  const body = decodeURIComponent(href.split("?message;body=")[1]);
+  app.send("auth.localhost", body);
+  await page.waitForURL(/\/consent$|\/callback/, { timeout: 20000 });
+  if (page.url().endsWith("/consent")) {
+    await shot(page, "phone-code-consent");
+    await page.getByRole("button", { name: "Allow" }).click();
+  }
+  await page.waitForURL(`${SITE}/callback**`);
+  assert.match(await page.locator("h1").innerText(), /Logged in as demo@localhost/);
+  await shot(page, "phone-code-logged-in");
+  app.quit();
+  await context.close();
+});
+
+test("cancel returns to the site", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  await page.goto(SITE);
+  await page.getByRole("link", { name: "Log in with XMPP" }).click();
+  await page.waitForURL(`${IDP}/login/**`);
+  await page.getByRole("button", { name: /^Cancel/ }).click();
+  await page.waitForURL(`${SITE}/callback**`);
+  assert.match(new URL(page.url()).searchParams.get("error"), /^access_denied$/);
+  assert.match(await page.locator("body").innerText(), /access_denied/);
+  await shot(page, "cancelled");
+  await context.close();
+});
 
 test("errors say what to do next", async () => {
   const page = await browser.newPage();
