@@ -1504,4 +1504,34 @@ mod tests {
         assert!(feed(&c, &format!("<message xmlns='NS' from='dave@example.org/x' type='chat'><body>{code}</body></message>")).is_empty());
         assert!(events.try_recv().is_err());
     }
+
+    #[tokio::test]
+    async fn subscription_requests_go_through_the_sender_limits() {
+        let limits = Limits {
+            sender_per_minute: 2,
+            ..limits()
+        };
+        let (c, _outbox) = Confirmer::new(
+            BareJid::new("auth.example").unwrap(),
+            &limits,
+            Metrics::new(),
+        );
+        c.set_connected(true);
+        let subscribe = "<presence xmlns='NS' type='subscribe' from='eve@example.org'/>";
+        assert_eq!(
+            feed(&c, subscribe).len(),
+            3,
+            "subscribed, subscribe, presence"
+        );
+        assert_eq!(feed(&c, subscribe).len(), 3);
+        assert!(feed(&c, subscribe).is_empty(), "past the limit: ignored");
+        assert_eq!(
+            feed(
+                &c,
+                "<presence xmlns='NS' type='subscribe' from='frank@example.org'/>"
+            )
+            .len(),
+            3
+        );
+    }
 }
