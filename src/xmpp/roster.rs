@@ -477,7 +477,7 @@ mod tests {
         BareJid::new(s).unwrap()
     }
 
-    /// Gajim 1.x's disco#info, whose caps hash the tests announce.
+    /// The disco#info of an app that shows XEP-0070 requests, whose caps hash the tests announce.
     const DISCO: &str = "<query xmlns='http://jabber.org/protocol/disco#info'><identity category='client' type='pc' name='t'/><feature var='http://jabber.org/protocol/disco#info'/><feature var='http://jabber.org/protocol/http-auth'/></query>";
 
     fn disco_info() -> DiscoInfoResult {
