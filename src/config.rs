@@ -78,6 +78,11 @@ impl Default for OidcConfig {
 #[serde(deny_unknown_fields)]
 pub struct XmppConfig {
     pub component_jid: String,
+    /// The login service's address is `LOCALPART@component_jid` when set: some apps treat
+    /// an address without `@` as a server (Converse.js shows its messages with no reply
+    /// box, Conversations warns before adding it). Empty: the bare component domain.
+    #[serde(default)]
+    pub service_localpart: String,
     #[serde(default = "default_xmpp_server")]
     pub server: String,
     pub secret: Secret,
@@ -254,6 +259,17 @@ impl Config {
                  the name of the Component in your XMPP server's configuration"
             );
         }
+        let localpart = &self.xmpp.service_localpart;
+        if !localpart.is_empty() {
+            let valid = jid::BareJid::new(&self.xmpp.service_jid())
+                .is_ok_and(|j| j.node().is_some_and(|n| n.as_str() == localpart));
+            if !valid {
+                bail!(
+                    "[xmpp] service_localpart = {localpart:?} is not a valid XMPP local part: use \
+                     lower-case letters and digits, such as \"login\""
+                );
+            }
+        }
         if self.xmpp.secret.expose().is_empty() {
             bail!(
                 "[xmpp] secret is empty: set it (or JIDCONNECT_XMPP__SECRET) to the \
@@ -310,6 +326,17 @@ impl Config {
             );
         }
         Ok(())
+    }
+}
+
+impl XmppConfig {
+    /// The login service's address: what people add as a contact and send codes to, and
+    /// where requests come from.
+    pub fn service_jid(&self) -> String {
+        match self.service_localpart.as_str() {
+            "" => self.component_jid.clone(),
+            localpart => format!("{localpart}@{}", self.component_jid),
+        }
     }
 }
 
@@ -433,6 +460,7 @@ mod tests {
                 "bare domain",
             ),
             ("JIDCONNECT_DATABASE_URL", "mysql://x", "sqlite:"),
+            ("JIDCONNECT_XMPP__SERVICE_LOCALPART", "log in", "local part"),
         ];
         for (key, value, hint) in cases {
             let mut vars = env(MINIMAL);

@@ -88,9 +88,9 @@ impl Application {
             None => KeyRing::load_or_create(&config.keys_dir, clock.now(), retention)?,
         };
         let oidc = Oidc::new(config.issuer_id(), keys);
-        let component_jid = BareJid::new(&config.xmpp.component_jid)
+        let service_jid = BareJid::new(&config.xmpp.service_jid())
             .context("[xmpp] component_jid is not a valid JID")?;
-        let (confirmer, outbox) = Confirmer::new(component_jid, &config.limits, metrics.clone());
+        let (confirmer, outbox) = Confirmer::new(service_jid, &config.limits, metrics.clone());
         let (shutdown, shutdown_rx) = watch::channel(false);
         tokio::spawn(purge_periodically(
             store.clone(),

@@ -256,7 +256,7 @@ fn retry_message(status: FlowStatus) -> Option<String> {
 fn send_code(app: &AppState, flow: &LoginFlow, client: &Client) -> Option<SendCode> {
     let code = flow.send_code.as_deref()?;
     Some(SendCode::new(
-        &app.config.xmpp.component_jid,
+        &app.config.xmpp.service_jid(),
         &client.settings.name,
         code,
     ))
@@ -289,7 +289,7 @@ async fn show(
     match (flow.status, flow.code.as_deref(), flow.jid.as_deref()) {
         (FlowStatus::Sent | FlowStatus::Accepted, Some(code), Some(jid)) => {
             let offline = flow.status == FlowStatus::Sent && app.store.contact_offline(jid).await?;
-            let component = &app.config.xmpp.component_jid;
+            let component = &app.config.xmpp.service_jid();
             Ok(WaitPage {
                 flow_id: &flow.id,
                 csrf: &flow.csrf,

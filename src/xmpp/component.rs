@@ -154,7 +154,7 @@ async fn serve(
     outbox: &mut Outbox,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), LinkError> {
-    let me = confirmer.component_jid().clone();
+    let me = confirmer.service_jid().clone();
     let server = Jid::from(BareJid::new(&server_domain(&me)).unwrap_or_else(|_| me.clone()));
     let ping_timeout = Duration::from_secs(config.ping_timeout_secs);
     let mut ping_every = tokio::time::interval(Duration::from_secs(config.ping_interval_secs));
@@ -251,6 +251,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let config = XmppConfig {
             component_jid: "auth.localhost".into(),
+            service_localpart: String::new(),
             server: listener.local_addr().unwrap().to_string(),
             secret: Secret::new("s"),
             confirm_timeout_secs: 60,

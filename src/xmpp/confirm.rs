@@ -703,7 +703,9 @@ struct Shared {
 pub struct Outbox(pub mpsc::UnboundedReceiver<Element>);
 
 impl Confirmer {
-    pub fn new(component_jid: BareJid, limits: &Limits, metrics: Arc<Metrics>) -> (Self, Outbox) {
+    /// `service_jid`: the address requests come from and people write to (the component's
+    /// domain, or an address at it).
+    pub fn new(service_jid: BareJid, limits: &Limits, metrics: Arc<Metrics>) -> (Self, Outbox) {
         let (outgoing, receiver) = mpsc::unbounded_channel();
         let (events, taken) = mpsc::unbounded_channel();
         let share = (limits.max_pending * limits.max_pending_share_percent as usize / 100).max(1);
@@ -724,10 +726,10 @@ impl Confirmer {
             per_network: HashMap::new(),
             per_client: HashMap::new(),
             deadlines: BinaryHeap::new(),
-            roster: Roster::new(component_jid.clone()),
+            roster: Roster::new(service_jid.clone()),
         };
         let shared = Arc::new(Shared {
-            me: component_jid,
+            me: service_jid,
             sweeper_started: AtomicBool::new(false),
             registry: Mutex::new(registry),
             outgoing,
@@ -736,7 +738,7 @@ impl Confirmer {
         (Self { shared }, Outbox(receiver))
     }
 
-    pub fn component_jid(&self) -> &BareJid {
+    pub fn service_jid(&self) -> &BareJid {
         &self.shared.me
     }
 

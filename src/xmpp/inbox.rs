@@ -110,7 +110,7 @@ async fn store_change(app: &AppState, change: Change) -> Result<(), sqlx::Error>
 fn reply(app: &AppState, to: &UserJid, body: &str) {
     let confirmer = app.dispatcher.confirmer();
     let to = Jid::from(to.bare().clone());
-    confirmer.send(stanzas::chat(confirmer.component_jid(), &to, body));
+    confirmer.send(stanzas::chat(confirmer.service_jid(), &to, body));
 }
 
 /// "Log in to Gitea: K7XM-4QPA" from `from`: the page showing that code is confirmed for

@@ -216,6 +216,14 @@ impl Roster {
     }
 
     pub fn on_presence(&mut self, presence: &IncomingPresence) -> Outcome {
+        // Another address at the component's domain is not the service people add.
+        if presence
+            .to
+            .as_ref()
+            .is_some_and(|to| to.to_bare() != self.me)
+        {
+            return Outcome::default();
+        }
         let from = presence.from.to_bare();
         let bare_to = Jid::from(from.clone());
         let mut out = Outcome::default();
@@ -693,6 +701,22 @@ mod tests {
             "<presence xmlns='NS' from='alice@example.org/b'><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='n' ver='Zm9yZ2Vk'/></presence>",
         );
         assert_eq!(out.send.len(), 1, "asked again");
+    }
+
+    #[test]
+    fn only_the_service_address_is_a_contact() {
+        let mut r = Roster::new(bare("login@auth.example"));
+        let out = presence(
+            &mut r,
+            "<presence xmlns='NS' type='subscribe' from='alice@example.org' to='other@auth.example'/>",
+        );
+        assert!(out.send.is_empty() && out.changes.is_empty());
+        let out = presence(
+            &mut r,
+            "<presence xmlns='NS' type='subscribe' from='alice@example.org' to='login@auth.example'/>",
+        );
+        assert_eq!(out.send[0].attr("from"), Some("login@auth.example"));
+        assert!(r.is_subscriber(&bare("alice@example.org")));
     }
 
     #[test]

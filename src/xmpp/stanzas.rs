@@ -225,6 +225,7 @@ pub struct CapsRef {
 #[derive(Debug, Clone, PartialEq)]
 pub struct IncomingPresence {
     pub from: Jid,
+    pub to: Option<Jid>,
     pub kind: PresenceKind,
     pub caps: Option<CapsRef>,
 }
@@ -343,7 +344,13 @@ pub fn classify(stanza: &Element) -> Incoming {
                         hash: c.attr("hash")?.to_owned(),
                     })
                 });
-            Incoming::Presence(IncomingPresence { from, kind, caps })
+            let to = stanza.attr("to").and_then(|t| Jid::new(t).ok());
+            Incoming::Presence(IncomingPresence {
+                from,
+                to,
+                kind,
+                caps,
+            })
         }
         _ => Incoming::Ignored,
     }

@@ -654,6 +654,47 @@ async fn a_contact_hears_of_each_login_and_not_me_ends_it() {
 }
 
 #[tokio::test]
+async fn the_service_can_have_an_address_with_a_local_part() {
+    let prosody = Prosody::start().await;
+    let app = spawn_app_with(&prosody, &[("JIDCONNECT_XMPP__SERVICE_LOCALPART", "login")]).await;
+    let service = format!("login@{COMPONENT}");
+    let rp = rp_for(&app, "Forum").await;
+    let mut bob = XmppUser::login(&prosody, "bob", "phone", Client::PlainText, "ignore").await;
+    let browser = Browser::new(&app);
+    let attempt = rp.attempt(&[], true, &[]);
+    let (_, login_url, html) = browser.open(attempt.url.as_str()).await.page();
+    let (to, body) = xmpp_link(&html);
+    assert_eq!(to, service);
+    bob.send_message(&to, &body).await;
+    status_becomes(&browser, &login_url, "accepted").await;
+    let answer = bob.next_chat().await;
+    assert!(answer.from.starts_with(&service), "{answer:?}");
+
+    // Added at that address, it reaches people behind a stranger filter.
+    let mut dave = XmppUser::login(
+        &prosody,
+        "dave@strict.localhost",
+        "gajim",
+        Client::Xep0070,
+        "accept",
+    )
+    .await;
+    dave.subscribe(&service).await;
+    contact_becomes(&app, "dave@strict.localhost", "both", Some("online")).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let attempt = rp.attempt(&[], true, &[]);
+    full_login(
+        &app,
+        &Browser::new(&app),
+        &rp,
+        &mut dave,
+        "dave@strict.localhost",
+        &attempt,
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn the_send_the_code_way_and_contacts_on_postgres() {
     let prosody = Prosody::start().await;
     let app = spawn_app_on(&prosody, Backend::Postgres, &[]).await;
