@@ -305,6 +305,7 @@ async fn client_command(
                 id_token_alg: options.id_token_alg.unwrap_or(SigningAlg::RS256),
                 ..ClientSettings::new(name, redirect_uris)
             };
+            warn_about(&settings);
             let creds = store.add_client(settings, clock.now()).await?;
             print_credentials(&mut out, &creds, json)?;
         }
@@ -345,6 +346,7 @@ async fn client_command(
             settings.trusted = trusted.unwrap_or(settings.trusted);
             settings.jid_as_email = jid_as_email.unwrap_or(settings.jid_as_email);
             settings.always_refresh = always_refresh.unwrap_or(settings.always_refresh);
+            warn_about(&settings);
             match store.update_client(&client_id, settings).await? {
                 Some(creds) => print_credentials(&mut out, &creds, json)?,
                 None => {
@@ -424,6 +426,13 @@ fn print_credentials(
         None => writeln!(out, "client_secret: none (public client: PKCE required)")?,
     }
     Ok(())
+}
+
+/// On standard error, so that `--json` output stays parseable.
+fn warn_about(settings: &ClientSettings) {
+    for warning in settings.warnings() {
+        eprintln!("warning: {warning}");
+    }
 }
 
 fn print_client(out: &mut impl Write, client: &Client) -> anyhow::Result<()> {

@@ -26,7 +26,11 @@ pub struct Config {
     pub issuer: Url,
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    #[serde(default = "default_database_url")]
+    /// Printed (check-config) without its password.
+    #[serde(
+        default = "default_database_url",
+        serialize_with = "serialize_redacted"
+    )]
     pub database_url: String,
     #[serde(default = "default_keys_dir")]
     pub keys_dir: PathBuf,
@@ -177,6 +181,10 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")
     }
+}
+
+fn serialize_redacted<S: serde::Serializer>(url: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&crate::store::redacted(url))
 }
 
 fn default_issuer() -> Url {
@@ -443,9 +451,20 @@ mod tests {
 
     #[test]
     fn secret_is_never_printed() {
-        let config = Config::load(None, env(MINIMAL)).unwrap();
+        let mut vars = env(MINIMAL);
+        vars.push((
+            "JIDCONNECT_DATABASE_URL".into(),
+            "postgres://app:hunter2@db/jid".into(),
+        ));
+        let config = Config::load(None, vars).unwrap();
         let printed = format!("{config:?}");
         assert!(!printed.contains("s3cret"), "{printed}");
+        let shown = toml::to_string_pretty(&config).unwrap();
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+        assert!(shown.contains("postgres://app:***@db/jid"), "{shown}");
     }
 
     #[test]

@@ -317,6 +317,15 @@ enum Change {
     Remove(String),
 }
 
+/// The settings' warnings, to follow a notice.
+fn with_warnings(settings: &ClientSettings) -> String {
+    settings
+        .warnings()
+        .iter()
+        .map(|w| format!(" Warning: {w}."))
+        .collect()
+}
+
 /// Applies a change; returns the notice to show and a new secret to show once.
 async fn apply(
     app: &AppState,
@@ -324,14 +333,16 @@ async fn apply(
 ) -> Result<(String, Option<(String, String)>), ClientError> {
     match change {
         Change::Add(settings) => {
+            let warnings = with_warnings(&settings);
             let creds = app.store.add_client(settings, app.clock.now()).await?;
-            let notice = format!("Added client {}.", creds.client_id);
+            let notice = format!("Added client {}.{warnings}", creds.client_id);
             Ok((notice, creds.client_secret.map(|s| (creds.client_id, s))))
         }
         Change::Update(id, settings) => {
+            let warnings = with_warnings(&settings);
             let fresh = app.store.update_client(&id, settings).await?;
             let secret = fresh.and_then(|c| c.client_secret).map(|s| (id.clone(), s));
-            Ok((format!("Saved {id}."), secret))
+            Ok((format!("Saved {id}.{warnings}"), secret))
         }
         Change::RotateSecret(id) => {
             let creds = app.store.rotate_client_secret(&id).await?;

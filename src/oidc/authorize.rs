@@ -173,12 +173,7 @@ async fn verify_client(app: &AppState, params: &Params) -> Result<(Client, Strin
     let redirect_uri = params
         .get("redirect_uri")
         .ok_or_else(|| bad_request_page("The request has no redirect_uri."))?;
-    if !client
-        .settings
-        .redirect_uris
-        .iter()
-        .any(|u| u == redirect_uri)
-    {
+    if !client.accepts_redirect_uri(redirect_uri) {
         return Err(bad_request_page(
             "The address to return to (redirect_uri) is not registered for this website, so we will not send you there.",
         ));

@@ -13,7 +13,12 @@ use super::params::Params;
 use crate::state::AppState;
 use crate::store::clients::{burn_secret_check, Client};
 
-/// HTTP Basic credentials, form-decoded as RFC 6749 §2.3.1 says.
+/// Longer client ids and secrets are malformed: they would become keys of the
+/// failed-authentication brake (memory an attacker controls).
+pub const MAX_CREDENTIAL_LEN: usize = 255;
+
+/// HTTP Basic credentials, form-decoded as RFC 6749 §2.3.1 says; `None` when malformed or
+/// longer than [`MAX_CREDENTIAL_LEN`].
 pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, encoded) = value.split_once(' ')?;
@@ -30,7 +35,8 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
             .next()
             .map(|(_, v)| v.into_owned())
     };
-    Some((form_decode(id)?, form_decode(secret)?))
+    let (id, secret) = (form_decode(id)?, form_decode(secret)?);
+    (id.len() <= MAX_CREDENTIAL_LEN && secret.len() <= MAX_CREDENTIAL_LEN).then_some((id, secret))
 }
 
 fn invalid_client(description: &'static str, basic: bool) -> OAuthError {
@@ -53,6 +59,9 @@ pub async fn authenticate(
         .map(str::to_owned)
         .or_else(|| basic_credentials(headers).map(|(id, _)| id))
         .unwrap_or_default();
+    if key.len() > MAX_CREDENTIAL_LEN {
+        return Err(invalid_client("client_id is too long", false));
+    }
     if let Some(wait) = app.auth_failures().wait(&key, ip, Instant::now()) {
         return Err(OAuthError {
             retry_after: Some(wait.as_secs().max(1)),
@@ -154,6 +163,14 @@ mod tests {
         );
         assert_eq!(basic_credentials(&headers), None);
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic !!!"));
+        assert_eq!(basic_credentials(&headers), None);
+        // An id of 10 KB never becomes a key of the brake.
+        let long = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:secret", "a".repeat(10_000)));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Basic {long}")).unwrap(),
+        );
         assert_eq!(basic_credentials(&headers), None);
     }
 }

@@ -198,12 +198,15 @@ async fn refresh_token(
             asked.split_whitespace().collect::<Vec<_>>().join(" ")
         }
     };
+    // RFC 6749 §6: a narrower scope applies to the new access (and ID) token only; the new
+    // refresh token keeps what was granted, so narrowing once loses nothing for good.
     let response = issue(app, client, &row.grant, &scope, false, now).await?;
     app.metrics.token_issued("refresh_token");
     Ok(response)
 }
 
-/// Access token, ID token and (with `offline_access` or the client setting) a refresh token.
+/// Access token and ID token for `scope`, and (when the grant has `offline_access`, or by
+/// the client setting) a refresh token for the whole grant.
 async fn issue(
     app: &AppState,
     client: &Client,
@@ -213,8 +216,7 @@ async fn issue(
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
     let ttl = &app.config.oidc;
-    let offline = scope.split_whitespace().any(|s| s == "offline_access");
-    let refresh_expires_at = (offline || client.settings.always_refresh)
+    let refresh_expires_at = (grant.has_scope("offline_access") || client.settings.always_refresh)
         .then(|| now + ttl.refresh_token_ttl_secs as i64);
     let (access_token, refresh_token) = app
         .store
@@ -223,7 +225,7 @@ async fn issue(
             scope,
             now,
             now + ttl.access_token_ttl_secs as i64,
-            refresh_expires_at,
+            refresh_expires_at.map(|expires_at| (expires_at, grant.scope.as_str())),
         )
         .await?;
     let mut claims: Map<String, Value> = user_claims(

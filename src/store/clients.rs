@@ -141,7 +141,55 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), ClientError> {
     }
 }
 
+impl ClientSettings {
+    /// What is allowed but unwise in these settings, for the operator.
+    pub fn warnings(&self) -> Vec<String> {
+        self.redirect_uris
+            .iter()
+            .filter(|uri| {
+                Url::parse(uri).is_ok_and(|u| {
+                    u.scheme() == "http" && u.host() == Some(url::Host::Domain("localhost"))
+                })
+            })
+            .map(|uri| {
+                format!(
+                    "redirect URI {uri} uses localhost: prefer http://127.0.0.1 or http://[::1] \
+                     (RFC 8252 §8.3). A name may resolve elsewhere, and only IP literals match \
+                     any port"
+                )
+            })
+            .collect()
+    }
+}
+
+/// RFC 8252 §7.3: a native app listens on a loopback port it picks at run time, so for an
+/// `http` redirect URI on a loopback IP literal any port matches; everything else must be
+/// exactly the same (RFC 9700 §2.1).
+fn loopback_match(registered: &str, asked: &str) -> bool {
+    let (Ok(registered), Ok(mut asked)) = (Url::parse(registered), Url::parse(asked)) else {
+        return false;
+    };
+    let loopback_ip = |u: &Url| match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        _ => false,
+    };
+    if registered.scheme() != "http" || !loopback_ip(&registered) {
+        return false;
+    }
+    asked.set_port(registered.port()).is_ok() && asked == registered
+}
+
 impl Client {
+    /// Whether `uri` is one of the client's redirect URIs: the same string, or a loopback
+    /// IP-literal one with another port.
+    pub fn accepts_redirect_uri(&self, uri: &str) -> bool {
+        self.settings
+            .redirect_uris
+            .iter()
+            .any(|registered| registered == uri || loopback_match(registered, uri))
+    }
+
     /// Constant-time check of a presented secret. Public clients have none to check.
     pub fn secret_matches(&self, presented: &str) -> bool {
         match &self.secret_hash {
@@ -343,10 +391,50 @@ impl Store {
 mod tests {
     use super::*;
 
+    #[test]
     fn settings_rejects_unknown_scopes() {
         let mut settings = ClientSettings::new("X", vec!["https://x.example/".into()]);
         settings.allowed_scopes = vec!["admin".into()];
         assert!(matches!(settings.validate(), Err(ClientError::Invalid(_))));
+    }
+
+    #[test]
+    fn loopback_redirect_uris_match_any_port() {
+        let client = Client::builtin(
+            "c",
+            ClientSettings::new(
+                "App",
+                vec![
+                    "http://127.0.0.1/cb".into(),
+                    "http://[::1]:8000/cb?x=1".into(),
+                    "http://localhost/cb".into(),
+                    "https://app.example/cb".into(),
+                ],
+            ),
+        );
+        for ok in [
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:53124/cb",
+            "http://[::1]/cb?x=1",
+            "http://[::1]:49152/cb?x=1",
+            "https://app.example/cb",
+            "http://localhost/cb",
+        ] {
+            assert!(client.accepts_redirect_uri(ok), "{ok}");
+        }
+        for bad in [
+            "http://127.0.0.1:53124/other",
+            "http://127.0.0.2:53124/cb",
+            "http://[::1]:49152/cb",
+            "http://localhost:8080/cb",
+            "https://app.example:8443/cb",
+            "https://127.0.0.1:53124/cb",
+        ] {
+            assert!(!client.accepts_redirect_uri(bad), "{bad}");
+        }
+        let warnings = client.settings.warnings();
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("RFC 8252"));
     }
 
     #[test]

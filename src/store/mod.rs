@@ -202,15 +202,30 @@ fn sqlite_url(url: &str) -> String {
     }
 }
 
-/// The URL without its password, for error messages.
-fn redacted(database_url: &str) -> String {
-    match url::Url::parse(database_url) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("***"));
-            url.to_string()
-        }
-        _ => database_url.to_owned(),
+/// The URL without its password (in the user part or a `password` parameter), for error
+/// messages and `check-config`.
+pub fn redacted(database_url: &str) -> String {
+    let Ok(mut url) = url::Url::parse(database_url) else {
+        return database_url.to_owned();
+    };
+    if url.password().is_some() {
+        let _ = url.set_password(Some("***"));
     }
+    if url.query_pairs().any(|(k, _)| k == "password") {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == "password" {
+                    "***".into()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
 }
 
 #[cfg(test)]
@@ -223,6 +238,11 @@ mod tests {
             redacted("postgres://app:hunter2@db/jid"),
             "postgres://app:***@db/jid"
         );
+        assert_eq!(
+            redacted("postgres://app@db/jid?sslmode=require&password=hunter2"),
+            "postgres://app@db/jid?sslmode=require&password=***"
+        );
+        assert_eq!(redacted("sqlite://x.db"), "sqlite://x.db");
         assert_eq!(sqlite_url("sqlite://x.db"), "sqlite://x.db?mode=rwc");
         assert_eq!(sqlite_url("sqlite://x.db?mode=ro"), "sqlite://x.db?mode=ro");
         assert_eq!(

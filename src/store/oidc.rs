@@ -529,23 +529,23 @@ impl Store {
         }))
     }
 
-    /// Issues an access token and, with `refresh_expires_at`, a refresh token, in one
-    /// statement (the token endpoint's hot path).
+    /// Issues an access token for `scope` and, with `refresh` (its expiry and scope), a
+    /// refresh token, in one statement (the token endpoint's hot path).
     pub async fn issue_tokens(
         &self,
         grant_id: &str,
         scope: &str,
         now: i64,
         access_expires_at: i64,
-        refresh_expires_at: Option<i64>,
+        refresh: Option<(i64, &str)>,
     ) -> Result<(String, Option<String>), sqlx::Error> {
         let access = random::token(43);
-        let refresh = refresh_expires_at.map(|_| random::token(43));
+        let refresh_token = refresh.map(|_| random::token(43));
         let columns =
             "INSERT INTO tokens (token_hash, kind, grant_id, scope, expires_at, created_at) \
                        VALUES ($1, 'access', $2, $3, $4, $5)";
         let query = match refresh {
-            Some(_) => format!("{columns}, ($6, 'refresh', $2, $3, $7, $5)"),
+            Some(_) => format!("{columns}, ($6, 'refresh', $2, $8, $7, $5)"),
             None => columns.to_owned(),
         };
         let mut insert = sqlx::query(&query)
@@ -554,11 +554,14 @@ impl Store {
             .bind(scope)
             .bind(access_expires_at)
             .bind(now);
-        if let (Some(token), Some(expires_at)) = (&refresh, refresh_expires_at) {
-            insert = insert.bind(digest(token)).bind(expires_at);
+        if let (Some(token), Some((expires_at, refresh_scope))) = (&refresh_token, refresh) {
+            insert = insert
+                .bind(digest(token))
+                .bind(expires_at)
+                .bind(refresh_scope);
         }
         insert.execute(self.pool()).await?;
-        Ok((access, refresh))
+        Ok((access, refresh_token))
     }
 
     /// Looks a token up, whatever its state (callers check expiry, use and revocation).

@@ -434,3 +434,47 @@ async fn a_wrong_component_secret_is_reported_by_healthz() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[test]
+fn a_localhost_redirect_uri_is_allowed_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), 5347, "s3cret");
+    let added = run(
+        &config,
+        &[
+            "client",
+            "add",
+            "--name",
+            "Native app",
+            "--public",
+            "--redirect-uri",
+            "http://localhost/cb",
+            "--json",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&added.stderr);
+    assert!(
+        stderr.contains("warning: redirect URI http://localhost/cb uses localhost")
+            && stderr.contains("RFC 8252"),
+        "{stderr}"
+    );
+    assert!(json(&added)["client_id"].is_string(), "stdout stays JSON");
+    let quiet = run(
+        &config,
+        &[
+            "client",
+            "add",
+            "--name",
+            "Native app 2",
+            "--public",
+            "--redirect-uri",
+            "http://127.0.0.1/cb",
+            "--json",
+        ],
+    );
+    assert!(
+        quiet.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+}

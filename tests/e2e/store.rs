@@ -81,7 +81,13 @@ async fn purging_keeps_what_is_alive(db: &TestDatabase) {
         .await
         .unwrap();
     let (_, live_token) = store
-        .issue_tokens(&live, "openid", now - 100, now - 1, Some(now + 100))
+        .issue_tokens(
+            &live,
+            "openid",
+            now - 100,
+            now - 1,
+            Some((now + 100, "openid")),
+        )
         .await
         .unwrap();
     let live_token = live_token.expect("a refresh token");

@@ -1,0 +1,109 @@
+//! Fixes from a security review (denial of service, session edges, standards gaps, secrets
+//! in output, CORS): each test fails without its fix.
+
+use openidconnect::{OAuth2TokenResponse, Scope};
+
+use crate::browser::{full_login, Browser, RelyingParty, REDIRECT_URI};
+use crate::helpers::{spawn_app_with, Client, Prosody, Provider, TestApp, XmppUser};
+use jidconnect::store::clients::ClientSettings;
+
+const ALICE: &str = "alice@localhost";
+
+struct Setup {
+    _prosody: Prosody,
+    app: TestApp,
+    rp: RelyingParty,
+    browser: Browser,
+    alice: XmppUser,
+}
+
+async fn setup(settings: ClientSettings, overrides: &[(&str, &str)]) -> Setup {
+    let prosody = Prosody::start().await;
+    let app = spawn_app_with(&prosody, overrides).await;
+    let (id, secret) = app.add_client(settings).await;
+    let rp = RelyingParty::discover(&app, &id, &secret).await;
+    let browser = Browser::new(&app);
+    let alice = XmppUser::login(&prosody, "alice", "laptop", Client::Xep0070, "accept").await;
+    Setup {
+        _prosody: prosody,
+        app,
+        rp,
+        browser,
+        alice,
+    }
+}
+
+fn site() -> ClientSettings {
+    ClientSettings::new("Example RP", vec![REDIRECT_URI.into()])
+}
+
+/// RFC 6749 §6: a refresh with a narrower scope narrows the new access token only; the new
+/// refresh token keeps the grant, so the client can widen again and stays offline.
+#[tokio::test]
+async fn a_narrowed_refresh_keeps_the_grant() {
+    let mut s = setup(site(), &[]).await;
+    let attempt = s.rp.attempt(&["profile", "offline_access"], false, &[]);
+    let code = full_login(&s.app, &s.browser, &s.rp, &mut s.alice, ALICE, &attempt).await;
+    let tokens = s.rp.exchange(&code, None).await.unwrap();
+    let narrowed =
+        s.rp.client
+            .exchange_refresh_token(tokens.refresh_token().unwrap())
+            .unwrap()
+            .add_scope(Scope::new("openid".into()))
+            .request_async(&s.rp.http)
+            .await
+            .unwrap();
+    let scope = |t: &openidconnect::core::CoreTokenResponse| {
+        let mut scopes: Vec<String> = t.scopes().unwrap().iter().map(|s| s.to_string()).collect();
+        scopes.sort();
+        scopes
+    };
+    assert_eq!(scope(&narrowed), ["openid"]);
+    let again = narrowed
+        .refresh_token()
+        .expect("still a refresh token: the grant has offline_access");
+    let widened =
+        s.rp.client
+            .exchange_refresh_token(again)
+            .unwrap()
+            .request_async(&s.rp.http)
+            .await
+            .unwrap();
+    assert_eq!(scope(&widened), ["offline_access", "openid", "profile"]);
+    assert!(widened.refresh_token().is_some());
+}
+
+/// RFC 8252 §7.3: a native app registers `http://127.0.0.1/cb` and listens on whatever
+/// port it gets; any port matches on a loopback IP literal, and nothing else does.
+#[tokio::test]
+async fn loopback_redirect_uris_match_any_port() {
+    let mut app_settings = ClientSettings::new("Native app", vec!["http://127.0.0.1/cb".into()]);
+    app_settings.public = true;
+    let s = setup(site(), &[]).await;
+    let (id, _) = s.app.add_client(app_settings).await;
+    let authorize = |redirect_uri: &str| {
+        let mut url = url::Url::parse(&s.app.url("/authorize")).unwrap();
+        url.query_pairs_mut()
+            .append_pair("client_id", &id)
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("response_type", "code")
+            .append_pair("scope", "openid")
+            .append_pair(
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            )
+            .append_pair("code_challenge_method", "S256");
+        url
+    };
+    let (status, url, _) = s
+        .browser
+        .open(authorize("http://127.0.0.1:53124/cb").as_str())
+        .await
+        .page();
+    assert_eq!(status, 200);
+    assert!(url.contains("/login/"), "{url}");
+    for refused in ["http://127.0.0.1:53124/other", "http://127.0.0.2:53124/cb"] {
+        let (status, _, html) = s.browser.open(authorize(refused).as_str()).await.page();
+        assert_eq!(status, 400, "{refused}: {html}");
+    }
+}
