@@ -10,6 +10,8 @@ pub const MAX_SUBJECT_LEN: usize = 255;
 const MAX_INPUT_LEN: usize = 3 * 1024;
 
 /// A user's address: always a bare JID (the subject), sometimes with the resource the user typed.
+/// Its domain is in ASCII (IDNA A-labels), whatever form it came in: one person has one
+/// key, in the limits, the pending requests and the contacts alike.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct UserJid {
     bare: BareJid,
@@ -32,8 +34,9 @@ pub enum JidError {
 }
 
 impl UserJid {
-    /// Parses what a person typed: surrounding spaces and an `xmpp:` prefix are dropped; case
-    /// and Unicode forms are normalized (RFC 7622 stringprep via the `jid` crate).
+    /// Parses what a person typed (or a stanza's sender): surrounding spaces and an `xmpp:`
+    /// prefix are dropped; case and Unicode forms are normalized (RFC 7622 stringprep via the
+    /// `jid` crate), and the domain becomes ASCII.
     pub fn parse(input: &str) -> Result<Self, JidError> {
         let input = input.trim();
         let input = input.strip_prefix("xmpp:").unwrap_or(input);
@@ -56,13 +59,19 @@ impl UserJid {
         if subject.len() > MAX_SUBJECT_LEN {
             return Err(JidError::TooLong);
         }
-        let bare = jid.to_bare();
-        let full = jid.try_into_full().ok();
+        let bare = BareJid::new(&subject).map_err(|_| JidError::Malformed(shorten(input)))?;
+        let full = jid.resource().map(|resource| bare.with_resource(resource));
         Ok(Self {
             bare,
             full,
             subject,
         })
+    }
+
+    /// A stanza's sender as a user address (a JID without a local part is none), in the
+    /// same form as what people type.
+    pub fn of_sender(jid: &Jid) -> Option<Self> {
+        Self::parse(jid.as_str()).ok()
     }
 
     pub fn bare(&self) -> &BareJid {
@@ -131,10 +140,18 @@ mod tests {
     }
 
     #[test]
-    fn idn_domains_become_ascii_in_the_subject() {
-        let jid = UserJid::parse("anna@Bücher.example").unwrap();
+    fn idn_domains_become_ascii_everywhere() {
+        let jid = UserJid::parse("anna@Bücher.example/Phone").unwrap();
         assert_eq!(jid.subject(), "anna@xn--bcher-kva.example");
-        assert_eq!(jid.domain(), "bücher.example");
+        assert_eq!(jid.domain(), "xn--bcher-kva.example");
+        assert_eq!(
+            jid.full().unwrap().as_str(),
+            "anna@xn--bcher-kva.example/Phone"
+        );
+        assert_eq!(
+            UserJid::parse("anna@xn--bcher-kva.example").unwrap(),
+            UserJid::parse("anna@bücher.example").unwrap()
+        );
     }
 
     #[test]

@@ -200,9 +200,9 @@ struct Pending {
 
 impl Pending {
     /// While the IQ to a typed full JID is in flight, only that app may answer.
-    fn may_answer_by_message(&self, from: &Jid) -> bool {
+    fn may_answer_by_message(&self, from: &UserJid) -> bool {
         match self.target.full() {
-            Some(asked) if self.messages.is_empty() => from.try_as_full().ok() == Some(asked),
+            Some(asked) if self.messages.is_empty() => from.full() == Some(asked),
             _ => true,
         }
     }
@@ -542,7 +542,8 @@ impl Registry {
         let id = *self.by_stanza_id.get(iq_id)?;
         let pending = self.pending.get(&id)?;
         let (_, asked) = pending.iqs.iter().find(|(iq, _)| iq == iq_id)?;
-        if from.try_as_full().ok() != Some(asked) {
+        let sender = UserJid::of_sender(from);
+        if sender.as_ref().and_then(UserJid::full) != Some(asked) {
             tracing::warn!(%from, expected = %asked, "IQ answer from the wrong JID ignored");
             return None;
         }
@@ -575,13 +576,16 @@ impl Registry {
 
     /// The requests a message from their JID decides, if any.
     fn decide_message(&mut self, message: &IncomingMessage) -> Vec<(RequestId, Status)> {
-        let Some(ids) = self.by_jid.get(&message.from.to_bare()) else {
+        let Some(sender) = UserJid::of_sender(&message.from) else {
+            return vec![];
+        };
+        let Some(ids) = self.by_jid.get(sender.bare()) else {
             return vec![];
         };
         let candidates: Vec<RequestId> = ids
             .iter()
             .copied()
-            .filter(|id| self.pending[id].may_answer_by_message(&message.from))
+            .filter(|id| self.pending[id].may_answer_by_message(&sender))
             .collect();
         let find = |pred: &dyn Fn(&Pending) -> bool| {
             candidates
@@ -659,7 +663,7 @@ impl Registry {
         let Some(body) = message.body.as_deref() else {
             return vec![];
         };
-        let Ok(from) = UserJid::parse(message.from.to_bare().as_str()) else {
+        let Some(from) = UserJid::of_sender(&message.from.to_bare()) else {
             return vec![];
         };
         if let Err(refused) = self
@@ -1535,5 +1539,25 @@ mod tests {
             .len(),
             3
         );
+    }
+
+    #[tokio::test]
+    async fn one_person_one_key_whatever_form_their_domain_comes_in() {
+        let (c, _outbox) = confirmer();
+        let conf = ask_as(&c, "anna@Bücher.example", from_ip("192.0.2.1"), None).unwrap();
+        assert_eq!(
+            refusal(ask_as(
+                &c,
+                "anna@xn--bcher-kva.example",
+                from_ip("192.0.2.1"),
+                None
+            )),
+            Some(Refusal::AlreadyPending)
+        );
+        feed(&c, &format!("<message xmlns='NS' from='anna@xn--bcher-kva.example/x' type='chat'><body>{}</body></message>", conf.code));
+        assert_eq!(conf.status(), Status::Accepted);
+        let conf = ask_as(&c, "anna@xn--bcher-kva.example", from_ip("192.0.2.1"), None).unwrap();
+        feed(&c, &format!("<message xmlns='NS' from='anna@bücher.example/x' type='chat'><body>{}</body></message>", conf.code));
+        assert_eq!(conf.status(), Status::Accepted);
     }
 }

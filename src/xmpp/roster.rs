@@ -19,6 +19,7 @@ use xmpp_parsers::disco::DiscoInfoResult;
 use xmpp_parsers::hashes::Algo;
 use xmpp_parsers::ns;
 
+use super::address::UserJid;
 use super::stanzas::{self, CapsRef, IncomingPresence, PresenceKind};
 use crate::random;
 
@@ -208,13 +209,6 @@ impl Roster {
         }
     }
 
-    /// Whether `jid` gets our presence: it added the login service as a contact.
-    pub fn is_subscriber(&self, jid: &BareJid) -> bool {
-        self.contacts
-            .get(jid)
-            .is_some_and(|c| c.subscription.gets_our_presence())
-    }
-
     pub fn on_presence(&mut self, presence: &IncomingPresence) -> Outcome {
         // Another address at the component's domain is not the service people add.
         if presence
@@ -224,7 +218,11 @@ impl Roster {
         {
             return Outcome::default();
         }
-        let from = presence.from.to_bare();
+        // Keyed like the requests: an ASCII domain, whatever form the server stamped.
+        let Some(sender) = UserJid::of_sender(&presence.from) else {
+            return Outcome::default();
+        };
+        let from = sender.bare().clone();
         let bare_to = Jid::from(from.clone());
         let mut out = Outcome::default();
         let current = self.contacts.get(&from).map(|c| c.subscription);
@@ -270,12 +268,12 @@ impl Roster {
                     .push(stanzas::available(&self.me, &presence.from, STATUS));
             }
             PresenceKind::Available if sends_us => {
-                if let Ok(full) = presence.from.clone().try_into_full() {
-                    self.resource_available(full, presence.caps.as_ref(), &mut out);
+                if let Some(full) = sender.full() {
+                    self.resource_available(full.clone(), presence.caps.as_ref(), &mut out);
                 }
             }
             PresenceKind::Unavailable if sends_us => {
-                let resource = presence.from.resource().map(|r| r.as_str().to_owned());
+                let resource = sender.full().map(|f| f.resource().as_str().to_owned());
                 let contact = self.contacts.get_mut(&from).expect("a contact");
                 match resource {
                     Some(resource) => {
@@ -396,7 +394,8 @@ impl Roster {
         let Some(asked) = self.asked.get(id) else {
             return false;
         };
-        if from.try_as_full().ok() != Some(&asked.to) {
+        let sender = UserJid::of_sender(from);
+        if sender.as_ref().and_then(UserJid::full) != Some(&asked.to) {
             return false;
         }
         let asked = self.asked.remove(id).expect("just found");
@@ -458,6 +457,15 @@ mod tests {
 
     fn roster() -> Roster {
         Roster::new(BareJid::new("auth.example").unwrap())
+    }
+
+    impl Roster {
+        /// Whether `jid` gets our presence: it added the login service as a contact.
+        fn is_subscriber(&self, jid: &BareJid) -> bool {
+            self.contacts
+                .get(jid)
+                .is_some_and(|c| c.subscription.gets_our_presence())
+        }
     }
 
     fn presence(r: &mut Roster, xml: &str) -> Outcome {
