@@ -496,6 +496,12 @@ async fn continue_login(
     let Some(confirmed) = confirmed_flow(&app, &jar, &id, &form.csrf).await? else {
         return Ok(back_to_flow(&id));
     };
+    // Only an XMPP confirmation (a request's code, or the page's code sent) starts a
+    // session. A flow that rode on the existing session (to ask for consent) must not
+    // renew it: a stolen cookie would live for ever without anyone confirming.
+    if confirmed.flow.code.is_none() {
+        return Ok(Redirect::to(&format!("/login/{id}/consent")).into_response());
+    }
     if let Some(old) = jar.get(SESSION_COOKIE) {
         app.store.end_session(old.value()).await?;
     }
@@ -636,9 +642,12 @@ async fn consent(
             .map(|s| s.id_hash),
         None => None,
     };
-    if flow.code.is_some() && session_hash.is_none() {
+    match (&flow.code, &session_hash) {
         // Confirmed over XMPP but "continue" (which starts the session) was skipped.
-        return Ok(back_to_flow(&id));
+        (Some(_), None) => return Ok(back_to_flow(&id)),
+        // It rode on a session that has ended since: nobody vouches for this login now.
+        (None, None) => return Err(FlowError::Gone),
+        _ => {}
     }
     let visitor = Visitor::new(&app, peer, &headers);
     finish(&app, &confirmed, session_hash.as_deref(), &visitor).await

@@ -165,6 +165,11 @@ async fn logout(app: AppState, jar: CookieJar, params: Params, confirmed: bool) 
             return crate::error::InternalError::from(e).into_response();
         }
     }
+    if let Some(browser) = jar.get(BROWSER_COOKIE) {
+        if let Err(e) = app.store.end_browser_flows(&digest(browser.value())).await {
+            return crate::error::InternalError::from(e).into_response();
+        }
+    }
     let jar = jar.remove(axum_extra::extract::cookie::Cookie::build(SESSION_COOKIE).path("/"));
     match redirect {
         Some(uri) => {

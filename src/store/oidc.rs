@@ -350,6 +350,19 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Ends every open flow of the browser whose cookie digest is `browser_hash` (logout:
+    /// a consent page or a confirmed login opened before must not log anyone in after).
+    pub async fn end_browser_flows(&self, browser_hash: &str) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE login_flows SET status = 'done', send_code = NULL \
+             WHERE browser_hash = $1 AND status <> 'done'",
+        )
+        .bind(browser_hash)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Marks an accepted flow done; true for exactly one caller.
     pub async fn finish_flow(&self, id: &str) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(

@@ -3,7 +3,7 @@
 
 use openidconnect::{OAuth2TokenResponse, Scope};
 
-use crate::browser::{full_login, Browser, RelyingParty, REDIRECT_URI};
+use crate::browser::{field, full_login, Browser, RelyingParty, REDIRECT_URI};
 use crate::helpers::{spawn_app_with, Client, Prosody, Provider, TestApp, XmppUser};
 use jidconnect::store::clients::ClientSettings;
 
@@ -106,4 +106,81 @@ async fn loopback_redirect_uris_match_any_port() {
         let (status, _, html) = s.browser.open(authorize(refused).as_str()).await.page();
         assert_eq!(status, 400, "{refused}: {html}");
     }
+}
+
+/// The consent page of a login that rode on the session: pressing its "continue" (never
+/// shown, but posted by hand) must not end the session and start one with a new expiry.
+#[tokio::test]
+async fn a_flow_without_an_xmpp_confirmation_never_renews_the_session() {
+    let mut s = setup(site(), &[]).await;
+    let attempt = s.rp.attempt(&[], true, &[]);
+    full_login(&s.app, &s.browser, &s.rp, &mut s.alice, ALICE, &attempt).await;
+    let session = s.browser.cookie("jidconnect_session").unwrap();
+    let attempt = s.rp.attempt(&[], true, &[("prompt", "consent")]);
+    let (_, consent_url, html) = s.browser.open(attempt.url.as_str()).await.page();
+    assert!(consent_url.ends_with("/consent"), "{consent_url}");
+    let csrf = field(&html, "csrf").unwrap();
+    let flow_url = consent_url.trim_end_matches("/consent");
+    let (_, landed, _) = s
+        .browser
+        .post(&format!("{flow_url}/continue"), &[("csrf", &csrf)])
+        .await
+        .page();
+    assert!(landed.ends_with("/consent"), "{landed}");
+    assert_eq!(
+        s.browser.cookie("jidconnect_session").as_deref(),
+        Some(session.as_str()),
+        "the same session, not a new one"
+    );
+}
+
+/// Logout ends what the browser had open: a consent page from before, and a login
+/// confirmed over XMPP but not continued, log nobody in afterwards.
+#[tokio::test]
+async fn logout_ends_the_browsers_open_logins() {
+    let mut s = setup(site(), &[]).await;
+    let attempt = s.rp.attempt(&[], true, &[]);
+    full_login(&s.app, &s.browser, &s.rp, &mut s.alice, ALICE, &attempt).await;
+    // A consent page left open…
+    let attempt = s.rp.attempt(&[], true, &[("prompt", "consent")]);
+    let (_, consent_url, consent) = s.browser.open(attempt.url.as_str()).await.page();
+    // …and a second login confirmed in XMPP but not continued.
+    let attempt = s.rp.attempt(&[], true, &[("prompt", "login")]);
+    let (_, login_url, html) = s.browser.open(attempt.url.as_str()).await.page();
+    let csrf = field(&html, "csrf").unwrap();
+    s.browser
+        .post(&login_url, &[("jid", ALICE), ("csrf", &csrf)])
+        .await
+        .page();
+    s.alice.next_request().await;
+    s.browser
+        .wait_for_status(&format!("{login_url}/status"), "accepted")
+        .await;
+
+    let (_, logout_url, logout) = s.browser.open(&s.app.url("/logout")).await.page();
+    let logout_csrf = field(&logout, "csrf").unwrap();
+    let (status, _, done) = s
+        .browser
+        .post(&logout_url, &[("csrf", &logout_csrf)])
+        .await
+        .page();
+    assert_eq!(status, 200, "{done}");
+
+    let consent_csrf = field(&consent, "csrf").unwrap();
+    let (status, _, _) = s
+        .browser
+        .post(
+            &consent_url,
+            &[("csrf", &consent_csrf), ("decision", "allow")],
+        )
+        .await
+        .page();
+    assert_eq!(status, 404, "the consent page is dead");
+    let (status, _, _) = s
+        .browser
+        .post(&format!("{login_url}/continue"), &[("csrf", &csrf)])
+        .await
+        .page();
+    assert_eq!(status, 404, "the confirmed login is dead");
+    assert!(s.browser.cookie("jidconnect_session").is_none());
 }
