@@ -24,6 +24,7 @@ use subtle::ConstantTimeEq;
 
 use crate::error::InternalError;
 use crate::oidc::authorize::{issue_code, needs_consent};
+use crate::oidc::claims::with_claimed_scopes;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::random;
 use crate::state::AppState;
@@ -334,7 +335,8 @@ async fn needs_consent_for(
     client: &Client,
 ) -> Result<bool, sqlx::Error> {
     let subject = flow.jid.as_deref().unwrap_or_default();
-    needs_consent(app, client, subject, &flow.scope, flow.prompts("consent")).await
+    let scope = with_claimed_scopes(&flow.scope, client, flow.claims.as_deref());
+    needs_consent(app, client, subject, &scope, flow.prompts("consent")).await
 }
 
 /// The JID form: send the XEP-0070 request and show the code.
@@ -568,7 +570,8 @@ async fn finish(
 }
 
 fn consent_items(flow: &LoginFlow, client: &Client, subject: &str) -> Vec<String> {
-    let has = |s: &str| flow.scope.split_whitespace().any(|x| x == s);
+    let scope = with_claimed_scopes(&flow.scope, client, flow.claims.as_deref());
+    let has = |s: &str| scope.split_whitespace().any(|x| x == s);
     let mut items = vec![format!("Your XMPP address, {subject}")];
     if has("profile") {
         let local = subject.split('@').next().unwrap_or(subject);
@@ -625,13 +628,9 @@ async fn consent(
         ));
     }
     let now = app.clock.now();
+    let scope = with_claimed_scopes(&flow.scope, &confirmed.client, flow.claims.as_deref());
     app.store
-        .save_consent(
-            &confirmed.subject,
-            &confirmed.client.client_id,
-            &flow.scope,
-            now,
-        )
+        .save_consent(&confirmed.subject, &confirmed.client.client_id, &scope, now)
         .await?;
     let session_hash = match jar.get(SESSION_COOKIE) {
         Some(cookie) => app

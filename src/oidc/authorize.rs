@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use url::Url;
 
+use super::claims::with_claimed_scopes;
 use super::error::{ErrorCode, OAuthError};
 use super::hint;
 use super::params::{Params, MAX_VALUE_LEN};
@@ -394,7 +395,9 @@ async fn current_session(
     Ok(app.store.session(cookie.value(), now).await?)
 }
 
-/// Whether `subject` must still consent to `request` (first time, new scopes, or asked).
+/// Whether `subject` must still consent to `scope` for `client`: when asked to
+/// (`prompt=consent`, also for trusted clients: OIDC Core §3.1.2.1), the first time, and
+/// for new scopes. `scope` includes what the `claims` parameter adds.
 pub async fn needs_consent(
     app: &AppState,
     client: &Client,
@@ -402,11 +405,11 @@ pub async fn needs_consent(
     scope: &str,
     forced: bool,
 ) -> Result<bool, sqlx::Error> {
-    if client.settings.trusted {
-        return Ok(false);
-    }
     if forced {
         return Ok(true);
+    }
+    if client.settings.trusted {
+        return Ok(false);
     }
     let Some(consented) = app.store.consent(subject, &client.client_id).await? else {
         return Ok(true);
@@ -415,10 +418,43 @@ pub async fn needs_consent(
     Ok(!scope.split_whitespace().all(|s| consented.contains(&s)))
 }
 
+/// OIDC Core §11: `offline_access` only with `prompt=consent`, or where the person already
+/// allowed it to this client; otherwise it is ignored (never granted silently).
+async fn keep_offline_access_if_allowed(
+    app: &AppState,
+    request: &mut AuthorizationRequest,
+    session: Option<&Session>,
+) -> Result<(), sqlx::Error> {
+    let asked = request
+        .scope
+        .split_whitespace()
+        .any(|s| s == "offline_access");
+    if !asked || request.prompts("consent") {
+        return Ok(());
+    }
+    let allowed_before = match session {
+        Some(session) => app
+            .store
+            .consent(&session.subject, &request.client.client_id)
+            .await?
+            .is_some_and(|scope| scope.split_whitespace().any(|s| s == "offline_access")),
+        None => false,
+    };
+    if !allowed_before {
+        request.scope = request
+            .scope
+            .split_whitespace()
+            .filter(|s| *s != "offline_access")
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
+    Ok(())
+}
+
 async fn decide(
     app: &AppState,
     jar: CookieJar,
-    request: AuthorizationRequest,
+    mut request: AuthorizationRequest,
     visitor: &Visitor,
 ) -> Result<Response, OAuthError> {
     let now = app.clock.now();
@@ -433,6 +469,7 @@ async fn decide(
                 .as_ref()
                 .is_none_or(|sub| *sub == s.subject)
     });
+    keep_offline_access_if_allowed(app, &mut request, usable.as_ref()).await?;
     let (jar, browser) = browser_binding(app, jar);
     let mut flow = new_flow(app, &request, &browser, now);
     match usable {
@@ -454,7 +491,7 @@ async fn decide(
                 app,
                 &request.client,
                 &session.subject,
-                &request.scope,
+                &with_claimed_scopes(&request.scope, &request.client, request.claims.as_deref()),
                 request.prompts("consent"),
             )
             .await?;

@@ -20,6 +20,36 @@ impl Target {
     }
 }
 
+/// The scope that discloses `claim` (OIDC Core §5.4).
+fn scope_of(claim: &str) -> Option<&'static str> {
+    match claim {
+        "preferred_username" | "name" => Some("profile"),
+        "email" | "email_verified" => Some("email"),
+        _ => None,
+    }
+}
+
+/// `scope` and the scopes of the claims that the `claims` parameter asks for and `client`
+/// may get: what the person is asked to consent to.
+pub fn with_claimed_scopes(scope: &str, client: &Client, claims_param: Option<&str>) -> String {
+    let mut scopes: Vec<&str> = scope.split_whitespace().collect();
+    let parsed = claims_param.and_then(|c| serde_json::from_str::<Value>(c).ok());
+    for target in [Target::IdToken, Target::UserInfo] {
+        let asked = parsed
+            .as_ref()
+            .and_then(|v| v.get(target.key())?.as_object().cloned())
+            .unwrap_or_default();
+        for claim in asked.keys() {
+            if let Some(scope) = scope_of(claim).filter(|s| client.allows_scope(s)) {
+                if !scopes.contains(&scope) {
+                    scopes.push(scope);
+                }
+            }
+        }
+    }
+    scopes.join(" ")
+}
+
 /// Whether the `claims` request parameter (OIDC Core §5.5) asks for `claim` in `target`.
 fn requested(claims_param: Option<&str>, target: Target, claim: &str) -> bool {
     claims_param
@@ -37,7 +67,11 @@ pub fn user_claims(
     target: Target,
 ) -> Map<String, Value> {
     let has_scope = |s: &str| scope.split_whitespace().any(|x| x == s);
-    let wants = |claim: &str| requested(claims_param, target, claim);
+    // Asked for by name, but only within what the client may get at all.
+    let wants = |claim: &str| {
+        requested(claims_param, target, claim)
+            && scope_of(claim).is_some_and(|s| client.allows_scope(s))
+    };
     let local_part = subject.split('@').next().unwrap_or(subject);
     let mut claims = Map::new();
     claims.insert("sub".into(), subject.into());
@@ -100,6 +134,31 @@ mod tests {
         );
         assert_eq!(c["email"], "alice@example.org");
         assert_eq!(c["email_verified"], false);
+    }
+
+    #[test]
+    fn the_claims_parameter_stays_within_the_clients_scopes() {
+        let mut settings = ClientSettings::new("x", vec!["https://x.example/".into()]);
+        settings.allowed_scopes = vec!["openid".into()];
+        settings.jid_as_email = true;
+        let limited = Client::builtin("c2", settings);
+        let param = r#"{"userinfo":{"email":null,"name":null,"preferred_username":null}}"#;
+        let c = user_claims(
+            "bob@x.org",
+            "openid",
+            &limited,
+            Some(param),
+            Target::UserInfo,
+        );
+        assert_eq!(c.len(), 2, "sub and jid only: {c:?}");
+        assert_eq!(
+            with_claimed_scopes("openid", &limited, Some(param)),
+            "openid"
+        );
+        assert_eq!(
+            with_claimed_scopes("openid", &client(true), Some(param)),
+            "openid email profile"
+        );
     }
 
     #[test]

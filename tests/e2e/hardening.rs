@@ -42,7 +42,11 @@ fn site() -> ClientSettings {
 #[tokio::test]
 async fn a_narrowed_refresh_keeps_the_grant() {
     let mut s = setup(site(), &[]).await;
-    let attempt = s.rp.attempt(&["profile", "offline_access"], false, &[]);
+    let attempt = s.rp.attempt(
+        &["profile", "offline_access"],
+        false,
+        &[("prompt", "consent")],
+    );
     let code = full_login(&s.app, &s.browser, &s.rp, &mut s.alice, ALICE, &attempt).await;
     let tokens = s.rp.exchange(&code, None).await.unwrap();
     let narrowed =
@@ -183,4 +187,101 @@ async fn logout_ends_the_browsers_open_logins() {
         .page();
     assert_eq!(status, 404, "the confirmed login is dead");
     assert!(s.browser.cookie("jidconnect_session").is_none());
+}
+
+/// `prompt=consent` shows the consent page even to a trusted client (OIDC Core §3.1.2.1),
+/// and `offline_access` is granted only after consent to it (§11), never silently: not
+/// to a trusted client without `prompt=consent`, not with `prompt=none`.
+#[tokio::test]
+async fn consent_when_asked_and_offline_access_only_with_consent() {
+    let mut trusted = site();
+    trusted.trusted = true;
+    let mut s = setup(trusted, &[]).await;
+    let attempt = s.rp.attempt(&["offline_access"], false, &[]);
+    let code = full_login(&s.app, &s.browser, &s.rp, &mut s.alice, ALICE, &attempt).await;
+    let tokens = s.rp.exchange(&code, None).await.unwrap();
+    assert!(
+        tokens.refresh_token().is_none(),
+        "offline_access was ignored"
+    );
+    let scopes: Vec<String> = tokens
+        .scopes()
+        .unwrap()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(scopes, ["openid"]);
+    // prompt=none cannot get it either.
+    let attempt =
+        s.rp.attempt(&["offline_access"], false, &[("prompt", "none")]);
+    let callback = s.browser.open(attempt.url.as_str()).await.away();
+    let code = s.rp.code_from(&s.app, &callback, &attempt);
+    let tokens = s.rp.exchange(&code, None).await.unwrap();
+    assert!(tokens.refresh_token().is_none());
+    // prompt=consent: the consent page, trusted or not, naming offline access.
+    let attempt =
+        s.rp.attempt(&["offline_access"], false, &[("prompt", "consent")]);
+    let (_, consent_url, html) = s.browser.open(attempt.url.as_str()).await.page();
+    assert!(consent_url.ends_with("/consent"), "{consent_url}");
+    assert!(html.contains("offline access"), "{html}");
+    let csrf = field(&html, "csrf").unwrap();
+    let callback = s
+        .browser
+        .post(&consent_url, &[("csrf", &csrf), ("decision", "allow")])
+        .await
+        .away();
+    let code = s.rp.code_from(&s.app, &callback, &attempt);
+    let tokens = s.rp.exchange(&code, None).await.unwrap();
+    assert!(tokens.refresh_token().is_some());
+    // Allowed once, it is remembered.
+    let attempt = s.rp.attempt(&["offline_access"], false, &[]);
+    let callback = s.browser.open(attempt.url.as_str()).await.away();
+    let code = s.rp.code_from(&s.app, &callback, &attempt);
+    assert!(s
+        .rp
+        .exchange(&code, None)
+        .await
+        .unwrap()
+        .refresh_token()
+        .is_some());
+}
+
+/// A client limited to `openid` gets no more through the `claims` parameter, and what
+/// `claims` adds for other clients is named on the consent page.
+#[tokio::test]
+async fn the_claims_parameter_stays_within_the_clients_scopes() {
+    let mut limited = site();
+    limited.allowed_scopes = vec!["openid".into()];
+    limited.jid_as_email = true;
+    let mut s = setup(limited, &[]).await;
+    let claims =
+        r#"{"userinfo":{"email":null,"name":null},"id_token":{"preferred_username":null}}"#;
+    let attempt = s.rp.attempt(&[], false, &[("claims", claims)]);
+    let code = full_login(&s.app, &s.browser, &s.rp, &mut s.alice, ALICE, &attempt).await;
+    let tokens = s.rp.exchange(&code, None).await.unwrap();
+    let id_claims = s.rp.id_claims(&tokens, &attempt.nonce);
+    assert!(id_claims.preferred_username().is_none());
+    let userinfo: serde_json::Value = s
+        .app
+        .http
+        .get(s.app.url("/userinfo"))
+        .bearer_auth(tokens.access_token().secret())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        userinfo.get("email").is_none() && userinfo.get("name").is_none(),
+        "{userinfo}"
+    );
+
+    // An unrestricted client asking by name: the consent page says what it adds.
+    let (id, secret) = s.app.add_client(site()).await;
+    let rp = RelyingParty::discover(&s.app, &id, &secret).await;
+    let attempt = rp.attempt(&[], false, &[("claims", r#"{"userinfo":{"name":null}}"#)]);
+    let (_, consent_url, html) = s.browser.open(attempt.url.as_str()).await.page();
+    assert!(consent_url.ends_with("/consent"), "{consent_url}");
+    assert!(html.contains("Your user name, alice"), "{html}");
 }

@@ -206,14 +206,14 @@ async fn consent_is_asked_once_remembered_and_can_be_refused() {
         s.browser.open(attempt.url.as_str()).await,
         Landing::Away(_)
     ));
-    let attempt = s.rp.attempt(&["profile", "offline_access"], false, &[]);
+    let attempt = s.rp.attempt(&["profile", "email"], false, &[]);
     assert!(matches!(
         s.browser.open(attempt.url.as_str()).await,
         Landing::Page { .. }
     ));
     // prompt=none when consent is missing: consent_required.
     let attempt =
-        s.rp.attempt(&["profile", "offline_access"], false, &[("prompt", "none")]);
+        s.rp.attempt(&["profile", "email"], false, &[("prompt", "none")]);
     let callback = s.browser.open(attempt.url.as_str()).await.away();
     assert_eq!(
         param(&callback, "error").as_deref(),

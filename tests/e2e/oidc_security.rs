@@ -55,7 +55,9 @@ async fn redirect_uri_must_match_exactly_and_errors_never_redirect() {
         "https://user@rp.example/callback",
         "https://rp.example/callback#frag",
         "http://rp.example/callback",
-        "http://127.0.0.1:9998/cb",
+        // Another port is fine on a loopback IP literal (RFC 8252 §7.3); nothing else is.
+        "http://127.0.0.1:9998/cb/",
+        "http://127.0.0.2:9999/cb",
     ] {
         let landing = browser
             .open(with_param(&base, "redirect_uri", Some(variant)).as_str())
