@@ -43,29 +43,50 @@ fn is_code_key(key: &str) -> bool {
 }
 
 /// The codes a message may carry, as keys: "Log in to Gitea: K7XM-4QPA", "k7xm 4qpa" or
-/// "K7XM4QPA" all give `K7XM4QPA`. A word of eight code symbols, or two of four in a row,
-/// counts; at most [`MAX_CANDIDATES`].
+/// "K7XM4QPA" all give `K7XM4QPA`. Codes written as shown (`XXXX-XXXX`) come first, then
+/// words of eight code symbols and pairs of four-symbol words; each kind from the end of
+/// the text (the code follows the site's name, which may hold code-like words); at most
+/// [`MAX_CANDIDATES`].
 pub fn code_candidates(text: &str) -> Vec<String> {
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_ascii_uppercase)
-        .collect();
+    // Words with the text that follows each, up to the next word.
+    let upper = text.to_ascii_uppercase();
+    let mut words: Vec<(&str, &str)> = Vec::new();
+    let mut rest = upper.as_str();
+    while let Some(start) = rest.find(|c: char| c.is_ascii_alphanumeric()) {
+        let after = &rest[start..];
+        let end = after
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(after.len());
+        let (word, tail) = after.split_at(end);
+        let gap = tail
+            .find(|c: char| c.is_ascii_alphanumeric())
+            .map_or(tail, |next| &tail[..next]);
+        words.push((word, gap));
+        rest = tail;
+    }
+    let mut dashed = Vec::new();
+    let mut other = Vec::new();
+    for (i, (word, gap)) in words.iter().enumerate() {
+        match word.len() {
+            8 => other.push(word.to_string()),
+            4 => match words.get(i + 1) {
+                Some((next, _)) if next.len() == CODE_GROUP => {
+                    let key = format!("{word}{next}");
+                    if *gap == "-" {
+                        dashed.push(key);
+                    } else {
+                        other.push(key);
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
     let mut found = Vec::new();
-    let mut add = |key: String| {
+    for key in dashed.into_iter().rev().chain(other.into_iter().rev()) {
         if is_code_key(&key) && !found.contains(&key) && found.len() < MAX_CANDIDATES {
             found.push(key);
-        }
-    };
-    for (i, word) in words.iter().enumerate() {
-        match word.len() {
-            8 => add(word.clone()),
-            4 => {
-                if let Some(next) = words.get(i + 1).filter(|w| w.len() == CODE_GROUP) {
-                    add(format!("{word}{next}"));
-                }
-            }
-            _ => {}
         }
     }
     found
@@ -137,6 +158,9 @@ mod tests {
             .collect::<Vec<_>>()
             .join(" ");
         assert_eq!(code_candidates(&many).len(), MAX_CANDIDATES);
+        // A site name of code-like words before the code: the code is still found.
+        let text = format!("Log in to Team Chat Data Mesh Database Exchange: {code}");
+        assert_eq!(code_candidates(&text)[0], key);
     }
 
     #[test]

@@ -34,6 +34,11 @@ impl<K: Hash + Eq + Clone> Gcra<K> {
         (ahead > self.tolerance).then(|| ahead - self.tolerance)
     }
 
+    /// Whether `key` has used any of its budget that has not come back yet.
+    pub fn is_charged(&self, key: &K, now: Instant) -> bool {
+        self.next_free.get(key).is_some_and(|tat| *tat > now)
+    }
+
     pub fn record(&mut self, key: K, now: Instant) {
         let tat = self.next_free.get(&key).copied().unwrap_or(now).max(now);
         self.next_free.insert(key, tat + self.interval);

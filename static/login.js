@@ -1,6 +1,7 @@
-// Moves a login page on by itself: once the login is confirmed (a request accepted in the
-// XMPP app, or the page's code sent from it) it continues; when the login changes
-// otherwise (refused, expired) the page reloads to say so. Without JavaScript the
+// Moves a login page on by itself: once a request is accepted in the XMPP app, it
+// continues; when the login changes otherwise (refused, expired, or the page's code sent
+// from an app) the page reloads to say so. A code sent from an app is never continued
+// without a click: the page first shows whose address sent it. Without JavaScript the
 // buttons do the same.
 (function () {
   "use strict";
@@ -8,8 +9,11 @@
   var form = document.getElementById("continue");
   if (!status || !form) return;
   var initial = status.dataset.status;
-  // Confirmed before this page even loaded: carry on at once.
-  if (initial === "accepted") { form.submit(); return; }
+  // Confirmed before this page even loaded: carry on at once (after a request only).
+  if (initial === "accepted") {
+    if (status.dataset.auto !== "false") form.submit();
+    return;
+  }
   var offline = document.getElementById("offline");
   var help = document.getElementById("help");
   var texts = {
@@ -38,7 +42,7 @@
         if (data.status === initial) { setTimeout(poll, 1000); return; }
         status.textContent = texts[data.status] || "";
         status.className = "status status-" + data.status;
-        if (data.status === "accepted") { form.submit(); }
+        if (data.status === "accepted" && initial === "sent" && !data.by_code) { form.submit(); }
         else { setTimeout(function () { window.location.reload(); }, 1200); }
       })
       .catch(function () { setTimeout(poll, 3000); });

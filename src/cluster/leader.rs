@@ -30,6 +30,8 @@ const LOCK_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Rows taken per transaction.
 const TAKE_BATCH: i64 = 256;
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
+/// How often the leader looks for login notices when no notification came.
+const NOTICES_EVERY: Duration = Duration::from_secs(30);
 
 /// Bids for leadership until shutdown; while leading, runs the component.
 pub(super) async fn run(
@@ -131,6 +133,7 @@ async fn lead(
     let mut purge = tokio::time::interval(PURGE_EVERY);
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
     let mut link_check = tokio::time::interval(LINK_CHECK_EVERY);
+    let mut notices = tokio::time::interval(NOTICES_EVERY);
     let mut announced_connected = None;
     loop {
         tokio::select! {
@@ -156,6 +159,8 @@ async fn lead(
                 }
             }
             _ = purge.tick() => purge_decided(cluster, history_secs).await,
+            // Notices announced while no leader listened (a lost NOTIFY) go out too.
+            _ = notices.tick() => confirmer.notices_queued(),
             _ = stopped(shutdown) => return true,
         }
     }

@@ -289,7 +289,7 @@ async fn show(
     let (flow, client) = load(&app, &jar, &id).await?;
     match (flow.status, flow.code.as_deref(), flow.jid.as_deref()) {
         (FlowStatus::Sent | FlowStatus::Accepted, Some(code), Some(jid)) => {
-            let offline = flow.status == FlowStatus::Sent && app.store.contact_offline(jid).await?;
+            let offline = flow.status == FlowStatus::Sent && flow.offline;
             let component = &app.config.xmpp.service_jid();
             Ok(WaitPage {
                 flow_id: &flow.id,
@@ -377,6 +377,9 @@ async fn send(
         }
         None => None,
     };
+    // Told on the page at once; a snapshot, so that the page is no live view of the
+    // person's presence for whoever types their address.
+    let offline = app.store.contact_offline(jid.subject()).await?;
     let code = random::confirmation_code();
     let request = ConfirmRequest {
         jid: jid.clone(),
@@ -397,7 +400,7 @@ async fn send(
     // Recorded first: the answer may come (to another instance) before this returns.
     if !app
         .store
-        .flow_sent(&id, jid.subject(), &code, app.clock.now())
+        .flow_sent(&id, jid.subject(), &code, app.clock.now(), offline)
         .await?
     {
         return Ok(back_to_flow(&id));
@@ -430,19 +433,25 @@ fn site_of(redirect_uri: &str) -> String {
     }
 }
 
-/// What the pages' script polls: the flow's status, and whether the person is a contact
-/// whose XMPP app is offline (then the page says so at once).
+/// What the pages' script polls: the flow's status, whether the person is a contact
+/// whose XMPP app was offline when asked (then the page says so at once), and whether a
+/// code sent from an app confirmed it.
 async fn status(
     State(app): State<AppState>,
     jar: CookieJar,
     Path(id): Path<String>,
 ) -> Result<Response, FlowError> {
     let (flow, _) = load(&app, &jar, &id).await?;
-    let offline = match (flow.status, flow.jid.as_deref()) {
-        (FlowStatus::Sent, Some(jid)) => app.store.contact_offline(jid).await?,
-        _ => false,
-    };
-    Ok(Json(json!({ "status": flow.status.as_str(), "offline": offline })).into_response())
+    let offline = flow.status == FlowStatus::Sent && flow.offline;
+    // Confirmed by a code sent from an app: the page shows who sent it before continuing.
+    let by_code =
+        flow.status == FlowStatus::Accepted && flow.code.is_some() && flow.sent_at.is_none();
+    Ok(Json(json!({
+        "status": flow.status.as_str(),
+        "offline": offline,
+        "by_code": by_code,
+    }))
+    .into_response())
 }
 
 /// "Use another address": back to the login page; the pending request is withdrawn.
@@ -514,10 +523,15 @@ async fn continue_login(
         .create_session(&confirmed.subject, confirmed.auth_time, expires)
         .await?;
     let session_hash = digest(&token);
+    // Only a value this server issued: one planted in the browser by someone else would
+    // make their own browser "known" for this JID.
     let device = match jar.get(DEVICE_COOKIE) {
-        Some(device) => device.value().to_owned(),
-        None => random::token(32),
+        Some(device) if app.store.device_issued(device.value()).await? => device.value().to_owned(),
+        _ => random::token(32),
     };
+    app.store
+        .notice_login(&id, Some(&session_hash), None)
+        .await?;
     app.store
         .remember_device(&device, &confirmed.subject, now)
         .await?;

@@ -8,6 +8,7 @@ use axum::http::{header, HeaderMap};
 
 use crate::state::AppState;
 use crate::store::clients::Client;
+use crate::store::reach::NewNotice;
 
 /// Where a login comes from, as a notice describes it.
 #[derive(Debug, Clone)]
@@ -27,6 +28,14 @@ impl Visitor {
         }
     }
 
+    /// "203.0.113.7, Firefox on Linux": where a login comes from, for the person.
+    pub fn describe(&self) -> String {
+        match self.browser() {
+            Some(browser) => format!("{}, {browser}", self.ip),
+            None => self.ip.to_string(),
+        }
+    }
+
     /// "Firefox on Linux", when the User-Agent says.
     fn browser(&self) -> Option<String> {
         let parsed = woothee::parser::Parser::new().parse(self.user_agent.as_deref()?)?;
@@ -41,31 +50,36 @@ impl Visitor {
 
 /// The notice's text; its first line says what happened (and is quoted back after "not me").
 fn notice_text(client: &Client, visitor: &Visitor) -> String {
-    let from = match visitor.browser() {
-        Some(browser) => format!("{}, {browser}", visitor.ip),
-        None => visitor.ip.to_string(),
-    };
     format!(
-        "Logged in to {} from {from}.\nNot you? Reply \"not me\" to end this login.",
-        client.settings.name
+        "Logged in to {} from {}.\nNot you? Reply \"not me\" to end this login.",
+        client.settings.name,
+        visitor.describe()
     )
 }
 
-/// Queues a notice of this login for `subject`, if they are a contact of the service.
+/// Queues a notice of this login (its session and grant) for `subject`, if they are a
+/// contact of the service.
 pub async fn queue(
     app: &AppState,
     client: &Client,
     subject: &str,
     session_hash: Option<&str>,
+    grant_id: &str,
     visitor: &Visitor,
 ) -> Result<(), sqlx::Error> {
     if !app.store.is_subscriber(subject).await? {
         return Ok(());
     }
     let body = notice_text(client, visitor);
-    app.store
-        .add_notice(subject, session_hash, &body, app.clock.now())
-        .await?;
+    let notice = NewNotice {
+        subject,
+        session_hash,
+        grant_id: Some(grant_id),
+        flow_id: None,
+        body: &body,
+        sent: false,
+    };
+    app.store.add_notice(notice, app.clock.now()).await?;
     app.dispatcher.notices_queued().await;
     Ok(())
 }

@@ -471,7 +471,7 @@ async fn decide(
     });
     keep_offline_access_if_allowed(app, &mut request, usable.as_ref()).await?;
     let (jar, browser) = browser_binding(app, jar);
-    let mut flow = new_flow(app, &request, &browser, now);
+    let mut flow = new_flow(app, &request, &browser, visitor, now);
     match usable {
         None if request.prompts("none") => Err(OAuthError::new(
             ErrorCode::LoginRequired,
@@ -533,7 +533,13 @@ fn browser_binding(app: &AppState, jar: CookieJar) -> (CookieJar, String) {
     (jar, value)
 }
 
-fn new_flow(app: &AppState, request: &AuthorizationRequest, browser: &str, now: i64) -> LoginFlow {
+fn new_flow(
+    app: &AppState,
+    request: &AuthorizationRequest,
+    browser: &str,
+    visitor: &Visitor,
+    now: i64,
+) -> LoginFlow {
     LoginFlow {
         id: random::token(22),
         browser_hash: digest(browser),
@@ -556,6 +562,8 @@ fn new_flow(app: &AppState, request: &AuthorizationRequest, browser: &str, now: 
         created_at: now,
         expires_at: now + app.config.oidc.login_ttl_secs as i64,
         send_code: None,
+        origin: Some(visitor.describe()),
+        offline: false,
     }
 }
 
@@ -605,8 +613,15 @@ pub async fn issue_code(
         query.append_pair("iss", &app.oidc.issuer);
     }
     tracing::info!(client = %client.client_id, subject, "authorization code issued");
-    // Best effort: the login does not depend on the notice.
-    if let Err(e) = crate::login::notice::queue(app, client, subject, session_hash, visitor).await {
+    // Best effort: the login does not depend on the notice. A login confirmed by a code
+    // has a notice already (the answer to the code): it learns its grant.
+    let noticed = async {
+        app.store
+            .notice_login(&flow.id, None, Some(&grant_id))
+            .await?;
+        crate::login::notice::queue(app, client, subject, session_hash, &grant_id, visitor).await
+    };
+    if let Err(e) = noticed.await {
         tracing::warn!(error = %e, "cannot queue a login notice");
     }
     Ok(Redirect::to(url.as_str()))

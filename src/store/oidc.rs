@@ -80,6 +80,10 @@ pub struct LoginFlow {
     pub expires_at: i64,
     /// The code of the send-the-code way, while the page offers it.
     pub send_code: Option<String>,
+    /// Where the page was opened: "203.0.113.7, Firefox on Linux".
+    pub origin: Option<String>,
+    /// The address asked was a contact with no app online when the request went out.
+    pub offline: bool,
 }
 
 impl LoginFlow {
@@ -107,6 +111,8 @@ impl LoginFlow {
             created_at: row.try_get("created_at")?,
             expires_at: row.try_get("expires_at")?,
             send_code: row.try_get("send_code")?,
+            origin: row.try_get("origin")?,
+            offline: row.try_get::<i64, _>("offline")? != 0,
         })
     }
 
@@ -224,8 +230,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO login_flows (id, browser_hash, csrf, client_id, redirect_uri, scope, state, nonce, \
              code_challenge, prompt, max_age, login_hint, claims, status, jid, code, sent_at, auth_time, \
-             created_at, expires_at, send_code) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+             created_at, expires_at, send_code, origin, offline) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
         )
         .bind(&flow.id)
         .bind(&flow.browser_hash)
@@ -248,6 +254,8 @@ impl Store {
         .bind(flow.created_at)
         .bind(flow.expires_at)
         .bind(&flow.send_code)
+        .bind(&flow.origin)
+        .bind(i64::from(flow.offline))
         .execute(self.pool())
         .await?;
         Ok(())
@@ -269,15 +277,17 @@ impl Store {
         subject: &str,
         code: &str,
         now: i64,
+        offline: bool,
     ) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
-            "UPDATE login_flows SET status = 'sent', jid = $1, code = $2, sent_at = $3, auth_time = NULL \
-             WHERE id = $4 AND status IN ('new', 'denied', 'expired', 'unreachable')",
+            "UPDATE login_flows SET status = 'sent', jid = $1, code = $2, sent_at = $3, auth_time = NULL, \
+             offline = $5 WHERE id = $4 AND status IN ('new', 'denied', 'expired', 'unreachable')",
         )
         .bind(subject)
         .bind(code)
         .bind(now)
         .bind(id)
+        .bind(i64::from(offline))
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
@@ -327,15 +337,28 @@ impl Store {
     }
 
     /// Back to the JID form (another address); an answer still on its way is then ignored.
+    /// Also from a login confirmed but not continued (say, by a code someone else sent):
+    /// the page gets a send-the-code code again if it spent its own.
     pub async fn restart_flow(&self, id: &str) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "UPDATE login_flows SET status = 'new', code = NULL, sent_at = NULL, auth_time = NULL \
-             WHERE id = $1 AND status IN ('sent', 'denied', 'expired', 'unreachable')",
-        )
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        let mut attempts = 0;
+        loop {
+            let restarted = sqlx::query(
+                "UPDATE login_flows SET status = 'new', code = NULL, sent_at = NULL, auth_time = NULL, \
+                 jid = NULL, send_code = COALESCE(send_code, $2) \
+                 WHERE id = $1 AND status IN ('sent', 'accepted', 'denied', 'expired', 'unreachable') \
+                 AND code IS NOT NULL",
+            )
+            .bind(id)
+            .bind(random::confirmation_code())
+            .execute(self.pool())
+            .await;
+            match restarted {
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() && attempts < 3 => {
+                    attempts += 1;
+                }
+                result => return result.map(|_| ()),
+            }
+        }
     }
 
     /// Ends a flow the person cancelled, whatever state it was in; true for exactly one

@@ -13,6 +13,8 @@ pub struct ConfirmedByCode {
     pub flow_id: String,
     pub client_id: String,
     pub redirect_uri: String,
+    /// Where the page was opened.
+    pub origin: Option<String>,
 }
 
 /// A contact as stored: its normalized bare JID, subscription (`from`, `to`, `both`) and
@@ -32,11 +34,24 @@ pub struct Notice {
     pub body: String,
 }
 
-/// The last login notice of a person, for "not me".
+/// A login notice to store.
+pub struct NewNotice<'a> {
+    pub subject: &'a str,
+    pub session_hash: Option<&'a str>,
+    pub grant_id: Option<&'a str>,
+    pub flow_id: Option<&'a str>,
+    pub body: &'a str,
+    /// Already sent (the answer to a code), not queued.
+    pub sent: bool,
+}
+
+/// A login notice that "not me" may undo.
 #[derive(Debug, Clone)]
 pub struct LastNotice {
     pub id: String,
     pub session_hash: Option<String>,
+    pub grant_id: Option<String>,
+    pub flow_id: Option<String>,
     pub body: String,
     pub created_at: i64,
 }
@@ -60,7 +75,7 @@ impl Store {
              sent_at = NULL, send_code = NULL \
              WHERE send_code = $3 AND expires_at > $2 \
              AND status IN ('new', 'sent', 'denied', 'expired', 'unreachable') \
-             RETURNING id, client_id, redirect_uri",
+             RETURNING id, client_id, redirect_uri, origin",
         )
         .bind(subject)
         .bind(now)
@@ -72,6 +87,7 @@ impl Store {
                 flow_id: row.try_get("id")?,
                 client_id: row.try_get("client_id")?,
                 redirect_uri: row.try_get("redirect_uri")?,
+                origin: row.try_get("origin")?,
             })
         })
         .transpose()
@@ -200,23 +216,41 @@ impl Store {
         Ok(known.map(|_| hash))
     }
 
-    /// Queues a login notice for `subject` about the login in session `session_hash`.
-    pub async fn add_notice(
+    /// Stores a login notice for `subject`: queued for sending, or `sent` already (the
+    /// answer to a code). Returns its id, which is also its XMPP thread.
+    pub async fn add_notice(&self, notice: NewNotice<'_>, now: i64) -> Result<String, sqlx::Error> {
+        let id = random::token(22);
+        sqlx::query(
+            "INSERT INTO login_notices (id, subject, session_hash, grant_id, flow_id, body, created_at, sent_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&id)
+        .bind(notice.subject)
+        .bind(notice.session_hash)
+        .bind(notice.grant_id)
+        .bind(notice.flow_id)
+        .bind(notice.body)
+        .bind(now)
+        .bind(notice.sent.then_some(now))
+        .execute(self.pool())
+        .await?;
+        Ok(id)
+    }
+
+    /// The login of flow `flow_id` got its session (or grant): "not me" ends it too.
+    pub async fn notice_login(
         &self,
-        subject: &str,
+        flow_id: &str,
         session_hash: Option<&str>,
-        body: &str,
-        now: i64,
+        grant_id: Option<&str>,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "INSERT INTO login_notices (id, subject, session_hash, body, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "UPDATE login_notices SET session_hash = COALESCE($1, session_hash), \
+             grant_id = COALESCE($2, grant_id) WHERE flow_id = $3",
         )
-        .bind(random::token(22))
-        .bind(subject)
         .bind(session_hash)
-        .bind(body)
-        .bind(now)
+        .bind(grant_id)
+        .bind(flow_id)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -254,25 +288,30 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// The last notice sent to `subject` since `since` that "not me" has not undone.
-    pub async fn last_notice(
+    /// The notice "not me" answers: the one of `thread` if the reply names it, else the
+    /// last one; sent to `subject` since `since` and not undone.
+    pub async fn notice_to_undo(
         &self,
         subject: &str,
+        thread: Option<&str>,
         since: i64,
     ) -> Result<Option<LastNotice>, sqlx::Error> {
         let row = sqlx::query(
-            "SELECT id, session_hash, body, created_at FROM login_notices \
+            "SELECT id, session_hash, grant_id, flow_id, body, created_at FROM login_notices \
              WHERE subject = $1 AND created_at >= $2 AND sent_at IS NOT NULL AND undone_at IS NULL \
-             ORDER BY created_at DESC LIMIT 1",
+             AND ($3 IS NULL OR id = $3) ORDER BY created_at DESC LIMIT 1",
         )
         .bind(subject)
         .bind(since)
+        .bind(thread)
         .fetch_optional(self.pool())
         .await?;
         row.map(|row| {
             Ok(LastNotice {
                 id: row.try_get("id")?,
                 session_hash: row.try_get("session_hash")?,
+                grant_id: row.try_get("grant_id")?,
+                flow_id: row.try_get("flow_id")?,
                 body: row.try_get("body")?,
                 created_at: row.try_get("created_at")?,
             })
@@ -280,8 +319,9 @@ impl Store {
         .transpose()
     }
 
-    /// "not me": ends the notice's session and revokes every grant issued in it. Returns
-    /// how many grants were revoked, or `None` if the notice was undone already.
+    /// "not me": ends the notice's login: its page if not finished, its session, and every
+    /// grant issued in it. Returns how many grants were revoked, or `None` if the notice
+    /// was undone already.
     pub async fn undo_login(
         &self,
         notice: &LastNotice,
@@ -298,22 +338,42 @@ impl Store {
         if claimed.rows_affected() == 0 {
             return Ok(None);
         }
-        let mut revoked = 0;
+        if let Some(flow) = &notice.flow_id {
+            sqlx::query(
+                "UPDATE login_flows SET status = 'done', send_code = NULL WHERE id = $1 AND status <> 'done'",
+            )
+            .bind(flow)
+            .execute(&mut *tx)
+            .await?;
+        }
         if let Some(session) = &notice.session_hash {
             sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
                 .bind(session)
                 .execute(&mut *tx)
                 .await?;
-            revoked = sqlx::query(
-                "UPDATE grants SET revoked = 1 WHERE session_hash = $1 AND revoked = 0",
-            )
-            .bind(session)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
         }
+        let revoked = sqlx::query(
+            "UPDATE grants SET revoked = 1 WHERE revoked = 0 AND \
+             ((session_hash IS NOT NULL AND session_hash = $1) OR id = $2)",
+        )
+        .bind(&notice.session_hash)
+        .bind(&notice.grant_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         tx.commit().await?;
         Ok(Some(revoked))
+    }
+
+    /// Whether `device` is a device cookie this server issued (a value planted in a
+    /// browser by someone else is not adopted).
+    pub async fn device_issued(&self, device: &str) -> Result<bool, sqlx::Error> {
+        let known: Option<String> =
+            sqlx::query_scalar("SELECT subject FROM known_devices WHERE device_hash = $1 LIMIT 1")
+                .bind(digest(device))
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(known.is_some())
     }
 
     /// Forgets browsers that have not logged in since `devices_since`, and notices older

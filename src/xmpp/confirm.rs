@@ -212,6 +212,24 @@ impl Pending {
     }
 }
 
+impl Pending {
+    /// The IQ form of the request, to one app.
+    fn ask_by_iq(&mut self, me: &BareJid, to: FullJid) -> Element {
+        let stanza_id = random::token(20);
+        let stanza = stanzas::confirm_iq(me, &to, &stanza_id, &self.text);
+        self.iqs.push((stanza_id, to));
+        stanza
+    }
+
+    /// The message form of the request.
+    fn ask_by_message(&mut self, me: &BareJid, to: Jid) -> Element {
+        let stanza_id = random::token(20);
+        let stanza = stanzas::confirm_message(me, &to, &stanza_id, &self.thread, &self.text);
+        self.messages.push(stanza_id);
+        stanza
+    }
+}
+
 /// A decided request that carried a tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
@@ -233,8 +251,12 @@ pub enum Event {
     /// A message that may carry login codes (`keys`, see [`random::code_candidates`]),
     /// from an address within its limits.
     Code { from: UserJid, keys: Vec<String> },
-    /// "not me" from an address within its limits: undo its last login.
-    NotMe { from: UserJid },
+    /// "not me" from an address within its limits: undo the login its `thread` answers, or
+    /// its last one.
+    NotMe {
+        from: UserJid,
+        thread: Option<String>,
+    },
     /// Login notices were queued: send them.
     Notices,
 }
@@ -264,11 +286,13 @@ struct Registry {
     events: mpsc::UnboundedSender<Event>,
 }
 
-/// Adds `delta` to a per-key count, forgetting keys that reach zero.
-fn count<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, usize>, key: K, delta: isize) {
-    let n = counts.entry(key).or_default();
+/// Adds `delta` to a per-key count, forgetting the key when it reaches zero.
+fn count<K: std::hash::Hash + Eq + Clone>(counts: &mut HashMap<K, usize>, key: K, delta: isize) {
+    let n = counts.entry(key.clone()).or_default();
     *n = n.saturating_add_signed(delta);
-    counts.retain(|_, n| *n > 0);
+    if *n == 0 {
+        counts.remove(&key);
+    }
 }
 
 impl Registry {
@@ -292,10 +316,8 @@ impl Registry {
             return Err(Refusal::TooManyPending);
         }
         // A browser that logged in as this JID before is exempt from what strangers fill.
-        if requester.device.is_some() {
-            return Ok(());
-        }
-        if for_jid.filter(|p| p.requester.device.is_none()).count() >= self.jid_max_pending {
+        let strangers = for_jid.filter(|p| p.requester.device.is_none()).count();
+        if requester.device.is_none() && strangers >= self.jid_max_pending {
             return Err(Refusal::JidPending);
         }
         if network.is_some_and(|n| self.per_network.get(&n).copied().unwrap_or(0) >= self.share) {
@@ -318,6 +340,10 @@ impl Registry {
     ) -> Result<(RequestId, Confirmation, Vec<Element>), RequestError> {
         if !self.connected {
             return Err(RequestError::Disconnected);
+        }
+        // One request per tag: an earlier one (a page that sent again) is superseded.
+        if let Some(earlier) = tag.as_ref().and_then(|t| self.by_tag.get(t)).copied() {
+            self.finish(earlier, Status::Withdrawn, now);
         }
         let bare = request.jid.bare();
         self.check_pending(bare, &request.requester)
@@ -350,18 +376,18 @@ impl Registry {
         };
         let mut send = Vec::new();
         match request.jid.full() {
-            Some(full) => send.push(self.iq(me, &mut pending, full.clone())),
+            Some(full) => send.push(pending.ask_by_iq(me, full.clone())),
             None => match self.roster.route(bare) {
                 Route::Resources(apps) if !apps.is_empty() => {
                     for (app, http_auth) in apps {
                         send.push(if http_auth {
-                            self.iq(me, &mut pending, app)
+                            pending.ask_by_iq(me, app)
                         } else {
-                            self.message(me, &mut pending, Jid::from(app))
+                            pending.ask_by_message(me, Jid::from(app))
                         });
                     }
                 }
-                _ => send.push(self.message(me, &mut pending, Jid::from(bare.clone()))),
+                _ => send.push(pending.ask_by_message(me, Jid::from(bare.clone()))),
             },
         }
         for stanza_id in pending
@@ -390,20 +416,6 @@ impl Registry {
         Ok((id, confirmation, send))
     }
 
-    fn iq(&self, me: &BareJid, pending: &mut Pending, to: FullJid) -> Element {
-        let stanza_id = random::token(20);
-        let stanza = stanzas::confirm_iq(me, &to, &stanza_id, &pending.text);
-        pending.iqs.push((stanza_id, to));
-        stanza
-    }
-
-    fn message(&self, me: &BareJid, pending: &mut Pending, to: Jid) -> Element {
-        let stanza_id = random::token(20);
-        let stanza = stanzas::confirm_message(me, &to, &stanza_id, &pending.thread, &pending.text);
-        pending.messages.push(stanza_id);
-        stanza
-    }
-
     /// Decides `id` with `status` and forgets it.
     fn finish(&mut self, id: RequestId, status: Status, now: Instant) {
         let Some(pending) = self.pending.remove(&id) else {
@@ -425,7 +437,9 @@ impl Registry {
             self.by_stanza_id.remove(stanza_id);
         }
         if let Some(tag) = &pending.tag {
-            self.by_tag.remove(tag);
+            if self.by_tag.get(tag) == Some(&id) {
+                self.by_tag.remove(tag);
+            }
         }
         if let Some(network) = pending.network {
             count(&mut self.per_network, network, -1);
@@ -495,7 +509,7 @@ impl Registry {
                 let pending = self.pending.get_mut(&request).expect("a pending request");
                 pending.iqs.retain(|(iq, _)| *iq != id);
                 self.by_stanza_id.remove(&id);
-                if condition.starts_with("remote-server-") {
+                if UNREACHABLE_CONDITIONS.contains(&condition.as_str()) {
                     // Another app of the person may still answer.
                     if self.pending[&request].outstanding() == 0 {
                         self.finish(request, Status::Unreachable, now);
@@ -516,14 +530,17 @@ impl Registry {
                 vec![]
             }
             Incoming::Presence(presence) => {
-                // Each new contact is a row: addresses and domains add them at a bounded rate.
-                if presence.kind == PresenceKind::Subscribe {
-                    let from = presence.from.to_bare();
-                    let domain = from.domain().as_str().to_owned();
-                    if let Err(refused) = self.limiter.admit_sender(from.as_str(), &domain, now) {
-                        tracing::info!(jid = %from, reason = refused.reason.code(), "subscription request ignored");
-                        return vec![];
-                    }
+                // Presence costs work (and each new contact a row): bounded per address, and
+                // subscription requests per domain.
+                let from = presence.from.to_bare();
+                let subscribe = presence.kind == PresenceKind::Subscribe;
+                let domain = from.domain().as_str();
+                if !self
+                    .limiter
+                    .admit_presence(from.as_str(), domain, subscribe, now)
+                {
+                    tracing::info!(jid = %from, "presence ignored: past the limits");
+                    return vec![];
                 }
                 let outcome = self.roster.on_presence(&presence);
                 for change in outcome.changes {
@@ -560,17 +577,16 @@ impl Registry {
         iq_id: &str,
     ) -> Option<Element> {
         self.by_stanza_id.remove(iq_id);
-        let mut pending = self.pending.remove(&id)?;
+        let pending = self.pending.get_mut(&id)?;
         let position = pending.iqs.iter().position(|(iq, _)| iq == iq_id)?;
         let (_, app) = pending.iqs.remove(position);
         let to = match pending.target.full() {
             Some(_) => Jid::from(pending.target.bare().clone()),
             None => Jid::from(app),
         };
-        let stanza = self.message(me, &mut pending, to);
+        let stanza = pending.ask_by_message(me, to);
         let message_id = pending.messages.last().expect("just sent").clone();
         self.by_stanza_id.insert(message_id, id);
-        self.pending.insert(id, pending);
         Some(stanza)
     }
 
@@ -675,11 +691,16 @@ impl Registry {
         }
         let keys = random::code_candidates(body);
         let event = if is_not_me(body) {
-            Event::NotMe { from }
+            Event::NotMe {
+                from,
+                thread: message.thread.clone(),
+            }
         } else if !keys.is_empty() {
             Event::Code { from, keys }
+        } else if self.limiter.admit_help(from.domain(), now) {
+            return vec![stanzas::chat(me, &message.from, HELP, None)];
         } else {
-            return vec![stanzas::chat(me, &message.from, HELP)];
+            return vec![];
         };
         let _ = self.events.send(event);
         vec![]
@@ -827,11 +848,14 @@ impl Confirmer {
         let _ = self.registry().events.send(Event::Notices);
     }
 
-    /// `sender` sent codes that matched no login page: it counts against its limits.
-    pub fn wrong_code(&self, sender: &UserJid) {
-        self.registry()
-            .limiter
-            .wrong_code(sender.subject(), Instant::now());
+    /// `count` codes from `sender` matched no login page: they count against its limits.
+    pub fn wrong_codes(&self, sender: &UserJid, count: usize) {
+        self.registry().limiter.wrong_codes(
+            sender.subject(),
+            sender.domain(),
+            count,
+            Instant::now(),
+        );
     }
 
     pub fn is_connected(&self) -> bool {
@@ -1491,7 +1515,13 @@ mod tests {
             "<message xmlns='NS' from='bob@example.org/x'><body>Not me!</body></message>",
         );
         assert!(replies.is_empty());
-        assert_eq!(events.try_recv().unwrap(), Event::NotMe { from: bob });
+        assert_eq!(
+            events.try_recv().unwrap(),
+            Event::NotMe {
+                from: bob,
+                thread: None
+            }
+        );
         // Two messages a minute from bob: the third is ignored.
         assert!(feed(
             &c,
@@ -1504,9 +1534,7 @@ mod tests {
         assert_eq!(help[0].attr("to"), Some("dave@example.org/x"));
         // Wrong codes count against the sender.
         let dave = UserJid::parse("dave@example.org").unwrap();
-        for _ in 0..10 {
-            c.wrong_code(&dave);
-        }
+        c.wrong_codes(&dave, 10);
         assert!(feed(&c, &format!("<message xmlns='NS' from='dave@example.org/x' type='chat'><body>{code}</body></message>")).is_empty());
         assert!(events.try_recv().is_err());
     }
@@ -1514,7 +1542,7 @@ mod tests {
     #[tokio::test]
     async fn subscription_requests_go_through_the_sender_limits() {
         let limits = Limits {
-            sender_per_minute: 2,
+            sender_domain_per_minute: 2,
             ..limits()
         };
         let (c, _outbox) = Confirmer::new(
@@ -1523,22 +1551,23 @@ mod tests {
             Metrics::new(),
         );
         c.set_connected(true);
-        let subscribe = "<presence xmlns='NS' type='subscribe' from='eve@example.org'/>";
+        let subscribe = |who: &str| format!("<presence xmlns='NS' type='subscribe' from='{who}'/>");
         assert_eq!(
-            feed(&c, subscribe).len(),
+            feed(&c, &subscribe("eve@example.org")).len(),
             3,
             "subscribed, subscribe, presence"
         );
-        assert_eq!(feed(&c, subscribe).len(), 3);
-        assert!(feed(&c, subscribe).is_empty(), "past the limit: ignored");
-        assert_eq!(
-            feed(
-                &c,
-                "<presence xmlns='NS' type='subscribe' from='frank@example.org'/>"
-            )
-            .len(),
-            3
+        assert_eq!(feed(&c, &subscribe("eve2@example.org")).len(), 3);
+        assert!(
+            feed(&c, &subscribe("eve3@chat.example.org")).is_empty(),
+            "past the domain's limit: ignored"
         );
+        assert_eq!(feed(&c, &subscribe("frank@example.net")).len(), 3);
+        // Presence of one address: a flood is cut off.
+        let floods = (0..100)
+            .filter(|_| !feed(&c, &subscribe("frank@example.net")).is_empty())
+            .count();
+        assert!(floods < 60, "{floods}");
     }
 
     #[tokio::test]
@@ -1559,5 +1588,37 @@ mod tests {
         let conf = ask_as(&c, "anna@xn--bcher-kva.example", from_ip("192.0.2.1"), None).unwrap();
         feed(&c, &format!("<message xmlns='NS' from='anna@bücher.example/x' type='chat'><body>{}</body></message>", conf.code));
         assert_eq!(conf.status(), Status::Accepted);
+    }
+
+    #[tokio::test]
+    async fn an_app_that_is_gone_does_not_deny_for_the_others() {
+        let (c, mut outbox) = confirmer();
+        contact_online(&c, &mut outbox, &[("a", true), ("b", true)]);
+        let conf = ask(&c, "alice@example.org");
+        let (first, second) = (sent(&mut outbox), sent(&mut outbox));
+        let (id, to) = (first.attr("id").unwrap(), first.attr("to").unwrap());
+        feed(&c, &format!("<iq xmlns='NS' from='{to}' type='error' id='{id}'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"));
+        assert_eq!(
+            conf.status(),
+            Status::Sent,
+            "the other app may still answer"
+        );
+        let (id, to) = (second.attr("id").unwrap(), second.attr("to").unwrap());
+        feed(
+            &c,
+            &format!("<iq xmlns='NS' from='{to}' type='result' id='{id}'/>"),
+        );
+        assert_eq!(conf.status(), Status::Accepted);
+    }
+
+    #[tokio::test]
+    async fn a_page_that_asks_again_supersedes_its_earlier_request() {
+        let (c, _outbox) = confirmer();
+        let first = ask_as(&c, "alice@example.org", from_ip("192.0.2.1"), Some("flow")).unwrap();
+        let second = ask_as(&c, "bob@example.org", from_ip("192.0.2.1"), Some("flow")).unwrap();
+        assert_eq!(first.status(), Status::Withdrawn);
+        assert!(c.withdraw("flow"));
+        assert_eq!(second.status(), Status::Withdrawn);
+        assert_eq!(c.pending_count(), 0);
     }
 }

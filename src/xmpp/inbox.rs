@@ -4,16 +4,18 @@
 //! One task per instance; it only has work while its instance holds the component (with
 //! several instances, the leader's).
 
+use std::time::Duration;
+
 use jid::{BareJid, Jid};
 use tokio::sync::{mpsc, watch};
 
 use super::address::UserJid;
-use super::confirm::{Event, Status};
+use super::confirm::{Decision, Event, Status};
 use super::roster::{Change, Subscription};
 use super::stanzas;
 use crate::random;
 use crate::state::AppState;
-use crate::store::reach::NOTICE_RETENTION_SECS;
+use crate::store::reach::{NewNotice, NOTICE_RETENTION_SECS};
 
 /// A notice older than this is stale (the link was down): it is dropped, not sent.
 const NOTICE_FRESH_SECS: i64 = 600;
@@ -47,18 +49,43 @@ pub async fn run(
 async fn handle(app: &AppState, event: Event) {
     let result = match event {
         Event::Decided(decision) => {
-            app.dispatcher
-                .record(&app.store, &app.clock, decision)
+            if let Err(e) = app
+                .dispatcher
+                .record(&app.store, &app.clock, decision.clone())
                 .await
+            {
+                tracing::warn!(error = %e, "cannot record an answer yet; retrying");
+                tokio::spawn(record_later(app.clone(), decision));
+            }
+            Ok(())
         }
         Event::Connected => connected(app).await,
         Event::Roster(change) => store_change(app, change).await,
         Event::Code { from, keys } => code_received(app, &from, &keys).await,
-        Event::NotMe { from } => not_me(app, &from).await,
+        Event::NotMe { from, thread } => not_me(app, &from, thread.as_deref()).await,
         Event::Notices => send_notices(app).await,
     };
     if let Err(e) = result {
         tracing::error!(error = %e, "cannot act on a message from the XMPP link");
+    }
+}
+
+/// Retries recording an answer while the database is briefly away: a person who said yes
+/// must not see "no answer in time".
+async fn record_later(app: AppState, decision: Decision) {
+    for attempt in 1..=30 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        match app
+            .dispatcher
+            .record(&app.store, &app.clock, decision.clone())
+            .await
+        {
+            Ok(()) => return,
+            Err(e) if attempt == 30 => {
+                tracing::error!(error = %e, "cannot record the answer to a confirmation request");
+            }
+            Err(_) => {}
+        }
     }
 }
 
@@ -107,15 +134,15 @@ async fn store_change(app: &AppState, change: Change) -> Result<(), sqlx::Error>
     }
 }
 
-fn reply(app: &AppState, to: &UserJid, body: &str) {
+fn reply(app: &AppState, to: &UserJid, body: &str, thread: Option<&str>) {
     let confirmer = app.dispatcher.confirmer();
     let to = Jid::from(to.bare().clone());
-    confirmer.send(stanzas::chat(confirmer.service_jid(), &to, body));
+    confirmer.send(stanzas::chat(confirmer.service_jid(), &to, body, thread));
 }
 
 /// "Log in to Gitea: K7XM-4QPA" from `from`: the page showing that code is confirmed for
-/// the sender, and the sender is told which site it was. A message whose codes match no
-/// page counts against the sender.
+/// the sender, who is told which site it was and where that page was opened, and can
+/// answer "not me". Codes that match no page count against the sender.
 async fn code_received(app: &AppState, from: &UserJid, keys: &[String]) -> Result<(), sqlx::Error> {
     let now = app.clock.now();
     for key in keys {
@@ -139,40 +166,62 @@ async fn code_received(app: &AppState, from: &UserJid, keys: &[String]) -> Resul
             .ok()
             .and_then(|u| u.host_str().map(str::to_owned))
             .unwrap_or_default();
-        reply(
-            app,
-            from,
-            &format!(
-                "You are logging in to {site} ({host}) as {jid}. Continue in your browser. \
-                 If you did not start this login, someone showed you their code: log out \
-                 of {site}.",
-                jid = from.subject()
-            ),
+        let origin = confirmed.origin.as_deref().unwrap_or("an unknown place");
+        let body = format!(
+            "You are logging in to {site} ({host}) as {jid}, on the page opened from {origin}. \
+             Continue there.\nNot you, or not your browser? Reply \"not me\" to stop this \
+             login: someone who shows you a code to send gets logged in as you.",
+            jid = from.subject()
         );
+        let notice = NewNotice {
+            subject: from.subject(),
+            session_hash: None,
+            grant_id: None,
+            flow_id: Some(&confirmed.flow_id),
+            body: &body,
+            sent: true,
+        };
+        let thread = app.store.add_notice(notice, now).await?;
+        reply(app, from, &body, Some(&thread));
         return Ok(());
     }
-    app.dispatcher.confirmer().wrong_code(from);
+    app.dispatcher.confirmer().wrong_codes(from, keys.len());
     reply(
         app,
         from,
         "This code matches no open login page. A code works once, only while the page \
          that shows it is open; check it, or start the login again.",
+        None,
     );
     Ok(())
 }
 
-/// "not me" after a login notice: that login's session ends and its tokens are revoked.
-async fn not_me(app: &AppState, from: &UserJid) -> Result<(), sqlx::Error> {
+/// "not me" after a login notice (or the answer to a code): that login ends: its page,
+/// its session, and the tokens issued in it. The notice it answers, if the reply says.
+async fn not_me(app: &AppState, from: &UserJid, thread: Option<&str>) -> Result<(), sqlx::Error> {
     let now = app.clock.now();
-    let last = app
-        .store
-        .last_notice(from.subject(), now - NOTICE_RETENTION_SECS)
-        .await?;
-    let answer = match last {
+    let since = now - NOTICE_RETENTION_SECS;
+    let mut notice = None;
+    if thread.is_some() {
+        notice = app
+            .store
+            .notice_to_undo(from.subject(), thread, since)
+            .await?;
+    }
+    if notice.is_none() {
+        notice = app
+            .store
+            .notice_to_undo(from.subject(), None, since)
+            .await?;
+    }
+    let answer = match notice {
         None => "There is no recent login of yours to undo.".to_owned(),
         Some(notice) => match app.store.undo_login(&notice, now).await? {
             None => "That login was already undone.".to_owned(),
             Some(revoked) => {
+                if let Some(flow) = &notice.flow_id {
+                    app.dispatcher.withdraw(flow).await;
+                }
                 tracing::warn!(jid = %from.subject(), revoked, "a login was undone by its owner (\"not me\")");
                 format!(
                     "Done: that login ({}) is ended, and {revoked} site authorization(s) \
@@ -184,7 +233,7 @@ async fn not_me(app: &AppState, from: &UserJid) -> Result<(), sqlx::Error> {
             }
         },
     };
-    reply(app, from, &answer);
+    reply(app, from, &answer, None);
     Ok(())
 }
 
@@ -206,7 +255,7 @@ pub async fn send_notices(app: &AppState) -> Result<(), sqlx::Error> {
                 continue;
             }
             if let Ok(to) = UserJid::parse(&notice.subject) {
-                reply(app, &to, &notice.body);
+                reply(app, &to, &notice.body, Some(&notice.id));
             }
         }
         if batch < NOTICE_BATCH as usize {

@@ -102,15 +102,16 @@ pub struct Requester {
 /// The unit the per-IP limits count: an IPv4 address, or an IPv6 /64 (one subscriber's
 /// network; counting single IPv6 addresses would let anyone use 2^64 of them).
 pub fn network_of(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
+    // `::ffff:192.0.2.1` (a dual-stack listener) is the IPv4 address it carries.
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
         IpAddr::V6(v6) => IpAddr::V6(prefix(v6, 64)),
     }
 }
 
 /// An IPv6 /48, what one site is usually given: a second, wider per-IP limit.
 fn site_of(ip: IpAddr) -> Option<Ipv6Addr> {
-    match ip {
+    match ip.to_canonical() {
         IpAddr::V4(_) => None,
         IpAddr::V6(v6) => Some(prefix(v6, 48)),
     }
@@ -144,12 +145,31 @@ pub struct Limiter {
     per_ip: Gcra<IpAddr>,
     per_site: Gcra<Ipv6Addr>,
     per_sender: Gcra<String>,
-    per_sender_domain: Gcra<String>,
+    /// Wrong codes per domain: checked only for senders that sent wrong codes themselves,
+    /// so that a flood from a domain's other addresses locks out none with a clean record.
+    wrong_per_domain: Gcra<String>,
+    /// Help answers per domain (to a message that is none of the service's).
+    help_per_domain: Gcra<String>,
+    /// New subscriptions per domain.
+    subscriptions_per_domain: Gcra<String>,
+    presence_per_sender: Gcra<String>,
     wrong_codes: Gcra<String>,
     checks_since_prune: u32,
 }
 
 const PRUNE_EVERY: u32 = 1024;
+/// Presence stanzas per minute from one address: enough for status changes and a few apps
+/// coming and going, not for a flood.
+const PRESENCE_PER_MINUTE: u32 = 60;
+
+/// Counts one against `key` if it has budget left.
+fn admit(gcra: &mut Gcra<String>, key: String, now: Instant) -> bool {
+    if gcra.wait(&key, now).is_some() {
+        return false;
+    }
+    gcra.record(key, now);
+    true
+}
 
 impl Limiter {
     pub fn new(limits: &Limits) -> Self {
@@ -165,7 +185,10 @@ impl Limiter {
             per_ip: Gcra::new(limits.ip_per_minute, minute),
             per_site: Gcra::new(limits.ipv6_site_per_minute, minute),
             per_sender: Gcra::new(limits.sender_per_minute, minute),
-            per_sender_domain: Gcra::new(limits.sender_domain_per_minute, minute),
+            wrong_per_domain: Gcra::new(limits.sender_domain_per_minute, minute),
+            help_per_domain: Gcra::new(limits.sender_domain_per_minute, minute),
+            subscriptions_per_domain: Gcra::new(limits.sender_domain_per_minute, minute),
+            presence_per_sender: Gcra::new(PRESENCE_PER_MINUTE, minute),
             wrong_codes: Gcra::new(limits.wrong_codes_per_hour, hour),
             checks_since_prune: 0,
         }
@@ -244,9 +267,10 @@ impl Limiter {
         *blocked = (*blocked).max(until);
     }
 
-    /// A message that may carry a login code, from `sender` (a bare JID) on `domain`:
-    /// counted per address and per domain, and refused while the address has sent too many
-    /// codes that matched nothing.
+    /// A message to the service from `sender` (a bare JID) on `domain`: counted per
+    /// address, and refused while the address has sent too many codes that matched
+    /// nothing. An address that sent wrong codes also counts against its domain's budget
+    /// of wrong codes; a clean address never does, whatever others on its domain do.
     pub fn admit_sender(
         &mut self,
         sender: &str,
@@ -255,7 +279,6 @@ impl Limiter {
     ) -> Result<(), Refused> {
         self.maybe_prune(now);
         let sender = sender.to_owned();
-        let domain = registrable_domain(domain).to_owned();
         let refused = |reason, retry_after| Refused {
             reason,
             retry_after,
@@ -266,17 +289,59 @@ impl Limiter {
         if let Some(wait) = self.per_sender.wait(&sender, now) {
             return Err(refused(Refusal::SenderRate, wait));
         }
-        if let Some(wait) = self.per_sender_domain.wait(&domain, now) {
-            return Err(refused(Refusal::SenderRate, wait));
+        if self.wrong_codes.is_charged(&sender, now) {
+            let domain = registrable_domain(domain).to_owned();
+            if let Some(wait) = self.wrong_per_domain.wait(&domain, now) {
+                return Err(refused(Refusal::WrongCodes, wait));
+            }
         }
         self.per_sender.record(sender, now);
-        self.per_sender_domain.record(domain, now);
         Ok(())
     }
 
-    /// `sender` sent a code that matched no login page.
-    pub fn wrong_code(&mut self, sender: &str, now: Instant) {
-        self.wrong_codes.record(sender.to_owned(), now);
+    /// `count` codes from `sender` on `domain` matched no login page.
+    pub fn wrong_codes(&mut self, sender: &str, domain: &str, count: usize, now: Instant) {
+        let domain = registrable_domain(domain).to_owned();
+        for _ in 0..count {
+            self.wrong_codes.record(sender.to_owned(), now);
+            self.wrong_per_domain.record(domain.clone(), now);
+        }
+    }
+
+    /// Whether the service may answer a stray message from `domain` with its help text.
+    pub fn admit_help(&mut self, domain: &str, now: Instant) -> bool {
+        admit(
+            &mut self.help_per_domain,
+            registrable_domain(domain).to_owned(),
+            now,
+        )
+    }
+
+    /// Presence from `sender` (a bare JID): bounded per address; a subscription request
+    /// also per domain (each contact is a row).
+    pub fn admit_presence(
+        &mut self,
+        sender: &str,
+        domain: &str,
+        subscribe: bool,
+        now: Instant,
+    ) -> bool {
+        self.maybe_prune(now);
+        if self
+            .presence_per_sender
+            .wait(&sender.to_owned(), now)
+            .is_some()
+        {
+            return false;
+        }
+        if subscribe {
+            let domain = registrable_domain(domain).to_owned();
+            if !admit(&mut self.subscriptions_per_domain, domain, now) {
+                return false;
+            }
+        }
+        self.presence_per_sender.record(sender.to_owned(), now);
+        true
     }
 
     fn maybe_prune(&mut self, now: Instant) {
@@ -294,7 +359,10 @@ impl Limiter {
         self.per_ip.prune(now);
         self.per_site.prune(now);
         self.per_sender.prune(now);
-        self.per_sender_domain.prune(now);
+        self.wrong_per_domain.prune(now);
+        self.help_per_domain.prune(now);
+        self.subscriptions_per_domain.prune(now);
+        self.presence_per_sender.prune(now);
         self.wrong_codes.prune(now);
     }
 }
@@ -441,6 +509,15 @@ mod tests {
     }
 
     #[test]
+    fn an_ipv4_address_mapped_into_ipv6_is_that_ipv4_address() {
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        assert_eq!(network_of(mapped), "192.0.2.1".parse::<IpAddr>().unwrap());
+        assert_eq!(site_of(mapped), None);
+        let other: IpAddr = "::ffff:198.51.100.1".parse().unwrap();
+        assert_ne!(network_of(mapped), network_of(other));
+    }
+
+    #[test]
     fn a_domain_counts_with_its_subdomains() {
         assert_eq!(registrable_domain("chat.example.co.uk"), "example.co.uk");
         assert_eq!(registrable_domain("example.org"), "example.org");
@@ -528,25 +605,37 @@ mod tests {
             reason(l.admit_sender("m@evil.example", "evil.example", t0)),
             Some(Refusal::SenderRate)
         );
-        // The domain's budget (5) is shared by its addresses.
-        assert!(l.admit_sender("n@evil.example", "evil.example", t0).is_ok());
-        assert!(l
-            .admit_sender("o@chat.evil.example", "chat.evil.example", t0)
-            .is_ok());
-        assert_eq!(
-            reason(l.admit_sender("p@evil.example", "evil.example", t0)),
-            Some(Refusal::SenderRate)
-        );
         // Two wrong codes an hour, then the address is ignored for a while.
         let t1 = t0 + Duration::from_secs(120);
-        l.wrong_code("q@example.org", t1);
+        l.wrong_codes("q@example.org", "example.org", 1, t1);
         assert!(l.admit_sender("q@example.org", "example.org", t1).is_ok());
-        l.wrong_code("q@example.org", t1);
+        l.wrong_codes("q@example.org", "example.org", 1, t1);
         assert_eq!(
             reason(l.admit_sender("q@example.org", "example.org", t1)),
             Some(Refusal::WrongCodes)
         );
         assert!(l.admit_sender("r@example.org", "example.org", t1).is_ok());
+        // Addresses of one domain sending wrong codes use up its budget (5) for those that
+        // did; the domain's clean addresses are not held up.
+        let t2 = t1 + Duration::from_secs(7200);
+        for i in 0..5 {
+            l.wrong_codes(
+                &format!("w{i}@chat.evil.example"),
+                "chat.evil.example",
+                1,
+                t2,
+            );
+        }
+        assert_eq!(
+            reason(l.admit_sender("w0@chat.evil.example", "chat.evil.example", t2)),
+            Some(Refusal::WrongCodes)
+        );
+        assert!(l
+            .admit_sender("clean@evil.example", "evil.example", t2)
+            .is_ok());
+        assert!(l
+            .admit_sender("clean2@evil.example", "evil.example", t2)
+            .is_ok());
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! caller does the I/O.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use jid::{BareJid, FullJid, Jid};
 use minidom::Element;
@@ -127,6 +128,7 @@ pub struct Outcome {
 struct Asked {
     to: FullJid,
     caps: Option<CapsRef>,
+    at: Instant,
 }
 
 pub struct Roster {
@@ -139,8 +141,14 @@ pub struct Roster {
 
 /// Our presence status text, what apps show under the contact's name.
 const STATUS: &str = "Login service: send me the code from a login page";
-/// Unanswered disco#info queries kept at most (a client that never answers).
-const MAX_ASKED: usize = 10_000;
+/// Unanswered disco#info queries kept at most (clients that never answer)…
+const MAX_ASKED: usize = 1_000;
+/// …and for how long.
+const ASK_TIMEOUT: Duration = Duration::from_secs(60);
+/// Apps per contact that are tracked and asked: more is a flood, not a person.
+const MAX_APPS: usize = 10;
+/// Caps versions remembered (they are shared by every user of one app version).
+const MAX_VERIFIED_CAPS: usize = 10_000;
 
 impl Roster {
     pub fn new(me: BareJid) -> Self {
@@ -176,13 +184,11 @@ impl Roster {
         send
     }
 
-    /// The link went down: who is online is unknown until the next probes are answered.
+    /// The link went down: the contacts are loaded again (another instance may have
+    /// served them meanwhile), and who is online is unknown until probes are answered.
     pub fn disconnected(&mut self) {
         self.asked.clear();
-        for contact in self.contacts.values_mut() {
-            contact.resources.clear();
-            contact.reported_online = None;
-        }
+        self.contacts.clear();
     }
 
     pub fn route(&self, jid: &BareJid) -> Route {
@@ -335,6 +341,9 @@ impl Roster {
             });
         let resource = full.resource().as_str().to_owned();
         let contact = self.contacts.get_mut(&bare).expect("a contact");
+        if contact.resources.len() >= MAX_APPS && !contact.resources.contains_key(&resource) {
+            return;
+        }
         let known = contact
             .resources
             .get(&resource)
@@ -349,6 +358,11 @@ impl Roster {
             },
         );
         // One question per app, and per caps version while its answer is on the way.
+        let now = Instant::now();
+        if self.asked.len() >= MAX_ASKED {
+            self.asked
+                .retain(|_, a| now.saturating_duration_since(a.at) < ASK_TIMEOUT);
+        }
         let in_flight = self
             .asked
             .values()
@@ -363,6 +377,7 @@ impl Roster {
                 Asked {
                     to: full,
                     caps: caps.cloned(),
+                    at: now,
                 },
             );
         }
@@ -409,7 +424,9 @@ impl Roster {
             // A verified hash vouches for every app announcing it.
             (Some(caps), Some(info)) if caps.matches(info) => {
                 let key = caps.key();
-                self.verified_caps.insert(key.clone(), http_auth);
+                if self.verified_caps.len() < MAX_VERIFIED_CAPS {
+                    self.verified_caps.insert(key.clone(), http_auth);
+                }
                 for contact in self.contacts.values_mut() {
                     for resource in contact.resources.values_mut() {
                         if resource.caps.as_deref() == Some(key.as_str()) {
@@ -691,6 +708,22 @@ mod tests {
     }
 
     #[test]
+    fn a_flood_of_apps_is_not_tracked() {
+        let mut r = subscribed_alice();
+        for i in 0..50 {
+            presence(
+                &mut r,
+                &format!("<presence xmlns='NS' from='alice@example.org/app{i}'/>"),
+            );
+        }
+        let Route::Resources(apps) = r.route(&bare("alice@example.org")) else {
+            panic!()
+        };
+        assert_eq!(apps.len(), MAX_APPS);
+        assert!(r.asked.len() <= MAX_APPS);
+    }
+
+    #[test]
     fn a_caps_hash_that_does_not_check_out_vouches_for_one_app_only() {
         let mut r = subscribed_alice();
         let out = presence(
@@ -771,5 +804,9 @@ mod tests {
         assert_eq!(r.route(&bare("carol@example.org")), Route::Offline);
         r.disconnected();
         assert_eq!(r.route(&bare("carol@example.org")), Route::Unknown);
+        assert!(
+            !r.is_subscriber(&bare("bob@example.org")),
+            "loaded again on the next link"
+        );
     }
 }

@@ -92,11 +92,16 @@ pub fn confirm_iq(from: &BareJid, to: &FullJid, id: &str, text: &RequestText) ->
 }
 
 /// A chat message from the login service (answers, login notices); `chat` so that apps
-/// show it in the conversation with us.
-pub fn chat(from: &BareJid, to: &Jid, body: &str) -> Element {
+/// show it in the conversation with us. A `thread` lets a reply say which message it
+/// answers.
+pub fn chat(from: &BareJid, to: &Jid, body: &str, thread: Option<&str>) -> Element {
     let mut message = Message::chat(Some(to.clone())).with_body(Lang::new(), body.to_owned());
     message.from = Some(Jid::from(from.clone()));
     message.id = Some(Id(random::token(16)));
+    message.thread = thread.map(|id| Thread {
+        parent: None,
+        id: id.to_owned(),
+    });
     message.into()
 }
 
@@ -258,6 +263,8 @@ pub struct IncomingMessage {
     /// A `<confirm/>` child without an `id`: an answer we cannot read.
     pub confirm_unreadable: bool,
     pub body: Option<String>,
+    /// The conversation thread (XEP-0201) the message continues, if it says.
+    pub thread: Option<String>,
 }
 
 pub fn classify(stanza: &Element) -> Incoming {
@@ -320,6 +327,10 @@ pub fn classify(stanza: &Element) -> Incoming {
                 confirm_id,
                 confirm_unreadable,
                 body,
+                thread: stanza
+                    .children()
+                    .find(|c| c.name() == "thread")
+                    .map(Element::text),
             })
         }
         "presence" => {

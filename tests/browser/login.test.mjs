@@ -116,6 +116,12 @@ test("log in from the XMPP app by sending the code (phone)", async () => {
   const href = await page.getByRole("link", { name: "Open in my XMPP app" }).getAttribute("href");
   const body = decodeURIComponent(href.split("?message;body=")[1]);
   app.send("auth.localhost", body);
+  // The page moves on by itself to say whose address sent the code; going on as that
+  // address takes a click (someone could have sent a code they saw over a shoulder).
+  const continueAs = page.getByRole("button", { name: "Continue as demo@localhost" });
+  await continueAs.waitFor({ timeout: 20000 });
+  await shot(page, "phone-code-received");
+  await continueAs.click();
   await page.waitForURL(/\/consent$|\/callback/, { timeout: 20000 });
   if (page.url().endsWith("/consent")) {
     await shot(page, "phone-code-consent");

@@ -87,6 +87,13 @@ impl Browser {
         }
     }
 
+    /// Plants a cookie for the provider, as another site or a script might.
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        let url = Url::parse(&self.origin).unwrap();
+        self.jar
+            .add_cookie_str(&format!("{name}={value}; Path=/"), &url);
+    }
+
     /// The value of the provider's cookie `name` in this browser.
     pub fn cookie(&self, name: &str) -> Option<String> {
         use reqwest::cookie::CookieStore;

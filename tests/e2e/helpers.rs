@@ -205,6 +205,8 @@ pub struct XmppUser {
 pub struct Chat {
     pub from: String,
     pub body: String,
+    /// Its thread (XEP-0201), empty if none.
+    pub thread: String,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -296,6 +298,7 @@ impl XmppUser {
         Chat {
             from: text("from"),
             body: text("body"),
+            thread: text("thread"),
         }
     }
 
@@ -362,6 +365,12 @@ impl XmppUser {
     /// Sends a chat message as a person types it; the server stamps our JID on it.
     pub async fn send_message(&mut self, to: &str, body: &str) {
         self.command(json!({"cmd": "send", "to": to, "body": body}))
+            .await;
+    }
+
+    /// Answers the message of `thread` (as apps that keep threads do).
+    pub async fn reply_in_thread(&mut self, to: &str, body: &str, thread: &str) {
+        self.command(json!({"cmd": "send", "to": to, "body": body, "thread": thread}))
             .await;
     }
 

@@ -726,3 +726,156 @@ async fn the_send_the_code_way_and_contacts_on_postgres() {
     let notice = dave.next_chat().await;
     assert!(notice.body.starts_with("Logged in to Gitea"), "{notice:?}");
 }
+
+/// Whoever was tricked into sending someone else's code can stop that login: the answer
+/// says where the page was opened, and "not me" ends it, before or after it went on.
+#[tokio::test]
+async fn not_me_stops_a_login_made_with_a_code_someone_else_showed() {
+    let prosody = Prosody::start().await;
+    let app = spawn_app_with(&prosody, &[]).await;
+    let rp = rp_for(&app, "Bank").await;
+    let mut bob = XmppUser::login(&prosody, "bob", "phone", Client::PlainText, "ignore").await;
+
+    // Mallory's page, Bob's message: the page shows Bob's address, it does not go on alone.
+    let mallory = Browser::new(&app);
+    let attempt = rp.attempt(&[], true, &[]);
+    let (_, login_url, html) = mallory.open(attempt.url.as_str()).await.page();
+    let (_, body) = xmpp_link(&html);
+    bob.send_message(COMPONENT, &body).await;
+    status_becomes(&mallory, &login_url, "accepted").await;
+    let (_, _, page) = mallory.open(&login_url).await.page();
+    assert!(page.contains("Continue as bob@localhost"), "{page}");
+    assert!(
+        page.contains("data-auto=\"false\""),
+        "no automatic continue"
+    );
+    let answer = bob.next_chat().await;
+    assert!(answer.body.contains("opened from 127.0.0.1"), "{answer:?}");
+    assert!(!answer.thread.is_empty());
+    bob.reply_in_thread(COMPONENT, "not me", &answer.thread)
+        .await;
+    let done = bob.next_chat().await;
+    assert!(done.body.starts_with("Done"), "{done:?}");
+    let csrf = field(&html, "csrf").unwrap();
+    let (status, _, _) = mallory
+        .post(&format!("{login_url}/continue"), &[("csrf", &csrf)])
+        .await
+        .page();
+    assert_eq!(status, 404, "the login is gone");
+
+    // The same after the site got its code: the session ends, the tokens die.
+    let attempt = rp.attempt(&[], true, &[]);
+    let (_, login_url, html) = mallory.open(attempt.url.as_str()).await.page();
+    let (_, body) = xmpp_link(&html);
+    bob.send_message(COMPONENT, &body).await;
+    status_becomes(&mallory, &login_url, "accepted").await;
+    let first_answer = bob.next_chat().await;
+    let csrf = field(&html, "csrf").unwrap();
+    let landing = mallory
+        .post(&format!("{login_url}/continue"), &[("csrf", &csrf)])
+        .await;
+    let callback = mallory.consent_if_asked(landing).await;
+    let code = rp.code_from(&app, &callback, &attempt);
+    let tokens = rp.exchange(&code, attempt.verifier).await.unwrap();
+    let userinfo = || async {
+        app.http
+            .get(app.url("/userinfo"))
+            .bearer_auth(openidconnect::OAuth2TokenResponse::access_token(&tokens).secret())
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(userinfo().await, 200);
+    bob.reply_in_thread(COMPONENT, "Not me.", &first_answer.thread)
+        .await;
+    assert!(bob.next_chat().await.body.starts_with("Done"));
+    assert_eq!(userinfo().await, 401);
+    let attempt = rp.attempt(&[], true, &[("prompt", "none")]);
+    let callback = mallory.open(attempt.url.as_str()).await.away();
+    assert_eq!(error_of(&callback).0, "login_required");
+}
+
+/// "not me" answers the notice it replies to (its thread), not simply the last one.
+#[tokio::test]
+async fn not_me_ends_the_login_it_answers() {
+    let prosody = Prosody::start().await;
+    let app = spawn_app_with(&prosody, &[]).await;
+    let rp = rp_for(&app, "Wiki").await;
+    let mut alice = XmppUser::login(&prosody, "alice", "phone", Client::Xep0070, "accept").await;
+    alice.subscribe(COMPONENT).await;
+    contact_becomes(&app, "alice@localhost", "both", Some("online")).await;
+    let (early, late) = (Browser::new(&app), Browser::new(&app));
+    for browser in [&early, &late] {
+        let attempt = rp.attempt(&[], true, &[]);
+        full_login(&app, browser, &rp, &mut alice, "alice@localhost", &attempt).await;
+    }
+    let first = alice.next_chat().await;
+    let _second = alice.next_chat().await;
+    alice
+        .reply_in_thread(COMPONENT, "not me", &first.thread)
+        .await;
+    assert!(alice.next_chat().await.body.starts_with("Done"));
+    for (browser, ended) in [(&early, true), (&late, false)] {
+        let attempt = rp.attempt(&[], true, &[("prompt", "none")]);
+        let callback = browser.open(attempt.url.as_str()).await.away();
+        let error = error_of(&callback).0;
+        assert_eq!(error == "login_required", ended, "{callback}");
+    }
+}
+
+/// A device cookie planted in someone's browser is not adopted at their login: only a
+/// value the server issued becomes a known browser.
+#[tokio::test]
+async fn a_planted_device_cookie_is_not_adopted() {
+    let prosody = Prosody::start().await;
+    let app = spawn_app_with(&prosody, &[]).await;
+    let rp = rp_for(&app, "Wiki").await;
+    let mut alice = XmppUser::login(&prosody, "alice", "phone", Client::Xep0070, "accept").await;
+    let browser = Browser::new(&app);
+    browser.set_cookie("jidconnect_device", "planted0000000000000000000000000");
+    let attempt = rp.attempt(&[], true, &[]);
+    full_login(&app, &browser, &rp, &mut alice, "alice@localhost", &attempt).await;
+    let issued = browser.cookie("jidconnect_device").unwrap();
+    assert_ne!(issued, "planted0000000000000000000000000");
+    // The issued one is kept at the next login.
+    let attempt = rp.attempt(&[], true, &[("prompt", "login")]);
+    full_login(&app, &browser, &rp, &mut alice, "alice@localhost", &attempt).await;
+    assert_eq!(browser.cookie("jidconnect_device").unwrap(), issued);
+}
+
+/// A page confirmed by someone else's code (say, one they saw over a shoulder) can start
+/// over, with a new code of its own.
+#[tokio::test]
+async fn a_page_confirmed_by_someone_elses_code_can_start_over() {
+    let prosody = Prosody::start().await;
+    let app = spawn_app_with(&prosody, &[]).await;
+    let rp = rp_for(&app, "Wiki").await;
+    let mut carol = XmppUser::login(&prosody, "carol", "phone", Client::PlainText, "ignore").await;
+    let browser = Browser::new(&app);
+    let attempt = rp.attempt(&[], true, &[]);
+    let (_, login_url, html) = browser.open(attempt.url.as_str()).await.page();
+    let (_, body) = xmpp_link(&html);
+    carol.send_message(COMPONENT, &body).await;
+    status_becomes(&browser, &login_url, "accepted").await;
+    let csrf = field(&html, "csrf").unwrap();
+    let (_, _, again) = browser
+        .post(&format!("{login_url}/restart"), &[("csrf", &csrf)])
+        .await
+        .page();
+    assert!(
+        again.contains("name=\"jid\""),
+        "the login page again:\n{again}"
+    );
+    let (_, new_body) = xmpp_link(&again);
+    assert_ne!(new_body, body, "a new code");
+    // The old code is spent.
+    carol.send_message(COMPONENT, &body).await;
+    carol.next_chat().await;
+    let answer = carol.next_chat().await;
+    assert!(
+        answer.body.contains("matches no open login page"),
+        "{answer:?}"
+    );
+}

@@ -6,11 +6,12 @@ stdout and reads one JSON command per line on stdin:
 
   events:   {"event": "online", "jid": FULL_JID}
             {"event": "confirm", "kind": "iq"|"message", "code": ID, "from": JID, "body": TEXT}
-            {"event": "chat", "from": JID, "body": TEXT}   a message that is no request
+            {"event": "chat", "from": JID, "body": TEXT, "thread": ID}   a message that is no request
             {"event": "presence", "from": JID, "type": "available"|"unavailable"}  from others
   commands: {"cmd": "mode", "mode": MODE}     how to answer the next requests
             {"cmd": "raw", "xml": XML}         send a stanza as is (attacks, odd replies)
-            {"cmd": "send", "to": JID, "body": TEXT}   a chat message, as a person types it
+            {"cmd": "send", "to": JID, "body": TEXT, "thread": ID}   a chat message, as a person
+                                               types it (in reply to a thread, if given)
             {"cmd": "subscribe", "to": JID}    add JID as a contact (a subscription request;
                                                its own request back is approved, as apps do)
             {"cmd": "quit"}
@@ -122,7 +123,7 @@ class User(slixmpp.ClientXMPP):
             return
         if msg.xml.find("{%s}confirm" % NS_AUTH) is not None:
             return
-        emit(event="chat", body=msg["body"], **{"from": str(msg["from"])})
+        emit(event="chat", body=msg["body"], thread=msg["thread"], **{"from": str(msg["from"])})
 
     def answer_with_body(self, to, code):
         if self.mode == "body-code":
@@ -176,7 +177,10 @@ class User(slixmpp.ClientXMPP):
             elif command["cmd"] == "raw":
                 self.send_raw(command["xml"])
             elif command["cmd"] == "send":
-                self.send_message(mto=command["to"], mbody=command["body"], mtype="chat")
+                message = self.make_message(mto=command["to"], mbody=command["body"], mtype="chat")
+                if command.get("thread"):
+                    message["thread"] = command["thread"]
+                message.send()
             elif command["cmd"] == "subscribe":
                 self.send_presence(pto=command["to"], ptype="subscribe")
             elif command["cmd"] == "quit":
