@@ -2,12 +2,12 @@
 //! from one IP. The limits hold; the figures (attempted, sent) are printed for
 //! docs/reliability.md (`cargo test --test e2e abuse -- --nocapture`).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 
 use crate::browser::{field, Browser, RelyingParty, REDIRECT_URI};
-use crate::helpers::{spawn_app_with, Client, Prosody, Provider, TestApp, XmppUser};
+use crate::helpers::{refilled, spawn_app_with, Client, Prosody, Provider, TestApp, XmppUser};
 use jidconnect::store::clients::ClientSettings;
 
 async fn auth_burst(app: &TestApp, jids: Vec<String>) -> Vec<u16> {
@@ -76,6 +76,7 @@ async fn prompt_bombing_one_jid_one_domain_one_ip() {
 
     // One domain, many JIDs.
     let before = sent_total(&app).await;
+    let started = Instant::now();
     let jids = (0..ATTEMPTS)
         .map(|i| format!("user{i}@localhost"))
         .collect();
@@ -83,7 +84,12 @@ async fn prompt_bombing_one_jid_one_domain_one_ip() {
     let sent = sent_total(&app).await - before;
     let refused = statuses.iter().filter(|s| **s == 429).count();
     println!("one domain: {ATTEMPTS} attempted, {sent} stanzas sent, {refused} refused (429)");
-    assert!(sent <= 120, "domain_per_minute = 120 (burst), sent {sent}");
+    // The bucket refills while the burst runs: on a loaded machine a few more get through.
+    let allowed = 120 + refilled(120, started);
+    assert!(
+        (120..=allowed).contains(&sent),
+        "domain_per_minute = 120 (burst), sent {sent}"
+    );
     assert_eq!(sent as usize + refused, ATTEMPTS);
 
     // One IP, through the login pages.
@@ -93,6 +99,7 @@ async fn prompt_bombing_one_jid_one_domain_one_ip() {
     let rp = RelyingParty::discover(&app, &id, &secret).await;
     let browser = Browser::new(&app);
     let before = sent_total(&app).await;
+    let started = Instant::now();
     let mut refused = 0;
     const PAGE_ATTEMPTS: usize = 60;
     for i in 0..PAGE_ATTEMPTS {
@@ -122,6 +129,7 @@ async fn prompt_bombing_one_jid_one_domain_one_ip() {
     println!(
         "one IP:     {PAGE_ATTEMPTS} attempted, {sent} stanzas sent, {refused} refused (429 page)"
     );
-    assert_eq!(sent, 20, "ip_per_minute = 20");
-    assert_eq!(refused, PAGE_ATTEMPTS - 20);
+    let allowed = 20 + refilled(20, started);
+    assert!((20..=allowed).contains(&sent), "ip_per_minute = 20, sent {sent}");
+    assert_eq!(refused, PAGE_ATTEMPTS - sent as usize);
 }

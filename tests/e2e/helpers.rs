@@ -4,7 +4,7 @@
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jidconnect::clock::Clock;
 use jidconnect::config::Config;
@@ -31,6 +31,12 @@ const WAIT: Duration = Duration::from_secs(20);
 /// A free port below the kernel's ephemeral range: a port from `bind(:0)` is one the
 /// kernel also hands out as the source port of outgoing connections, so between our
 /// check and Prosody's bind another test's HTTP connection could take it.
+/// What a per-minute limit may have given back since `started`: a limit test allows its
+/// burst plus this, so a slow machine stretching the burst cannot fail it.
+pub fn refilled(per_minute: u64, started: Instant) -> u64 {
+    (per_minute as f64 * started.elapsed().as_secs_f64() / 60.0).ceil() as u64
+}
+
 pub fn free_port() -> u16 {
     use rand::Rng;
     let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
