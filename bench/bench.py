@@ -346,6 +346,7 @@ jid_cooldown_secs = 0
 jid_per_hour = 4000000000
 domain_per_minute = 4000000000
 ip_per_minute = 4000000000
+login_pages_per_minute = 4000000000
 max_pending = 200000
 [oidc]
 code_ttl_secs = 600

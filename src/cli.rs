@@ -205,7 +205,7 @@ pub async fn run() -> anyhow::Result<()> {
             let config = config()?;
             let store = Store::connect(&config.database_url).await?;
             store
-                .check(Clock::system().now())
+                .check_writable(Clock::system().now())
                 .await
                 .map_err(|e| anyhow::anyhow!("the database is not usable: {e}"))?;
             print!("{}", toml::to_string_pretty(&config)?);

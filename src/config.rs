@@ -39,12 +39,18 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     pub xmpp: XmppConfig,
     #[serde(default)]
+    pub http: HttpConfig,
+    #[serde(default)]
     pub limits: Limits,
     #[serde(default)]
     pub oidc: OidcConfig,
     /// Bare JIDs allowed into `/admin` (after an XMPP confirmation, like any login).
     #[serde(default)]
     pub admin_jids: Vec<String>,
+    /// `/healthz` shows its detail to loopback and to `Authorization: Bearer <this>`;
+    /// empty: to loopback only.
+    #[serde(default)]
+    pub health_token: Secret,
     /// This instance's name in `/healthz` when several share a PostgreSQL database; empty:
     /// the host name and process id.
     #[serde(default)]
@@ -101,6 +107,28 @@ pub struct XmppConfig {
     pub reconnect_max_secs: u64,
 }
 
+/// What one HTTP client may hold of the server: slow or idle connections are cut off.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Time to send a request's headers; also how long a connection may sit idle.
+    pub header_read_timeout_secs: u64,
+    /// Time to answer a request, body read included (`/auth` waits for its own timeout).
+    pub request_timeout_secs: u64,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_secs: 10,
+            request_timeout_secs: 30,
+            max_connections: 4096,
+        }
+    }
+}
+
 /// Anti-abuse limits for confirmation requests (XEP-0070 §6, "prompt bombing").
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -131,6 +159,8 @@ pub struct Limits {
     /// Codes that match no login page, per hour and XMPP address, before its messages are
     /// ignored for a while.
     pub wrong_codes_per_hour: u32,
+    /// Login pages (stored login flows) opened per minute from one IP network.
+    pub login_pages_per_minute: u32,
     /// A browser that logged in as a JID stays exempt from the per-JID limits that other
     /// browsers set off for this long after its last login.
     pub known_device_ttl_secs: u64,
@@ -152,12 +182,13 @@ impl Default for Limits {
             sender_domain_per_minute: 120,
             wrong_codes_per_hour: 10,
             known_device_ttl_secs: 365 * 86400,
+            login_pages_per_minute: 60,
         }
     }
 }
 
 /// A string that never shows up in `Debug` output or logs.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(transparent)]
 pub struct Secret(String);
 
@@ -292,6 +323,16 @@ impl Config {
         }
         if self.xmpp.ping_interval_secs == 0 || self.xmpp.ping_timeout_secs == 0 {
             bail!("[xmpp] ping_interval_secs and ping_timeout_secs must be at least 1");
+        }
+        let http = &self.http;
+        if http.header_read_timeout_secs == 0
+            || http.request_timeout_secs == 0
+            || http.max_connections == 0
+        {
+            bail!(
+                "[http] header_read_timeout_secs, request_timeout_secs and max_connections must \
+                 be at least 1 (see config.example.toml for sane values)"
+            );
         }
         let o = &self.oidc;
         if [

@@ -1,13 +1,19 @@
 //! `/healthz`: is the database reachable, are the signing keys readable, is the XMPP
-//! component connected, and with several
-//! instances, which one leads.
+//! component connected, and with several instances, which one leads. Anyone learns "ok"
+//! or "degraded"; the detail (errors name file paths) is for loopback and the operator's
+//! `health_token`.
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::json;
+use serde_json::{json, Value};
+use subtle::ConstantTimeEq;
+use tokio::sync::Mutex;
 
 use crate::state::AppState;
 
@@ -15,8 +21,58 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/healthz", get(healthz))
 }
 
-async fn healthz(State(app): State<AppState>) -> impl IntoResponse {
-    let database = match app.store.check(app.clock.now()).await {
+/// The last probe, dated by its start. Callers that arrive while a probe runs wait for it
+/// and take its answer, so a flood of `/healthz` runs one probe at a time.
+#[derive(Default)]
+pub struct HealthProbe {
+    last: Mutex<Option<(Instant, bool, Value)>>,
+}
+
+async fn healthz(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> impl IntoResponse {
+    let (healthy, detail) = probe(&app).await;
+    let code = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    if may_see_detail(&app, peer, &headers) {
+        (code, Json(detail))
+    } else {
+        (code, Json(json!({ "status": detail["status"] })))
+    }
+}
+
+fn may_see_detail(app: &AppState, peer: SocketAddr, headers: &HeaderMap) -> bool {
+    if app.client_ip(peer, headers).is_loopback() {
+        return true;
+    }
+    let token = app.config.health_token.expose();
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match presented {
+        Some(presented) if !token.is_empty() => {
+            bool::from(presented.as_bytes().ct_eq(token.as_bytes()))
+        }
+        _ => false,
+    }
+}
+
+async fn probe(app: &AppState) -> (bool, Value) {
+    let arrived = Instant::now();
+    let mut last = app.health.last.lock().await;
+    if let Some((started, healthy, detail)) = &*last {
+        if *started >= arrived {
+            return (*healthy, detail.clone());
+        }
+    }
+    let started = Instant::now();
+    let database = match app.store.check_readable().await {
         Ok(()) => "ok".to_owned(),
         Err(e) => format!("error: {e}"),
     };
@@ -26,7 +82,7 @@ async fn healthz(State(app): State<AppState>) -> impl IntoResponse {
         Some(e) => format!("error: {e}"),
     };
     let healthy = database == "ok" && link.connected && keys == "ok";
-    let mut body = json!({
+    let mut detail = json!({
         "status": if healthy { "ok" } else { "degraded" },
         "database": database,
         "keys": keys,
@@ -35,14 +91,10 @@ async fn healthz(State(app): State<AppState>) -> impl IntoResponse {
         "pending_confirmations": link.pending,
     });
     if let Some(cluster) = app.dispatcher.cluster() {
-        body["instance"] = json!(cluster.instance);
-        body["is_leader"] = json!(cluster.is_leader());
-        body["leader"] = json!(link.leader.map(|l| l.instance));
+        detail["instance"] = json!(cluster.instance);
+        detail["is_leader"] = json!(cluster.is_leader());
+        detail["leader"] = json!(link.leader.map(|l| l.instance));
     }
-    let code = if healthy {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (code, Json(body))
+    *last = Some((started, healthy, detail.clone()));
+    (healthy, detail)
 }

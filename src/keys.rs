@@ -298,6 +298,42 @@ fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
             .create(dir)
             .with_context(|| format!("cannot create keys_dir {}", dir.display()))?;
     }
+    refuse_if_others_can_read(dir)
+}
+
+/// Private keys that other users of the machine can read are not private: refuse them,
+/// with the fix, rather than sign with them.
+#[cfg(unix)]
+fn refuse_if_others_can_read(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| -> anyhow::Result<u32> {
+        Ok(fs::metadata(path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .permissions()
+            .mode())
+    };
+    if mode(dir)? & 0o007 != 0 {
+        bail!(
+            "keys_dir {dir} can be read by other users of this machine: its signing keys must \
+             stay private. Fix it with `chmod 700 {dir}` (and `chmod 600 {dir}/*.pem`)",
+            dir = dir.display()
+        );
+    }
+    for entry in fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "pem") && mode(&path)? & 0o004 != 0 {
+            bail!(
+                "signing key {path} can be read by other users of this machine. Fix it with \
+                 `chmod 600 {path}`",
+                path = path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn refuse_if_others_can_read(_: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 

@@ -30,6 +30,8 @@ pub mod oidc;
 pub mod random;
 /// Keyed rate limits and the client-authentication brake.
 pub mod ratelimit;
+/// The HTTP server: timeouts and a cap on connections.
+pub mod server;
 /// Build and run the server: the one path for the binary and the tests.
 pub mod startup;
 /// Handler state.

@@ -91,9 +91,53 @@ impl AuthFailures {
     }
 }
 
+/// New login pages per IP network: anyone can open `/authorize`, and each one stores a
+/// login flow until it expires.
+pub struct NewFlows {
+    per_network: Gcra<IpAddr>,
+    since_prune: u32,
+}
+
+impl NewFlows {
+    pub fn new(per_minute: u32) -> Self {
+        Self {
+            per_network: Gcra::new(per_minute, Duration::from_secs(60)),
+            since_prune: 0,
+        }
+    }
+
+    /// Counts a new flow from `ip`, unless its network has used its budget.
+    pub fn admit(&mut self, ip: IpAddr, now: Instant) -> bool {
+        self.since_prune += 1;
+        if self.since_prune >= 1024 {
+            self.since_prune = 0;
+            self.per_network.prune(now);
+        }
+        let network = crate::xmpp::limits::network_of(ip);
+        if self.per_network.wait(&network, now).is_some() {
+            return false;
+        }
+        self.per_network.record(network, now);
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn new_flows_are_counted_per_network() {
+        let mut flows = NewFlows::new(3);
+        let t0 = Instant::now();
+        let a: IpAddr = "2001:db8::1".parse().unwrap();
+        let same_network: IpAddr = "2001:db8::2".parse().unwrap();
+        let elsewhere: IpAddr = "198.51.100.7".parse().unwrap();
+        assert!((0..3).all(|_| flows.admit(a, t0)));
+        assert!(!flows.admit(same_network, t0), "one /64 is one network");
+        assert!(flows.admit(elsewhere, t0));
+        assert!(flows.admit(a, t0 + Duration::from_secs(20)), "it refills");
+    }
 
     #[test]
     fn failures_brake_per_client_and_address() {

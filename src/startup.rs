@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::http::StatusCode;
 use axum::Router;
 use jid::BareJid;
 use tokio::net::TcpListener;
@@ -12,11 +13,12 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::clock::Clock;
 use crate::cluster::Cluster;
-use crate::config::Config;
+use crate::config::{Config, MAX_CONFIRM_TIMEOUT_SECS};
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::oidc::Oidc;
@@ -51,7 +53,7 @@ impl Application {
     pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
         let store = Store::connect(&config.database_url).await?;
         store
-            .check(clock.now())
+            .check_writable(clock.now())
             .await
             .map_err(|e| anyhow::anyhow!("the database is not usable: {e}"))?;
         let instance_lock = store.lock_single_instance()?;
@@ -135,6 +137,9 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let new_flows = Arc::new(std::sync::Mutex::new(crate::ratelimit::NewFlows::new(
+            config.limits.login_pages_per_minute,
+        )));
         let state = AppState {
             config: Arc::new(config),
             store,
@@ -143,6 +148,8 @@ impl Application {
             clock,
             metrics,
             auth_failures: Default::default(),
+            health: Default::default(),
+            new_flows,
         };
         let inbox = crate::xmpp::inbox::run(state.clone(), events, shutdown_rx);
         // Awaited at shutdown: the inbox records what was decided, and holds the database
@@ -150,20 +157,40 @@ impl Application {
         let component = tokio::spawn(async move {
             let _ = tokio::join!(link, inbox);
         });
+        let request_timeout = |secs| {
+            TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                std::time::Duration::from_secs(secs),
+            )
+        };
         let router = Router::new()
             .merge(crate::oidc::router())
             .merge(crate::login::router())
             .merge(crate::admin::router())
-            .merge(crate::compat::router())
             .merge(crate::health::router())
             .merge(crate::metrics::router())
             .merge(crate::web::static_router())
+            .layer(request_timeout(state.config.http.request_timeout_secs))
+            // The long poll waits for a person's answer, at most its own timeout.
+            .merge(crate::compat::router().layer(request_timeout(
+                MAX_CONFIRM_TIMEOUT_SECS + state.config.http.request_timeout_secs,
+            )))
             .with_state(state.clone())
             .layer(axum::middleware::map_response(crate::web::security_headers))
             .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
             // A bug that panics answers an opaque 500 instead of dropping the connection.
             .layer(CatchPanicLayer::new())
-            .layer(TraceLayer::new_for_http());
+            // Paths only: query strings carry codes, id_token_hint and `/auth`'s
+            // transaction_id, which must not reach the logs.
+            .layer(TraceLayer::new_for_http().make_span_with(
+                |request: &axum::http::Request<axum::body::Body>| {
+                    tracing::debug_span!(
+                        "request",
+                        method = %request.method(),
+                        path = request.uri().path(),
+                    )
+                },
+            ));
         Ok(Self {
             listener,
             router,
@@ -192,20 +219,16 @@ impl Application {
     ) -> anyhow::Result<()> {
         tracing::info!(listen = %self.local_addr(), issuer = %self.state.config.issuer, "jidconnect serving");
         let shutdown = self.shutdown.clone();
-        let serve = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let http = self.state.config.http.clone();
+        crate::server::serve(self.listener, self.router, &http, async move {
             stop.await;
             // Waiting requests (the /auth long poll) end as "unreachable" at once.
             let _ = shutdown.send(true);
-        });
-        let result = serve.await.context("HTTP server failed");
+        })
+        .await;
         let _ = self.shutdown.send(true);
         let _ = self.component.await;
-        result
+        Ok(())
     }
 }
 
@@ -220,24 +243,33 @@ pub fn lost_keys_message(dir: &std::path::Path) -> String {
     )
 }
 
-const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+/// Login flows are purged this often (anyone can open one), the rest every
+/// [`FULL_PURGE_EVERY`] rounds.
+const PURGE_FLOWS_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+const FULL_PURGE_EVERY: u32 = 60;
 
-/// Deletes expired flows, codes, tokens and sessions, old login notices and browsers not
-/// seen for `device_ttl_secs`, once an hour.
+/// Deletes expired login flows every minute; expired codes, tokens and sessions, old
+/// login notices and browsers not seen for `device_ttl_secs` once an hour.
 async fn purge_periodically(
     store: Store,
     clock: Clock,
     device_ttl_secs: i64,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut every = tokio::time::interval(PURGE_EVERY);
+    let mut every = tokio::time::interval(PURGE_FLOWS_EVERY);
+    let mut round = 0u32;
     loop {
         tokio::select! {
             _ = every.tick() => {}
             _ = shutdown.changed() => return,
         }
         let now = clock.now();
+        let full = round.is_multiple_of(FULL_PURGE_EVERY);
+        round = round.wrapping_add(1);
         let purged = async {
+            if !full {
+                return store.purge_expired_flows(now).await;
+            }
             Ok::<_, sqlx::Error>(
                 store.purge_expired(now).await?
                     + store.purge_reach(now, now - device_ttl_secs).await?,

@@ -24,6 +24,8 @@ pub struct AppState {
     pub clock: Clock,
     pub metrics: Arc<Metrics>,
     pub auth_failures: Arc<Mutex<AuthFailures>>,
+    pub health: Arc<crate::health::HealthProbe>,
+    pub new_flows: Arc<Mutex<crate::ratelimit::NewFlows>>,
 }
 
 impl AppState {
@@ -40,6 +42,15 @@ impl AppState {
         self.auth_failures
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Whether `ip` may start one more login flow (each is stored until it expires).
+    pub fn admit_new_flow(&self, ip: IpAddr) -> bool {
+        // A counter only: a panic elsewhere cannot leave it inconsistent.
+        self.new_flows
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .admit(ip, std::time::Instant::now())
     }
 
     /// Cookies get `Secure` whenever the issuer is https.

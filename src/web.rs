@@ -10,17 +10,50 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 
 use crate::state::AppState;
 
+/// A cookie's name. On an https issuer it has the `__Host-` prefix: the browser then
+/// takes it only from this host, Secure and for the whole path, so that no sibling
+/// subdomain can set or shadow it (a planted session or browser binding).
+#[derive(Clone, Copy)]
+pub struct CookieName {
+    plain: &'static str,
+    host_only: &'static str,
+}
+
+impl CookieName {
+    pub fn on(self, secure: bool) -> &'static str {
+        if secure {
+            self.host_only
+        } else {
+            self.plain
+        }
+    }
+}
+
 /// Binds login flows to the browser that started them (and serves as CSRF anchor).
-pub const BROWSER_COOKIE: &str = "jidconnect_browser";
+pub const BROWSER_COOKIE: CookieName = CookieName {
+    plain: "jidconnect_browser",
+    host_only: "__Host-jidconnect_browser",
+};
 /// The single sign-on session.
-pub const SESSION_COOKIE: &str = "jidconnect_session";
+pub const SESSION_COOKIE: CookieName = CookieName {
+    plain: "jidconnect_session",
+    host_only: "__Host-jidconnect_session",
+};
 /// Set after a completed login and kept long: the browser is then exempt from that JID's
 /// per-JID limits that other browsers set off (stored as a digest, with the JID).
-pub const DEVICE_COOKIE: &str = "jidconnect_device";
+pub const DEVICE_COOKIE: CookieName = CookieName {
+    plain: "jidconnect_device",
+    host_only: "__Host-jidconnect_device",
+};
+/// The admin page's own login (its state and PKCE verifier).
+pub const ADMIN_LOGIN_COOKIE: CookieName = CookieName {
+    plain: "jidconnect_admin_login",
+    host_only: "__Host-jidconnect_admin_login",
+};
 
 /// A cookie as every jidconnect cookie is: HttpOnly, SameSite=Lax, Secure on https.
-pub fn cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
-    Cookie::build((name, value))
+pub fn cookie(name: CookieName, value: String, secure: bool) -> Cookie<'static> {
+    Cookie::build((name.on(secure), value))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -28,9 +61,14 @@ pub fn cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static
         .build()
 }
 
+/// What removes a cookie set by [`cookie`] (the same name, path and Secure flag).
+pub fn removed_cookie(name: CookieName, secure: bool) -> Cookie<'static> {
+    cookie(name, String::new(), secure)
+}
+
 /// As [`cookie`], kept by the browser for `max_age_secs`.
 pub fn lasting_cookie(
-    name: &'static str,
+    name: CookieName,
     value: String,
     secure: bool,
     max_age_secs: u64,

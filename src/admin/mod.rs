@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use axum_extra::extract::cookie::{Cookie, CookieJar};
+use axum_extra::extract::cookie::CookieJar;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Deserialize;
@@ -24,11 +24,10 @@ use crate::random;
 use crate::state::AppState;
 use crate::store::clients::{Client, ClientError, ClientSettings};
 use crate::store::oidc::{digest, Redemption};
-use crate::web::{cookie, error_page, SESSION_COOKIE};
+use crate::web::{cookie, error_page, removed_cookie, ADMIN_LOGIN_COOKIE, SESSION_COOKIE};
 
 /// The admin pages' own client; it exists only while `admin_jids` is not empty.
 pub const ADMIN_CLIENT_ID: &str = "jidconnect-admin";
-const LOGIN_COOKIE: &str = "jidconnect_admin_login";
 
 pub fn admin_client(app: &AppState) -> Option<Client> {
     if app.config.admin_jids.is_empty() {
@@ -94,7 +93,7 @@ async fn access(app: &AppState, jar: &CookieJar) -> Result<Access, InternalError
         )));
     }
     let now = app.clock.now();
-    let session = match jar.get(SESSION_COOKIE) {
+    let session = match jar.get(SESSION_COOKIE.on(app.secure_cookies())) {
         Some(c) => app
             .store
             .session(c.value(), now)
@@ -133,7 +132,7 @@ fn start_login(app: &AppState, jar: CookieJar) -> Response {
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
     let jar = jar.add(cookie(
-        LOGIN_COOKIE,
+        ADMIN_LOGIN_COOKIE,
         format!("{state}.{verifier}"),
         app.secure_cookies(),
     ));
@@ -160,14 +159,17 @@ async fn callback(
             "Open /admin again to start over.",
         )
     };
-    let Some((state, verifier)) = jar.get(LOGIN_COOKIE).and_then(|c| {
-        c.value()
-            .split_once('.')
-            .map(|(s, v)| (s.to_owned(), v.to_owned()))
-    }) else {
+    let Some((state, verifier)) = jar
+        .get(ADMIN_LOGIN_COOKIE.on(app.secure_cookies()))
+        .and_then(|c| {
+            c.value()
+                .split_once('.')
+                .map(|(s, v)| (s.to_owned(), v.to_owned()))
+        })
+    else {
         return Ok(failed("The login was not started from this browser."));
     };
-    let jar = jar.remove(Cookie::build(LOGIN_COOKIE).path("/"));
+    let jar = jar.remove(removed_cookie(ADMIN_LOGIN_COOKIE, app.secure_cookies()));
     if let Some(error) = params.error {
         return Ok((jar, failed(&format!("The login ended with {error}."))).into_response());
     }

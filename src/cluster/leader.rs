@@ -16,7 +16,7 @@ use crate::xmpp::address::UserJid;
 use crate::xmpp::component::{self, stopped};
 use crate::xmpp::confirm::{ConfirmRequest, Confirmer, Outbox, PastRequest, RequestError, Status};
 use crate::xmpp::limits::Requester;
-use crate::xmpp::stanzas::RequestText;
+use crate::xmpp::stanzas::{Purpose, RequestText};
 
 /// The advisory lock's key: "jidconn" in ASCII.
 const LOCK_KEY: i64 = 0x006a_6964_636f_6e6e;
@@ -307,7 +307,7 @@ async fn take_queued(cluster: &Arc<Cluster>, confirmer: &Confirmer) {
 async fn take_batch(cluster: &Arc<Cluster>, confirmer: &Confirmer) -> Result<usize, sqlx::Error> {
     let mut tx = cluster.pool.begin().await?;
     let rows = sqlx::query(
-        "SELECT id, jid, code, method, url, requester, origin, ip, client_id, device, timeout_secs \
+        "SELECT id, jid, code, method, url, requester, origin, purpose, ip, client_id, device, timeout_secs \
          FROM confirmations WHERE status = 'queued' ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED",
     )
     .bind(TAKE_BATCH)
@@ -327,6 +327,7 @@ async fn take_batch(cluster: &Arc<Cluster>, confirmer: &Confirmer) -> Result<usi
                         url: row.get("url"),
                         requester: row.get("requester"),
                         origin: row.get("origin"),
+                        purpose: Purpose::parse(row.get("purpose")),
                     },
                     requester: requester_of(&row),
                     timeout: secs(row.get("timeout_secs")),

@@ -25,7 +25,7 @@ use crate::store::clients::{burn_secret_check, Client};
 use crate::xmpp::address::UserJid;
 use crate::xmpp::confirm::{is_refusal_word, ConfirmRequest, RequestError, Status};
 use crate::xmpp::limits::Requester;
-use crate::xmpp::stanzas::RequestText;
+use crate::xmpp::stanzas::{Purpose, RequestText};
 
 /// Cloudflare's "origin is unreachable", as the original component uses it.
 const UNREACHABLE: u16 = 523;
@@ -201,12 +201,7 @@ fn parse_request(
             "method must be an HTTP method such as GET or POST".into(),
         ));
     }
-    let url = match params.get("domain").filter(|d| !d.is_empty()) {
-        Some(domain) => site_url(domain).ok_or_else(|| {
-            Reply::BadRequest(format!("domain {domain:?} is not a host name or URL"))
-        })?,
-        None => app.config.issuer.to_string(),
-    };
+    let url = page_of(client, params.get("domain").filter(|d| !d.is_empty()))?;
     let default_timeout = app.config.xmpp.confirm_timeout_secs;
     let timeout = match params.get("timeout").filter(|t| !t.is_empty()) {
         None => default_timeout,
@@ -228,6 +223,7 @@ fn parse_request(
             url,
             requester: client.settings.name.clone(),
             origin: None,
+            purpose: Purpose::SiteCheck,
         },
         requester: Requester {
             client_id: Some(client.client_id.clone()),
@@ -245,8 +241,48 @@ fn is_refusal_code(code: &str) -> bool {
     is_refusal_word(code) || is_refusal_word(&random::code_key(code))
 }
 
-/// The page the request is about: the caller's `domain`, as a URL (XEP-0070 wants a URL;
-/// the original component sent the bare domain).
+/// The page the request names: the caller's `domain`, which must be the host of one of the
+/// client's redirect URIs (a caller must not make its request name another site, or
+/// jidconnect itself), or without one the site of its first redirect URI.
+fn page_of(client: &Client, domain: Option<&String>) -> Result<String, Reply> {
+    let hosts: Vec<String> = client
+        .settings
+        .redirect_uris
+        .iter()
+        .filter_map(|uri| Url::parse(uri).ok())
+        .filter(|uri| matches!(uri.scheme(), "http" | "https"))
+        .filter_map(|uri| uri.host_str().map(str::to_owned))
+        .collect();
+    let Some(domain) = domain else {
+        return hosts
+            .first()
+            .and_then(|host| site_url(host))
+            .ok_or_else(|| {
+                Reply::BadRequest(
+                    "this client has no http(s) redirect URI to name its site: give domain, \
+                     and register a redirect URI on that host"
+                        .into(),
+                )
+            });
+    };
+    let url = site_url(domain)
+        .ok_or_else(|| Reply::BadRequest(format!("domain {domain:?} is not a host name or URL")))?;
+    let host = Url::parse(&url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned));
+    if host.is_some_and(|host| hosts.contains(&host)) {
+        Ok(url)
+    } else {
+        Err(Reply::BadRequest(format!(
+            "domain {domain:?} is not the host of one of this client's redirect URIs \
+             ({}): register a redirect URI on that host (jidconnect client update \
+             --redirect-uri)",
+            hosts.join(", ")
+        )))
+    }
+}
+
+/// `domain` as a URL (XEP-0070 wants a URL; the original component sent the bare domain).
 fn site_url(domain: &str) -> Option<String> {
     if let Ok(url) = Url::parse(domain) {
         if matches!(url.scheme(), "http" | "https") && url.host().is_some() {

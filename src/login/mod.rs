@@ -36,7 +36,7 @@ use crate::web::{
 use crate::xmpp::address::UserJid;
 use crate::xmpp::confirm::{ConfirmRequest, RequestError};
 use crate::xmpp::limits::Requester;
-use crate::xmpp::stanzas::RequestText;
+use crate::xmpp::stanzas::{Purpose, RequestText};
 use notice::Visitor;
 use send_code::SendCode;
 
@@ -163,7 +163,7 @@ async fn load(app: &AppState, jar: &CookieJar, id: &str) -> Result<(LoginFlow, C
         .filter(|f| f.expires_at > now)
         .ok_or(FlowError::Gone)?;
     let browser = jar
-        .get(BROWSER_COOKIE)
+        .get(BROWSER_COOKIE.on(app.secure_cookies()))
         .map(|c| digest(c.value()))
         .unwrap_or_default();
     if !bool::from(browser.as_bytes().ct_eq(flow.browser_hash.as_bytes())) {
@@ -368,7 +368,7 @@ async fn send(
         Err(e) => return Ok(refuse(StatusCode::BAD_REQUEST, e.to_string())),
     };
     let ip = app.client_ip(peer, &headers);
-    let device = match jar.get(DEVICE_COOKIE) {
+    let device = match jar.get(DEVICE_COOKIE.on(app.secure_cookies())) {
         Some(cookie) => {
             let since = app.clock.now() - app.config.limits.known_device_ttl_secs as i64;
             app.store
@@ -389,6 +389,7 @@ async fn send(
             url: site_of(&flow.redirect_uri),
             requester: client.settings.name.clone(),
             origin: Some(ip.to_string()),
+            purpose: Purpose::Login,
         },
         requester: Requester {
             ip: Some(ip),
@@ -513,7 +514,7 @@ async fn continue_login(
     if confirmed.flow.code.is_none() {
         return Ok(Redirect::to(&format!("/login/{id}/consent")).into_response());
     }
-    if let Some(old) = jar.get(SESSION_COOKIE) {
+    if let Some(old) = jar.get(SESSION_COOKIE.on(app.secure_cookies())) {
         app.store.end_session(old.value()).await?;
     }
     let now = app.clock.now();
@@ -525,7 +526,7 @@ async fn continue_login(
     let session_hash = digest(&token);
     // Only a value this server issued: one planted in the browser by someone else would
     // make their own browser "known" for this JID.
-    let device = match jar.get(DEVICE_COOKIE) {
+    let device = match jar.get(DEVICE_COOKIE.on(app.secure_cookies())) {
         Some(device) if app.store.device_issued(device.value()).await? => device.value().to_owned(),
         _ => random::token(32),
     };
@@ -646,7 +647,7 @@ async fn consent(
     app.store
         .save_consent(&confirmed.subject, &confirmed.client.client_id, &scope, now)
         .await?;
-    let session_hash = match jar.get(SESSION_COOKIE) {
+    let session_hash = match jar.get(SESSION_COOKIE.on(app.secure_cookies())) {
         Some(cookie) => app
             .store
             .session(cookie.value(), now)

@@ -197,8 +197,25 @@ fn check_parameters(
             "parameter {name} is too long"
         )));
     }
+    for (name, limit) in STORED_LIMITS {
+        if params.get(name).is_some_and(|value| value.len() > *limit) {
+            return Err(OAuthError::invalid_request(format!(
+                "parameter {name} is too long (at most {limit} bytes)"
+            )));
+        }
+    }
     Ok(())
 }
+
+/// What a login flow stores of the caller's text, at most: anyone can open `/authorize`,
+/// so a stored flow stays small. Ample for real relying parties (an encrypted `state` of
+/// a few hundred bytes, a nonce of 32 to 64).
+const STORED_LIMITS: &[(&str, usize)] = &[
+    ("state", 2048),
+    ("nonce", 512),
+    ("login_hint", 512),
+    ("claims", 2048),
+];
 
 fn check_request_objects(
     _: &AppState,
@@ -389,7 +406,7 @@ async fn current_session(
     jar: &CookieJar,
     now: i64,
 ) -> Result<Option<Session>, OAuthError> {
-    let Some(cookie) = jar.get(SESSION_COOKIE) else {
+    let Some(cookie) = jar.get(SESSION_COOKIE.on(app.secure_cookies())) else {
         return Ok(None);
     };
     Ok(app.store.session(cookie.value(), now).await?)
@@ -477,6 +494,7 @@ async fn decide(
             ErrorCode::LoginRequired,
             "the person is not logged in",
         )),
+        None if !app.admit_new_flow(visitor.ip) => Ok(too_many_logins_page()),
         None => {
             flow.login_hint = request.login_hint.clone().or(request.hint_subject.clone());
             flow.send_code = Some(random::confirmation_code());
@@ -500,6 +518,7 @@ async fn decide(
                     ErrorCode::ConsentRequired,
                     "the person has not consented yet",
                 )),
+                (true, false) if !app.admit_new_flow(visitor.ip) => Ok(too_many_logins_page()),
                 (true, false) => {
                     app.store.insert_flow(&mut flow).await?;
                     Ok((jar, Redirect::to(&format!("/login/{}/consent", flow.id))).into_response())
@@ -522,9 +541,19 @@ async fn decide(
     }
 }
 
+/// Every login page is stored until it expires, so one network may open only so many.
+fn too_many_logins_page() -> Response {
+    error_page(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many logins at once",
+        "There have been too many login attempts from your network in the last minute.",
+        "Wait a minute, then go back to the website and log in again.",
+    )
+}
+
 /// The browser cookie that login flows are bound to; set if missing.
 fn browser_binding(app: &AppState, jar: CookieJar) -> (CookieJar, String) {
-    if let Some(existing) = jar.get(BROWSER_COOKIE) {
+    if let Some(existing) = jar.get(BROWSER_COOKIE.on(app.secure_cookies())) {
         let value = existing.value().to_owned();
         return (jar, value);
     }

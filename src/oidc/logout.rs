@@ -19,7 +19,7 @@ use super::hint;
 use super::params::Params;
 use crate::state::AppState;
 use crate::store::oidc::digest;
-use crate::web::{error_page, BROWSER_COOKIE, SESSION_COOKIE};
+use crate::web::{error_page, removed_cookie, BROWSER_COOKIE, SESSION_COOKIE};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "logout.html")]
@@ -44,8 +44,8 @@ impl LogoutPage {
     }
 }
 
-fn logout_csrf(jar: &CookieJar) -> Option<String> {
-    jar.get(BROWSER_COOKIE)
+fn logout_csrf(app: &AppState, jar: &CookieJar) -> Option<String> {
+    jar.get(BROWSER_COOKIE.on(app.secure_cookies()))
         .map(|c| digest(&format!("logout:{}", c.value())))
 }
 
@@ -65,7 +65,7 @@ pub async fn logout_post(
     body: Bytes,
 ) -> Response {
     let params = Params::from_form(&headers, &body).unwrap_or_default();
-    let confirmed = match (params.get("csrf"), logout_csrf(&jar)) {
+    let confirmed = match (params.get("csrf"), logout_csrf(&app, &jar)) {
         (Some(sent), Some(expected)) => bool::from(sent.as_bytes().ct_eq(expected.as_bytes())),
         (Some(_), None) => false,
         (None, _) => return logout(app, jar, params, false).await,
@@ -132,7 +132,7 @@ async fn logout(app: AppState, jar: CookieJar, params: Params, confirmed: bool) 
             Some(uri.to_owned())
         }
     };
-    let session = match jar.get(SESSION_COOKIE) {
+    let session = match jar.get(SESSION_COOKIE.on(app.secure_cookies())) {
         Some(cookie) => match app.store.session(cookie.value(), app.clock.now()).await {
             Ok(session) => session,
             Err(e) => return crate::error::InternalError::from(e).into_response(),
@@ -153,24 +153,24 @@ async fn logout(app: AppState, jar: CookieJar, params: Params, confirmed: bool) 
     if !hint_matches && !confirmed {
         return LogoutPage {
             done: false,
-            csrf: logout_csrf(&jar).unwrap_or_default(),
+            csrf: logout_csrf(&app, &jar).unwrap_or_default(),
             client_id: client_id.unwrap_or_default(),
             post_logout_redirect_uri: redirect.unwrap_or_default(),
             state: params.get("state").map(str::to_owned).unwrap_or_default(),
         }
         .into_response();
     }
-    if let Some(cookie) = jar.get(SESSION_COOKIE) {
+    if let Some(cookie) = jar.get(SESSION_COOKIE.on(app.secure_cookies())) {
         if let Err(e) = app.store.end_session(cookie.value()).await {
             return crate::error::InternalError::from(e).into_response();
         }
     }
-    if let Some(browser) = jar.get(BROWSER_COOKIE) {
+    if let Some(browser) = jar.get(BROWSER_COOKIE.on(app.secure_cookies())) {
         if let Err(e) = app.store.end_browser_flows(&digest(browser.value())).await {
             return crate::error::InternalError::from(e).into_response();
         }
     }
-    let jar = jar.remove(axum_extra::extract::cookie::Cookie::build(SESSION_COOKIE).path("/"));
+    let jar = jar.remove(removed_cookie(SESSION_COOKIE, app.secure_cookies()));
     match redirect {
         Some(uri) => {
             let mut url = Url::parse(&uri).expect("registered URIs are valid URLs");

@@ -58,6 +58,9 @@ impl Store {
             }
             message
         };
+        if let Some(file) = sqlite_file(database_url) {
+            create_private(&file).with_context(cannot_open)?;
+        }
         // One connection first: the pool would retry a failing connect until its timeout
         // and report only "timed out", hiding the cause (read-only file, bad password…).
         let mut first = AnyConnection::connect_with(&options)
@@ -129,14 +132,28 @@ impl Store {
         &self.pool
     }
 
-    /// The health check: a cheap write (it fails on a read-only database, which a SELECT
+    /// The check at start: a cheap write (it fails on a read-only database, which a SELECT
     /// would not notice) and, for SQLite, enough free disk space.
-    pub async fn check(&self, now: i64) -> Result<(), String> {
+    pub async fn check_writable(&self, now: i64) -> Result<(), String> {
         sqlx::query("UPDATE health SET checked_at = $1 WHERE id = 1")
             .bind(now)
             .execute(&self.pool)
             .await
             .map_err(|e| e.to_string())?;
+        self.check_disk()
+    }
+
+    /// What `/healthz` asks on every call: a read (SQLite has one writer, and a health
+    /// probe must not queue behind logins) and the free disk space.
+    pub async fn check_readable(&self) -> Result<(), String> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.check_disk()
+    }
+
+    fn check_disk(&self) -> Result<(), String> {
         if let Some(dir) = &self.sqlite_dir {
             let dir = if dir.as_os_str().is_empty() {
                 std::path::Path::new(".")
@@ -180,6 +197,20 @@ fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
         .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = path.split('?').next().unwrap_or_default();
     (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+}
+
+/// Creates a missing SQLite file readable by its owner only, whatever the umask: it holds
+/// sessions and token digests. SQLite gives its -wal and -shm files the same mode.
+fn create_private(file: &std::path::Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(file) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Whether a file can be created next to `file` (SQLite needs its -wal and -shm files there).

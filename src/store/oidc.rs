@@ -637,12 +637,22 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Deletes expired login flows, the only rows anyone can create without logging in.
+    pub async fn purge_expired_flows(&self, now: i64) -> Result<u64, sqlx::Error> {
+        Ok(
+            sqlx::query("DELETE FROM login_flows WHERE expires_at <= $1")
+                .bind(now)
+                .execute(self.pool())
+                .await?
+                .rows_affected(),
+        )
+    }
+
     /// Deletes what has expired: login flows, codes, tokens, sessions, and grants that
     /// nothing refers to any more. Returns the number of rows removed.
     pub async fn purge_expired(&self, now: i64) -> Result<u64, sqlx::Error> {
-        let mut removed = 0;
+        let mut removed = self.purge_expired_flows(now).await?;
         for statement in [
-            "DELETE FROM login_flows WHERE expires_at <= $1",
             "DELETE FROM auth_codes WHERE expires_at <= $1",
             "DELETE FROM tokens WHERE expires_at <= $1",
             "DELETE FROM sessions WHERE expires_at <= $1",

@@ -949,6 +949,7 @@ async fn expire_periodically(shared: Weak<Shared>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::xmpp::stanzas::Purpose;
 
     const NS: &str = "jabber:component:accept";
 
@@ -978,6 +979,7 @@ mod tests {
                 url: "https://idp.example/".into(),
                 requester: "Wiki".into(),
                 origin: Some("192.0.2.1".into()),
+                purpose: Purpose::Login,
             },
             requester: Requester::default(),
             timeout: Duration::from_secs(60),
@@ -1071,6 +1073,7 @@ mod tests {
                     url: "u".into(),
                     requester: "r".into(),
                     origin: None,
+                    purpose: Purpose::Login,
                 },
                 requester: Requester::default(),
                 timeout: Duration::from_secs(1),
@@ -1188,6 +1191,7 @@ mod tests {
                 url: "u".into(),
                 requester: "r".into(),
                 origin: None,
+                purpose: Purpose::Login,
             },
             requester: Requester::default(),
             timeout: Duration::from_secs(1),
@@ -1203,7 +1207,8 @@ mod tests {
                     method: "GET".into(),
                     url: "u".into(),
                     requester: "r".into(),
-                    origin: None
+                    origin: None,
+                    purpose: Purpose::Login,
                 },
                 requester: Requester::default(),
                 timeout: Duration::from_secs(1),
@@ -1272,6 +1277,7 @@ mod tests {
                     url: "https://idp.example/".into(),
                     requester: "Wiki".into(),
                     origin: None,
+                    purpose: Purpose::Login,
                 },
                 requester,
                 timeout: Duration::from_secs(60),

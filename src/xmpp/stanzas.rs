@@ -28,6 +28,33 @@ pub struct RequestText {
     pub requester: String,
     /// Where the request comes from, e.g. the browser's IP address, when known.
     pub origin: Option<String>,
+    pub purpose: Purpose,
+}
+
+/// What the person is asked to confirm. The compat `/auth` API's check is worded apart from
+/// a login, so that a site using it cannot make its request pass for a login elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A login page (OIDC or `/admin`) waits for the answer.
+    Login,
+    /// A site asks through `/auth` whether the person is who they claim, for its own page.
+    SiteCheck,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::SiteCheck => "site_check",
+        }
+    }
+
+    pub fn parse(stored: &str) -> Self {
+        match stored {
+            "site_check" => Self::SiteCheck,
+            _ => Self::Login,
+        }
+    }
 }
 
 fn confirm(text: &RequestText) -> Confirm {
@@ -52,18 +79,31 @@ pub fn confirm_message(
         .as_ref()
         .map(|o| format!("Requested from: {o}\n"))
         .unwrap_or_default();
-    let body = format!(
-        "{requester} asks you to confirm a login as {bare}.\n\
-         Code: {code} (it must match the code on the login page)\n\
-         Page: {url}\n{origin}\n\
-         If your app shows no Accept/Deny buttons, reply with the code {code} to accept, \
-         or \"no\" to refuse. If you did not try to log in, reply \"no\": nobody gets in \
-         without your answer.",
-        requester = text.requester,
-        code = text.code,
-        url = text.url,
-        bare = to.to_bare(),
-    );
+    let body = match text.purpose {
+        Purpose::Login => format!(
+            "{requester} asks you to confirm a login as {bare}.\n\
+             Code: {code} (it must match the code on the login page)\n\
+             Page: {url}\n{origin}\n\
+             If your app shows no Accept/Deny buttons, reply with the code {code} to accept, \
+             or \"no\" to refuse. If you did not try to log in, reply \"no\": nobody gets in \
+             without your answer.",
+            requester = text.requester,
+            code = text.code,
+            url = text.url,
+            bare = to.to_bare(),
+        ),
+        Purpose::SiteCheck => format!(
+            "The site {url} ({requester}) asks you to confirm that you are {bare}, for \
+             something you are doing on that site. It is not a login page.\n\
+             Transaction: {code} (it must match what the site shows you)\n\n\
+             If your app shows no Accept/Deny buttons, reply with {code} to accept, or \
+             \"no\" to refuse. If you are not using {url} right now, reply \"no\".",
+            requester = text.requester,
+            code = text.code,
+            url = text.url,
+            bare = to.to_bare(),
+        ),
+    };
     let mut message = Message::normal(Some(to.clone()))
         .with_body(Lang::new(), body)
         .with_payload(confirm(text));
@@ -397,7 +437,30 @@ mod tests {
             url: "https://idp.example/login".into(),
             requester: "Example Wiki".into(),
             origin: Some("203.0.113.9".into()),
+            purpose: Purpose::Login,
         }
+    }
+
+    #[test]
+    fn a_site_check_does_not_read_as_a_login() {
+        let from = BareJid::new("auth.example").unwrap();
+        let to = Jid::from(BareJid::new("alice@example.org").unwrap());
+        let check = RequestText {
+            purpose: Purpose::SiteCheck,
+            url: "https://shop.example/".into(),
+            ..text()
+        };
+        let body =
+            |text: &RequestText| String::from(&confirm_message(&from, &to, "m1", "t1", text));
+        let login = body(&text());
+        let site = body(&check);
+        assert!(
+            login.contains("confirm a login as alice@example.org"),
+            "{login}"
+        );
+        assert!(!site.contains("login as"), "{site}");
+        assert!(site.contains("It is not a login page"), "{site}");
+        assert!(site.contains("The site https://shop.example/"), "{site}");
     }
 
     #[test]

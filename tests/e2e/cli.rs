@@ -478,3 +478,111 @@ fn a_localhost_redirect_uri_is_allowed_with_a_warning() {
         String::from_utf8_lossy(&quiet.stderr)
     );
 }
+
+/// At `RUST_LOG=debug` every request is logged by its path: query strings carry codes,
+/// `id_token_hint` and `/auth`'s transaction_id.
+#[tokio::test]
+async fn debug_logs_name_paths_never_query_strings() {
+    let prosody = Prosody::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), prosody.component_port, &prosody.secret);
+    let port = crate::helpers::free_port();
+    let log = dir.path().join("stderr.log");
+    let mut child = tokio::process::Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .env("JIDCONNECT_LISTEN", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while http.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "never served");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for path in [
+        "/authorize?client_id=c&id_token_hint=SECRET-HINT-1",
+        "/auth?jid=alice@localhost&transaction_id=SECRET-TX-2",
+        "/admin/callback?code=SECRET-CODE-3&state=x",
+    ] {
+        http.get(format!("{base}{path}")).send().await.unwrap();
+    }
+    child.kill().await.unwrap();
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("/authorize"),
+        "requests are logged: {logged}"
+    );
+    for secret in ["SECRET-HINT-1", "SECRET-TX-2", "SECRET-CODE-3"] {
+        assert!(!logged.contains(secret), "{secret} in the log: {logged}");
+    }
+}
+
+/// The database and the signing keys are private whatever the umask, and a keys_dir that
+/// other users can read is refused, with the fix in the message.
+#[test]
+fn database_and_keys_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), 5347, "secret");
+    let with_umask_000 = |command: &str| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "umask 000 && exec \"$0\" --config \"$1\" {command}"
+            ))
+            .arg(BIN)
+            .arg(&config)
+            .output()
+            .unwrap()
+    };
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    for command in ["check-config", "keys rotate"] {
+        let out = with_umask_000(command);
+        assert!(out.status.success(), "{command}: {out:?}");
+    }
+    let keys = dir.path().join("keys");
+    assert_eq!(mode(&keys), 0o700);
+    let pems: Vec<_> = std::fs::read_dir(&keys)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!pems.is_empty());
+    for pem in &pems {
+        assert_eq!(mode(pem), 0o600, "{}", pem.display());
+    }
+    let database = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains(".db"))
+        .collect::<Vec<_>>();
+    assert!(!database.is_empty());
+    for file in &database {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for command in ["keys", "serve"] {
+        let args: &[&str] = if command == "keys" {
+            &["keys", "rotate"]
+        } else {
+            &["serve"]
+        };
+        let out = run(&config, args);
+        assert!(!out.status.success(), "{command} used a readable keys_dir");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("can be read by other users") && stderr.contains("chmod 700"),
+            "{command}: {stderr}"
+        );
+    }
+}

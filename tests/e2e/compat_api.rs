@@ -450,3 +450,53 @@ async fn post_form_works_and_one_request_per_jid_is_pending() {
         .await;
     assert_eq!(first.await.unwrap(), 200);
 }
+
+/// `domain` names the page in the person's app: only a host of the client's own redirect
+/// URIs, never another site or jidconnect itself; and the request does not read as a login.
+#[tokio::test]
+async fn a_site_check_names_only_the_clients_own_site() {
+    let prosody = Prosody::start().await;
+    let app = spawn_app(&prosody).await;
+    let mut alice = XmppUser::login(&prosody, "alice", "laptop", Client::Xep0070, "accept").await;
+
+    let issuer_host = url::Url::parse(&app.url("/"))
+        .unwrap()
+        .host_str()
+        .unwrap()
+        .to_owned();
+    for domain in [
+        "bank.example",
+        "https://bank.example/login",
+        issuer_host.as_str(),
+        "wiki.example.evil.example",
+    ] {
+        let mut p = params("alice@localhost", "DOMA-1NXX");
+        p.retain(|(k, _)| *k != "domain");
+        p.push(("domain", domain));
+        let (status, body) = app.auth(&p).await;
+        assert_eq!(status, 400, "{domain}: {body}");
+        assert!(
+            body.contains("not the host of one of this client's redirect URIs")
+                && body.contains("wiki.example"),
+            "{domain}: {body}"
+        );
+    }
+    assert!(
+        !alice.receives_within(Duration::from_millis(500)).await,
+        "nothing was sent"
+    );
+
+    // Without a domain: the site of the client's redirect URI, not the provider.
+    let mut p = params("alice@localhost", "SITE-CHK2");
+    p.retain(|(k, _)| *k != "domain");
+    let (status, body) = app.auth(&p).await;
+    assert_eq!(status, 200, "{body}");
+    let seen = alice.next_request().await;
+    assert!(
+        seen.body.contains("The site https://wiki.example/")
+            && seen.body.contains("It is not a login page")
+            && !seen.body.contains("login as"),
+        "{}",
+        seen.body
+    );
+}

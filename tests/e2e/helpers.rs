@@ -487,6 +487,12 @@ async fn spawn_app_at(
         ("JIDCONNECT_XMPP__RECONNECT_MAX_SECS".into(), "1".into()),
         // Tests send several requests to one JID in a row.
         ("JIDCONNECT_LIMITS__JID_COOLDOWN_SECS".into(), "0".into()),
+        // Tests open many login pages from one address (tests/e2e/hardening.rs checks the
+        // shipped limit).
+        (
+            "JIDCONNECT_LIMITS__LOGIN_PAGES_PER_MINUTE".into(),
+            "100000".into(),
+        ),
     ];
     env.extend(
         overrides

@@ -9,6 +9,7 @@ mod cli;
 mod cluster;
 mod compat_api;
 mod deploy;
+mod dos;
 mod faults;
 mod hardening;
 mod helpers;

@@ -295,14 +295,6 @@ async fn pages_resist_framing_csrf_and_session_fixation() {
     );
 
     // Cookies: HttpOnly and SameSite=Lax; the session id is new at every login.
-    let set_cookie = |response: &reqwest::Response| -> Vec<String> {
-        response
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect()
-    };
     let no_redirects = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -504,4 +496,79 @@ async fn client_secret_guessing_is_braked() {
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 429);
+}
+
+/// On an https issuer every cookie has the `__Host-` prefix (Secure, Path=/, no Domain),
+/// so that no sibling subdomain can plant one; a cookie without the prefix counts for
+/// nothing there.
+#[tokio::test]
+async fn https_issuers_name_cookies_with_the_host_prefix() {
+    let prosody = Prosody::start().await;
+    let port = crate::helpers::free_port();
+    let issuer = format!("https://127.0.0.1:{port}");
+    let listen = format!("127.0.0.1:{port}");
+    let app = spawn_app_with(
+        &prosody,
+        &[
+            ("JIDCONNECT_ISSUER", issuer.as_str()),
+            ("JIDCONNECT_LISTEN", listen.as_str()),
+        ],
+    )
+    .await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = http.get(app.authorize_url()).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 303);
+    let login = response.headers()["location"].to_str().unwrap().to_owned();
+    let cookies = set_cookie(&response);
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    let cookie = &cookies[0];
+    assert!(cookie.starts_with("__Host-jidconnect_browser="), "{cookie}");
+    for attribute in ["Secure", "Path=/", "HttpOnly", "SameSite=Lax"] {
+        assert!(cookie.contains(attribute), "{attribute}: {cookie}");
+    }
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    let value = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned();
+
+    let page = |name: &'static str| {
+        let http = http.clone();
+        let url = app.url(&login);
+        let value = value.clone();
+        async move {
+            let response = http
+                .get(url)
+                .header("cookie", format!("{name}={value}"))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.text().await.unwrap())
+        }
+    };
+    let (status, html) = page("__Host-jidconnect_browser").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(field(&html, "csrf").is_some(), "the login form: {html}");
+    let (status, html) = page("jidconnect_browser").await;
+    assert!(
+        field(&html, "csrf").is_none(),
+        "a cookie without the prefix continued the login ({status})"
+    );
+}
+
+fn set_cookie(response: &reqwest::Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
 }

@@ -41,7 +41,7 @@ async fn client_registry_round_trip(db: &TestDatabase) {
     ));
     store.remove_client(&creds.client_id).await.unwrap();
     assert!(store.client(&creds.client_id).await.unwrap().is_none());
-    store.check(1).await.unwrap();
+    store.check_writable(1).await.unwrap();
 }
 
 #[tokio::test]
