@@ -207,6 +207,18 @@ impl Cluster {
         &self.pool
     }
 
+    /// Whether a live leader holds the XMPP link, per its last heartbeat.
+    pub async fn leader_connected(&self) -> bool {
+        match self.leader().await {
+            Ok(Some(leader)) => leader.is_live(self.clock.now()) && leader.xmpp_connected,
+            Ok(None) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the cluster leader");
+                false
+            }
+        }
+    }
+
     /// The leader's last heartbeat, if any instance ever led.
     pub async fn leader(&self) -> Result<Option<LeaderInfo>, sqlx::Error> {
         let row = sqlx::query(
@@ -231,14 +243,6 @@ impl Cluster {
         flow_id: Option<&str>,
     ) -> Result<Confirmation, RequestError> {
         let now = self.clock.now();
-        match self.leader().await {
-            Ok(Some(leader)) if leader.is_live(now) && leader.xmpp_connected => {}
-            Ok(_) => return Err(RequestError::Disconnected),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the cluster leader");
-                return Err(RequestError::Disconnected);
-            }
-        }
         let id = random::token(20);
         let (status, receiver) = watch::channel(Status::Sent);
         let (picked, pickup) = oneshot::channel();

@@ -61,7 +61,19 @@ impl Dispatcher {
             Dispatcher::Local { confirmer } => {
                 confirmer.request_tagged(request, flow_id.map(str::to_owned))
             }
-            Dispatcher::Cluster { cluster, .. } => cluster.request(request, flow_id).await,
+            Dispatcher::Cluster { confirmer, cluster } => {
+                // The leader knows its own link; its heartbeat row can lag behind on a
+                // busy machine, and would refuse requests that it can send.
+                let link_up = if cluster.is_leader() {
+                    confirmer.is_connected()
+                } else {
+                    cluster.leader_connected().await
+                };
+                if !link_up {
+                    return Err(RequestError::Disconnected);
+                }
+                cluster.request(request, flow_id).await
+            }
         }
     }
 

@@ -701,3 +701,50 @@ async fn a_second_instance_on_one_sqlite_file_refuses_to_start() {
     );
     first.stop().await;
 }
+
+/// On a loaded machine the leader's heartbeat row can fall behind; the leader still knows
+/// its own link and sends what it is asked to (it used to refuse, as if disconnected).
+#[tokio::test]
+async fn the_leader_sends_while_its_heartbeat_row_lags_behind() {
+    use sqlx::Connection;
+    let prosody = Prosody::start().await;
+    let database = TestDatabase::postgres().await;
+    let port = free_port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let app = spawn_instance(
+        &prosody,
+        &database.url,
+        &issuer,
+        &[("JIDCONNECT_LISTEN", &format!("127.0.0.1:{port}"))],
+    )
+    .await;
+    agreed_leader(&[app.issuer()]).await;
+    let mut alice = XmppUser::login(&prosody, "alice", "laptop", Client::Xep0070, "accept").await;
+
+    // Another connection keeps the heartbeat row stale, as a busy leader would leave it.
+    let mut conn = sqlx::PgConnection::connect(&database.url).await.unwrap();
+    let stale = tokio::spawn(async move {
+        loop {
+            sqlx::query("UPDATE cluster_leader SET heartbeat_at = 0")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for code in ["LAGG-0001", "LAGG-0002", "LAGG-0003"] {
+        let status = auth_at(
+            &app,
+            &app.client_id,
+            &app.client_secret,
+            "alice@localhost",
+            code,
+            "20",
+        )
+        .await;
+        assert_eq!(status, 200, "{code}");
+        assert_eq!(alice.next_request().await.code, code);
+    }
+    stale.abort();
+}
