@@ -159,6 +159,10 @@ impl Application {
             .merge(crate::metrics::router())
             .merge(crate::web::static_router())
             .with_state(state.clone())
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                crate::oidc::cors::client_based,
+            ))
             .layer(axum::middleware::map_response(crate::web::security_headers))
             .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
             // A bug that panics answers an opaque 500 instead of dropping the connection.
