@@ -434,6 +434,17 @@ async fn token_userinfo_and_revoke_answer_only_the_clients_own_origins() {
         assert_eq!(cors_headers(&response).0.as_deref(), want, "{origin}");
     }
 
+    // The body read to find the client is bounded as the endpoint's own read is.
+    let response = http
+        .post(s.app.url("/token"))
+        .header("origin", OWN)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("client_id={client_id}&x={}", "y".repeat(100_000)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+
     // A real login of the browser app (public, PKCE), its tokens fetched from its origin.
     let attempt = s.rp.attempt(&[], true, &[]);
     let code = full_login(&s.app, &s.browser, &s.rp, &mut s.alice, ALICE, &attempt).await;
