@@ -176,6 +176,10 @@ impl Application {
                 MAX_CONFIRM_TIMEOUT_SECS + state.config.http.request_timeout_secs,
             )))
             .with_state(state.clone())
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                crate::oidc::cors::client_based,
+            ))
             .layer(axum::middleware::map_response(crate::web::security_headers))
             .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
             // A bug that panics answers an opaque 500 instead of dropping the connection.

@@ -3,6 +3,7 @@
 pub mod authorize;
 pub mod claims;
 pub mod client_auth;
+pub mod cors;
 pub mod discovery;
 pub mod error;
 pub mod hint;
@@ -109,8 +110,10 @@ impl Oidc {
     }
 }
 
+/// The endpoints. `/token`, `/userinfo` and `/revoke` get their client-based CORS from
+/// [`cors::client_based`], layered over the whole router in `startup` (it needs the state).
 pub fn router() -> Router<AppState> {
-    Router::new()
+    let public = Router::new()
         .route(
             "/.well-known/openid-configuration",
             get(discovery::discovery),
@@ -120,6 +123,9 @@ pub fn router() -> Router<AppState> {
             get(discovery::discovery),
         )
         .route("/jwks", get(discovery::jwks))
+        .layer(cors::public());
+    Router::new()
+        .merge(public)
         .route(
             "/authorize",
             get(authorize::authorize_get).post(authorize::authorize_post),

@@ -180,7 +180,23 @@ fn loopback_match(registered: &str, asked: &str) -> bool {
     asked.set_port(registered.port()).is_ok() && asked == registered
 }
 
+/// The web origin (RFC 6454) of a redirect URI, as a browser sends it in `Origin`
+/// (`https://app.example`, default port left out); none for an app's own scheme.
+pub fn web_origin(uri: &str) -> Option<String> {
+    let origin = Url::parse(uri).ok()?.origin();
+    origin.is_tuple().then(|| origin.ascii_serialization())
+}
+
 impl Client {
+    /// Whether `origin` is the web origin of one of the client's redirect URIs: a browser
+    /// app served from there may call the token, userinfo and revocation endpoints (CORS).
+    pub fn has_web_origin(&self, origin: &str) -> bool {
+        self.settings
+            .redirect_uris
+            .iter()
+            .any(|uri| web_origin(uri).as_deref() == Some(origin))
+    }
+
     /// Whether `uri` is one of the client's redirect URIs: the same string, or a loopback
     /// IP-literal one with another port.
     pub fn accepts_redirect_uri(&self, uri: &str) -> bool {
@@ -351,6 +367,23 @@ impl Store {
         rows.iter().map(Client::from_row).collect()
     }
 
+    /// Whether `origin` is the web origin of some client's redirect URIs. Reads every
+    /// client's redirect URIs: clients are registered by an operator, so they are few.
+    pub async fn is_client_origin(&self, origin: &str) -> Result<bool, sqlx::Error> {
+        let rows = sqlx::query("SELECT redirect_uris FROM clients")
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().any(|row| {
+            row.try_get::<String, _>("redirect_uris")
+                .ok()
+                .and_then(|json| serde_json::from_str::<Vec<String>>(&json).ok())
+                .is_some_and(|uris| {
+                    uris.iter()
+                        .any(|uri| web_origin(uri).as_deref() == Some(origin))
+                })
+        }))
+    }
+
     pub async fn remove_client(&self, client_id: &str) -> Result<(), ClientError> {
         let done = sqlx::query("DELETE FROM clients WHERE id = $1")
             .bind(client_id)
@@ -438,6 +471,31 @@ mod tests {
     }
 
     #[test]
+    fn web_origins_are_as_browsers_send_them() {
+        for (uri, origin) in [
+            ("https://app.example/cb?x=1", Some("https://app.example")),
+            ("https://App.Example:443/cb", Some("https://app.example")),
+            (
+                "https://app.example:8443/cb",
+                Some("https://app.example:8443"),
+            ),
+            ("http://127.0.0.1:9000/cb", Some("http://127.0.0.1:9000")),
+            ("http://[::1]/cb", Some("http://[::1]")),
+            ("org.example.app:/cb", None),
+        ] {
+            assert_eq!(web_origin(uri).as_deref(), origin, "{uri}");
+        }
+        let client = Client::builtin(
+            "c",
+            ClientSettings::new("App", vec!["org.example.app:/cb".into()]),
+        );
+        assert!(
+            !client.has_web_origin("null"),
+            "an opaque origin is nobody's"
+        );
+    }
+
+    #[test]
     fn redirect_uri_rules() {
         for ok in [
             "https://app.example/cb",
@@ -505,6 +563,14 @@ mod tests {
         let client = store.client(&creds.client_id).await.unwrap().unwrap();
         assert!(client.secret_matches(fresh.client_secret.as_deref().unwrap()));
         settings_rejects_unknown_scopes();
+        assert!(store
+            .is_client_origin("https://wiki.example")
+            .await
+            .unwrap());
+        assert!(!store
+            .is_client_origin("https://wiki.example:8443")
+            .await
+            .unwrap());
 
         store.remove_client(&creds.client_id).await.unwrap();
         assert!(store.client(&creds.client_id).await.unwrap().is_none());

@@ -285,3 +285,234 @@ async fn the_claims_parameter_stays_within_the_clients_scopes() {
     assert!(consent_url.ends_with("/consent"), "{consent_url}");
     assert!(html.contains("Your user name, alice"), "{html}");
 }
+
+/// The `access-control-*` headers of a response, and `vary`, for the CORS checks.
+fn cors_headers(response: &reqwest::Response) -> (Option<String>, String) {
+    let headers = response.headers();
+    assert!(
+        !headers.contains_key("access-control-allow-credentials"),
+        "never with credentials: {headers:?}"
+    );
+    let allow = headers
+        .get("access-control-allow-origin")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let vary = headers
+        .get_all("vary")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_lowercase())
+        .collect::<Vec<_>>()
+        .join(", ");
+    (allow, vary)
+}
+
+/// Discovery, RFC 8414 metadata and the JWKS are public: a browser app on any origin reads
+/// them (and a GET preflight passes), without credentials.
+#[tokio::test]
+async fn browser_apps_on_any_origin_read_discovery_and_the_keys() {
+    let s = setup(site(), &[]).await;
+    let http = reqwest::Client::new();
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+        "/jwks",
+    ] {
+        for origin in ["https://anywhere.example", "http://127.0.0.1:5173"] {
+            let response = http
+                .get(s.app.url(path))
+                .header("origin", origin)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            assert_eq!(cors_headers(&response).0.as_deref(), Some("*"), "{path}");
+            assert!(response.headers().contains_key("x-frame-options"));
+        }
+        let preflight = http
+            .request(reqwest::Method::OPTIONS, s.app.url(path))
+            .header("origin", "https://anywhere.example")
+            .header("access-control-request-method", "GET")
+            .send()
+            .await
+            .unwrap();
+        assert!(preflight.status().is_success(), "{path}");
+        assert_eq!(cors_headers(&preflight).0.as_deref(), Some("*"), "{path}");
+    }
+}
+
+/// `/token`, `/userinfo` and `/revoke` answer a browser app only on the web origins of
+/// its client's redirect URIs (for `/userinfo`, the client of the token), errors included
+/// so that the app can read them; preflights pass for the origins of registered clients.
+/// Never with credentials; requests without `Origin` (server-side RPs) are as before.
+#[tokio::test]
+async fn token_userinfo_and_revoke_answer_only_the_clients_own_origins() {
+    const OWN: &str = "https://rp.example";
+    const OTHER: &str = "https://other.example";
+    const NOBODY: &str = "https://evil.example";
+    let mut spa = site();
+    spa.public = true;
+    let mut s = setup(spa, &[]).await;
+    s.app
+        .add_client(ClientSettings::new(
+            "Other",
+            vec![format!("{OTHER}/callback")],
+        ))
+        .await;
+    let http = reqwest::Client::new();
+    let client_id = s.rp.client.client_id().to_string();
+
+    // Preflights: the origin of some client passes, others get nothing.
+    for (path, methods) in [
+        ("/token", "POST"),
+        ("/revoke", "POST"),
+        ("/userinfo", "GET"),
+    ] {
+        for origin in [OWN, OTHER, NOBODY] {
+            let preflight = http
+                .request(reqwest::Method::OPTIONS, s.app.url(path))
+                .header("origin", origin)
+                .header("access-control-request-method", methods)
+                .header(
+                    "access-control-request-headers",
+                    "authorization, content-type",
+                )
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                preflight.status().is_success(),
+                "{path} {origin}: {preflight:?}"
+            );
+            let (allow, vary) = cors_headers(&preflight);
+            if origin == NOBODY {
+                assert_eq!(allow, None, "{path} from an unregistered origin");
+                continue;
+            }
+            assert_eq!(allow.as_deref(), Some(origin), "{path}");
+            assert!(vary.contains("origin"), "{vary}");
+            let header = |name: &str| preflight.headers()[name].to_str().unwrap().to_lowercase();
+            assert!(header("access-control-allow-methods").contains(&methods.to_lowercase()));
+            let allowed = header("access-control-allow-headers");
+            assert!(allowed.contains("authorization") && allowed.contains("content-type"));
+        }
+    }
+
+    // Errors: readable by the client's own origin only; an unknown client's error by the
+    // origin of any client (it says nothing about one), by no other.
+    let any_verifier = "x".repeat(43);
+    let bad_code = [
+        ("grant_type", "authorization_code"),
+        ("code", "no-such-code"),
+        ("redirect_uri", REDIRECT_URI),
+        ("client_id", client_id.as_str()),
+        ("code_verifier", any_verifier.as_str()),
+    ];
+    for (origin, want) in [(OWN, Some(OWN)), (OTHER, None), (NOBODY, None)] {
+        let response = http
+            .post(s.app.url("/token"))
+            .header("origin", origin)
+            .form(&bad_code)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+        let (allow, vary) = cors_headers(&response);
+        assert_eq!(allow.as_deref(), want, "/token error from {origin}");
+        assert!(vary.contains("origin"), "{vary}");
+    }
+    for (origin, want) in [(OTHER, Some(OTHER)), (NOBODY, None)] {
+        let response = http
+            .post(s.app.url("/token"))
+            .header("origin", origin)
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("client_id", "nobody"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+        assert_eq!(cors_headers(&response).0.as_deref(), want, "{origin}");
+    }
+
+    // The body read to find the client is bounded as the endpoint's own read is.
+    let response = http
+        .post(s.app.url("/token"))
+        .header("origin", OWN)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("client_id={client_id}&x={}", "y".repeat(100_000)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+
+    // A real login of the browser app (public, PKCE), its tokens fetched from its origin.
+    let attempt = s.rp.attempt(&[], true, &[]);
+    let code = full_login(&s.app, &s.browser, &s.rp, &mut s.alice, ALICE, &attempt).await;
+    let verifier = attempt.verifier.unwrap().secret().to_owned();
+    let response = http
+        .post(s.app.url("/token"))
+        .header("origin", OWN)
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT_URI),
+            ("client_id", client_id.as_str()),
+            ("code_verifier", verifier.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(cors_headers(&response).0.as_deref(), Some(OWN));
+    assert!(response.headers().contains_key("x-frame-options"));
+    let tokens: serde_json::Value = response.json().await.unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+
+    // UserInfo: the token's client decides.
+    for (origin, want) in [(Some(OWN), Some(OWN)), (Some(OTHER), None), (None, None)] {
+        let mut request = http.get(s.app.url("/userinfo")).bearer_auth(access);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(cors_headers(&response).0.as_deref(), want, "{origin:?}");
+    }
+    let response = http
+        .post(s.app.url("/userinfo"))
+        .header("origin", OWN)
+        .form(&[("access_token", access)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(cors_headers(&response).0.as_deref(), Some(OWN));
+
+    // Revocation: the client named decides.
+    for (origin, want) in [(OTHER, None), (OWN, Some(OWN))] {
+        let response = http
+            .post(s.app.url("/revoke"))
+            .header("origin", origin)
+            .form(&[("token", access), ("client_id", client_id.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(cors_headers(&response).0.as_deref(), want, "{origin}");
+    }
+    // The revoked token's error is readable, with its WWW-Authenticate.
+    let response = http
+        .get(s.app.url("/userinfo"))
+        .header("origin", OWN)
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(cors_headers(&response).0.as_deref(), Some(OWN));
+    let exposed = response.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(exposed.contains("www-authenticate"), "{exposed}");
+}
