@@ -10,7 +10,7 @@ use axum::Router;
 use jid::BareJid;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -36,6 +36,9 @@ pub struct Application {
     router: Router,
     state: AppState,
     component: JoinHandle<()>,
+    /// Periodic work (purges, key reloads, the cluster's listeners): awaited at shutdown,
+    /// so that nothing still writes when the database is closed.
+    background: JoinSet<()>,
     shutdown: watch::Sender<bool>,
     /// Held while serving: a second server on the same SQLite file refuses to start.
     _instance_lock: Option<std::fs::File>,
@@ -94,7 +97,8 @@ impl Application {
             .context("[xmpp] component_jid is not a valid JID")?;
         let (confirmer, outbox) = Confirmer::new(service_jid, &config.limits, metrics.clone());
         let (shutdown, shutdown_rx) = watch::channel(false);
-        tokio::spawn(purge_periodically(
+        let mut background = JoinSet::new();
+        background.spawn(purge_periodically(
             store.clone(),
             clock.clone(),
             config.limits.known_device_ttl_secs as i64,
@@ -111,11 +115,12 @@ impl Application {
                     outbox,
                     oidc.clone(),
                     shutdown_rx.clone(),
+                    &mut background,
                 );
                 (Dispatcher::Cluster { confirmer, cluster }, task)
             }
             None => {
-                tokio::spawn(reload_keys_periodically(
+                background.spawn(reload_keys_periodically(
                     oidc.clone(),
                     config.keys_dir.clone(),
                     clock.clone(),
@@ -200,6 +205,7 @@ impl Application {
             router,
             state,
             component,
+            background,
             shutdown,
             _instance_lock: instance_lock,
         })
@@ -232,9 +238,26 @@ impl Application {
         .await;
         let _ = self.shutdown.send(true);
         let _ = self.component.await;
+        let mut background = self.background;
+        if tokio::time::timeout(BACKGROUND_GRACE, async {
+            while background.join_next().await.is_some() {}
+        })
+        .await
+        .is_err()
+        {
+            tracing::warn!("background work still running after {BACKGROUND_GRACE:?}; stopping it");
+            background.shutdown().await;
+        }
+        if let Some(cluster) = self.state.dispatcher.cluster() {
+            cluster.close().await;
+        }
+        self.state.store.close().await;
         Ok(())
     }
 }
+
+/// What a purge or key reload under way gets to finish at shutdown.
+const BACKGROUND_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Keys that vanished (an unmounted volume, a wrong path) are never replaced silently:
 /// every token they signed would stop verifying.

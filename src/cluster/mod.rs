@@ -26,6 +26,7 @@ use anyhow::Context;
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use sqlx::Row;
 use tokio::sync::{oneshot, watch, Notify};
+use tokio::task::JoinSet;
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -170,10 +171,11 @@ impl Cluster {
         outbox: Outbox,
         oidc: Arc<Oidc>,
         shutdown: watch::Receiver<bool>,
+        background: &mut JoinSet<()>,
     ) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(listen(self.clone(), confirmer.clone(), shutdown.clone()));
-        tokio::spawn(poll(self.clone(), shutdown.clone()));
-        tokio::spawn(keys::reload_on_change(
+        background.spawn(listen(self.clone(), confirmer.clone(), shutdown.clone()));
+        background.spawn(poll(self.clone(), shutdown.clone()));
+        background.spawn(keys::reload_on_change(
             self.clone(),
             oidc,
             config.oidc.id_token_ttl_secs as i64,
@@ -187,6 +189,11 @@ impl Cluster {
             outbox,
             shutdown,
         ))
+    }
+
+    /// Closes the cluster's connections, once its tasks have stopped.
+    pub async fn close(&self) {
+        self.pool.close().await;
     }
 
     pub fn is_leader(&self) -> bool {

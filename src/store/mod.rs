@@ -128,6 +128,12 @@ impl Store {
         }
     }
 
+    /// Closes every connection (SQLite then checkpoints and removes its -wal file), once
+    /// nothing needs the database any more.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }

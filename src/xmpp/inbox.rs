@@ -81,6 +81,8 @@ async fn record_later(app: AppState, decision: Decision) {
             .await
         {
             Ok(()) => return,
+            // The server is stopping: the answer cannot be recorded any more.
+            Err(sqlx::Error::PoolClosed) => return,
             Err(e) if attempt == 30 => {
                 tracing::error!(error = %e, "cannot record the answer to a confirmation request");
             }

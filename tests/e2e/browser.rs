@@ -163,6 +163,14 @@ impl Browser {
             .post(login_url, &[("jid", jid), ("csrf", &csrf)])
             .await
             .page();
+        // A page that did not send (a limit, the link down) fails here, with the page,
+        // instead of after a long wait for a request that never comes.
+        assert!(
+            ["data-status=\"sent\"", "data-status=\"accepted\""]
+                .iter()
+                .any(|status| wait_html.contains(status)),
+            "the request was not sent:\n{wait_html}"
+        );
         let request = user.next_request().await;
         assert!(
             wait_html.contains(&request.code),

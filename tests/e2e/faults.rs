@@ -657,3 +657,33 @@ async fn rotated_keys_are_picked_up_and_lost_keys_refused() {
     let made_up = std::fs::read_dir(&keys_dir).map(|d| d.count()).unwrap_or(0);
     assert_eq!(made_up, 0, "no key was made up");
 }
+
+/// A stopped server has finished its background work and closed the database, even while
+/// something else still holds a handle on it: SQLite has checkpointed and removed its
+/// write-ahead log, so the file alone is a complete copy.
+#[tokio::test]
+async fn a_stopped_server_has_released_its_database() {
+    let prosody = Prosody::start().await;
+    let app = crate::helpers::spawn_app(&prosody).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let status = http.get(app.authorize_url()).send().await.unwrap().status();
+    assert_eq!(status.as_u16(), 303, "a login flow is written");
+    let db = app
+        .env()
+        .iter()
+        .find(|(k, _)| k == "JIDCONNECT_DATABASE_URL")
+        .map(|(_, v)| v.trim_start_matches("sqlite://").to_owned())
+        .unwrap();
+    let wal = std::path::PathBuf::from(format!("{db}-wal"));
+    assert!(wal.exists(), "SQLite writes ahead while serving");
+    let still_held = app.state.clone();
+    let _dir = app.stop_keeping_files().await;
+    assert!(
+        !wal.exists(),
+        "the write-ahead log is still open after the server stopped"
+    );
+    drop(still_held);
+}

@@ -306,10 +306,14 @@ async fn readme_django_backend_for_the_auth_api() {
     let app = spawn_app(&prosody).await;
     let _alice = XmppUser::login(&prosody, "alice", "pc", Client::Xep0070, "accept").await;
     let _bob = XmppUser::login(&prosody, "bob", "pc", Client::Xep0070, "deny").await;
-    let url = format!(
-        "http://{}:{}@{}/auth",
-        app.client_id, app.client_secret, app.addr
-    );
+    // The README's site names itself `my.site`: its client has a redirect URI there.
+    let (id, secret) = app
+        .add_client(ClientSettings::new(
+            "My Site",
+            vec!["https://my.site/accounts/oidc/callback/".into()],
+        ))
+        .await;
+    let url = format!("http://{id}:{secret}@{}/auth", app.addr);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let run = |jid: &'static str| {
         tokio::process::Command::new("python3")

@@ -84,10 +84,10 @@ class User(slixmpp.ClientXMPP):
             # to a presence whose `from` is set (it looks them up by that JID).
             await self.plugin["xep_0115"].update_caps(self.boundjid.full, broadcast=False)
         self.send_presence(pfrom=self.boundjid.full)
-        try:
-            await asyncio.wait_for(echoed, 5)
-        except asyncio.TimeoutError:
-            pass
+        # No timeout of its own: on a loaded machine the echo can take long, and going
+        # "online" early lets a request miss this resource. The test's wait for "online"
+        # bounds it.
+        await echoed
         self.del_event_handler("presence_available", on_presence)
         emit(event="online", jid=str(self.boundjid))
 
