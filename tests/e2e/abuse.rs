@@ -130,6 +130,9 @@ async fn prompt_bombing_one_jid_one_domain_one_ip() {
         "one IP:     {PAGE_ATTEMPTS} attempted, {sent} stanzas sent, {refused} refused (429 page)"
     );
     let allowed = 20 + refilled(20, started);
-    assert!((20..=allowed).contains(&sent), "ip_per_minute = 20, sent {sent}");
+    assert!(
+        (20..=allowed).contains(&sent),
+        "ip_per_minute = 20, sent {sent}"
+    );
     assert_eq!(refused, PAGE_ATTEMPTS - sent as usize);
 }
