@@ -10,6 +10,7 @@ mod cluster;
 mod compat_api;
 mod deploy;
 mod faults;
+mod fuzz;
 mod hardening;
 mod helpers;
 mod integrations;
