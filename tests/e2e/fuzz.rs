@@ -696,6 +696,8 @@ fn near_miss(uri: &str, m: usize) -> String {
 struct Registry {
     issuer: String,
     clients: Vec<(String, Vec<String>)>,
+    /// The ids of public clients (PKCE required).
+    public: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -874,17 +876,81 @@ fn check_authorize(
             }
         }
         ([], [_]) if !session => return fail(format!("a code without a session: {target}")),
-        ([], [_]) => {}
+        ([], [_]) => {
+            if let Err(skipped) = passes_pipeline(registry, params) {
+                return fail(format!("a code for a request that {skipped}: {target}"));
+            }
+        }
         _ => return fail(format!("not one error or one code: {target}")),
     }
     Ok(())
 }
 
-/// The token endpoint's answer; `issuable` when the request carried a fresh code or a
-/// refresh token, `basic` when it had an Authorization header.
+/// The first non-empty value of `name`, as OAuth reads parameters (RFC 6749 §3.1).
+fn first<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, v)| k == name && !v.is_empty())
+        .map(|(_, v)| v.as_str())
+}
+
+/// Whether a request repeats or oversizes a parameter (refused by every endpoint).
+fn repeated_or_oversized(params: &[(String, String)]) -> Result<(), String> {
+    let mut seen: Vec<&str> = vec![];
+    for (k, v) in params.iter().filter(|(_, v)| !v.is_empty()) {
+        if seen.contains(&k.as_str()) {
+            return Err(format!("repeats {k}"));
+        }
+        if v.len() > 4096 {
+            return Err(format!("has an oversized {k}"));
+        }
+        seen.push(k);
+    }
+    Ok(())
+}
+
+/// What an authorization request must have for a code: OK, or what it lacks.
+fn passes_pipeline(registry: &Registry, params: &[(String, String)]) -> Result<(), String> {
+    repeated_or_oversized(params)?;
+    if first(params, "response_type") != Some("code") {
+        return Err("is not response_type=code".into());
+    }
+    if !first(params, "scope").is_some_and(|s| s.split_whitespace().any(|s| s == "openid")) {
+        return Err("lacks the openid scope".into());
+    }
+    for name in ["request", "request_uri"] {
+        if first(params, name).is_some() {
+            return Err(format!("has {name}"));
+        }
+    }
+    if !matches!(first(params, "response_mode"), None | Some("query")) {
+        return Err("asks for another response_mode".into());
+    }
+    let prompt = first(params, "prompt").unwrap_or_default();
+    if prompt
+        .split_whitespace()
+        .any(|p| p == "login" || p == "consent")
+    {
+        return Err(format!("has prompt={prompt}"));
+    }
+    let challenge = first(params, "code_challenge");
+    let method = first(params, "code_challenge_method");
+    let public =
+        first(params, "client_id").is_some_and(|id| registry.public.iter().any(|p| p == id));
+    match (challenge, method) {
+        (None, None) if public => return Err("lacks PKCE for a public client".into()),
+        (None, None) => {}
+        (Some(c), Some("S256")) if c.len() == 43 => {}
+        _ => return Err("has a bad PKCE challenge".into()),
+    }
+    Ok(())
+}
+
+/// The token endpoint's answer. `entitled`: whether the request may get tokens (or why
+/// not); `basic` when it had an Authorization header.
 fn check_token(
     got: &Observed,
-    issuable: bool,
+    entitled: Result<(), String>,
     basic: bool,
     well_formed: bool,
 ) -> Result<(), TestCaseError> {
@@ -913,11 +979,8 @@ fn check_token(
         if got.cache_control.as_deref() != Some("no-store") {
             return fail("tokens without Cache-Control: no-store".into());
         }
-        if !issuable {
-            return fail(format!(
-                "tokens without a fresh code or refresh token: {}",
-                got.body
-            ));
+        if let Err(why) = entitled {
+            return fail(format!("tokens for a request that {why}: {}", got.body));
         }
         return Ok(());
     }
@@ -1026,6 +1089,7 @@ async fn start() -> (Prosody, TestApp, Arc<Fuzz>) {
     );
     let registry = Registry {
         issuer: app.issuer(),
+        public: vec![app_id.clone()],
         clients: vec![
             (
                 rp_id,
@@ -1058,6 +1122,14 @@ async fn start() -> (Prosody, TestApp, Arc<Fuzz>) {
         outcomes: Mutex::default(),
     };
     (prosody, app, Arc::new(fuzz))
+}
+
+/// As the server reads a Basic user or password (RFC 6749 §2.3.1).
+fn form_decoded(value: &str) -> String {
+    url::form_urlencoded::parse(format!("x={value}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
 }
 
 fn s256(verifier: &str) -> String {
@@ -1110,7 +1182,11 @@ impl Fuzz {
             .extend_pairs(&resolved)
             .finish();
         encoded.push_str(tail);
-        (resolved, encoded)
+        // What the server reads: the pairs of the whole string, tail included.
+        let sent = url::form_urlencoded::parse(encoded.as_bytes())
+            .into_owned()
+            .collect();
+        (sent, encoded)
     }
 
     async fn observe(&self, request: reqwest::RequestBuilder) -> Result<Observed, TestCaseError> {
@@ -1251,6 +1327,94 @@ impl Fuzz {
         code.ok_or_else(|| TestCaseError::fail(format!("no code minted: {got:?}")))
     }
 
+    /// Whether a token request may get tokens: the model of the token endpoint.
+    fn entitled(
+        &self,
+        case: &TokenCase,
+        code: Option<&str>,
+        params: &[(String, String)],
+        basic: bool,
+        basic_credentials: Option<(String, String)>,
+    ) -> Result<(), String> {
+        if CONTENT_TYPES[case.content_type].is_none() || case.content_type >= 3 {
+            return Err("is not a form".into());
+        }
+        repeated_or_oversized(params)?;
+        // Who the client is, and whether it proved it.
+        let (client_id, secret) = match (basic, basic_credentials) {
+            (true, None) => return Err("has a malformed Authorization header".into()),
+            (true, Some((id, secret))) => {
+                if first(params, "client_secret").is_some() {
+                    return Err("authenticates twice".into());
+                }
+                if first(params, "client_id").is_some_and(|body| body != id) {
+                    return Err("names two clients".into());
+                }
+                (id, Some(secret))
+            }
+            (false, _) => (
+                first(params, "client_id").unwrap_or_default().to_owned(),
+                first(params, "client_secret").map(str::to_owned),
+            ),
+        };
+        let Some(client) = self
+            .registry
+            .clients
+            .iter()
+            .position(|(id, _)| *id == client_id)
+        else {
+            return Err(format!("names no registered client ({client_id:?})"));
+        };
+        let proven = match client {
+            1 => secret.is_none(),
+            _ => secret.as_deref() == Some(self.secrets[client].as_str()),
+        };
+        if !proven {
+            return Err("does not authenticate the client".into());
+        }
+        match first(params, "grant_type") {
+            Some("authorization_code") => {
+                let Some((minted_for, pkce)) = case.mint else {
+                    return Err("has no fresh code".into());
+                };
+                if code.is_none() || first(params, "code") != code {
+                    return Err("has no fresh code".into());
+                }
+                if client != minted_for {
+                    return Err("redeems another client's code".into());
+                }
+                if first(params, "redirect_uri")
+                    != Some(self.registry.clients[client].1[0].as_str())
+                {
+                    return Err("has another redirect_uri".into());
+                }
+                let verifier = first(params, "code_verifier");
+                if pkce && verifier != Some(case.verifier.as_str()) {
+                    return Err("has the wrong code_verifier".into());
+                }
+                if !pkce && verifier.is_some() {
+                    return Err("has a code_verifier without a challenge".into());
+                }
+                Ok(())
+            }
+            Some("refresh_token") => {
+                let presented = first(params, "refresh_token").unwrap_or_default();
+                if client != 0
+                    || !self
+                        .refresh_tokens
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .any(|t| t == presented)
+                {
+                    return Err("has no refresh token of this client".into());
+                }
+                Ok(())
+            }
+            _ => Err("has no supported grant_type".into()),
+        }
+    }
+
     async fn token(&self, case: &TokenCase) -> Result<(), TestCaseError> {
         // The brake on failed client authentication would soon answer every case with 429.
         *self.state.auth_failures() = AuthFailures::default();
@@ -1258,7 +1422,7 @@ impl Fuzz {
             Some((client, pkce)) => Some(self.mint(client, pkce, &case.verifier).await?),
             None => None,
         };
-        let (_, encoded) = self.encode(
+        let (sent, encoded) = self.encode(
             &case.params,
             &case.raw_tail,
             &case.verifier,
@@ -1270,11 +1434,16 @@ impl Fuzz {
         )
         .body(encoded);
         let basic = !matches!(case.auth, Auth::None);
+        let mut basic_credentials = None;
         match &case.auth {
             Auth::None => {}
             Auth::Basic(id, secret) => {
                 let id = self.resolve(id, &case.verifier, None);
                 let secret = self.resolve(secret, &case.verifier, None);
+                let raw = format!("{id}:{secret}");
+                let (user, password) = raw.split_once(':').unwrap();
+                basic_credentials = Some((form_decoded(user), form_decoded(password)))
+                    .filter(|(u, p)| u.len() <= 255 && p.len() <= 255);
                 let credentials =
                     base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
                 request = request.header("authorization", format!("Basic {credentials}"));
@@ -1283,10 +1452,8 @@ impl Fuzz {
         }
         let got = self.observe(request).await?;
         self.count(&got);
-        let uses = |wanted: fn(&V) -> bool| case.params.iter().any(|(_, v)| wanted(v));
-        let issuable = (code.is_some() && uses(|v| matches!(v, V::FreshCode)))
-            || uses(|v| matches!(v, V::RefreshToken));
-        check_token(&got, issuable, basic, case.well_formed)?;
+        let entitled = self.entitled(case, code.as_deref(), &sent, basic, basic_credentials);
+        check_token(&got, entitled, basic, case.well_formed)?;
         if got.status == 200 {
             let body: Value = serde_json::from_str(&got.body).unwrap();
             if let Some(refresh) = body["refresh_token"].as_str() {
@@ -1368,18 +1535,33 @@ fn the_oracles_catch_wrong_answers() {
             ("rp".into(), vec!["https://rp.example/cb?tenant=1".into()]),
             ("app".into(), vec!["http://127.0.0.1/cb".into()]),
         ],
+        public: vec!["app".into()],
     };
     let params = |client: &str, uri: &str| -> Vec<(String, String)> {
         vec![
             ("client_id".into(), client.into()),
             ("redirect_uri".into(), uri.into()),
             ("state".into(), "s".into()),
+            ("response_type".into(), "code".into()),
+            ("scope".into(), "openid".into()),
+            ("code_challenge".into(), s256(&"v".repeat(43))),
+            ("code_challenge_method".into(), "S256".into()),
         ]
     };
     let redirect = |location: &str| Observed {
         status: 303,
         location: Some(location.into()),
         ..Observed::default()
+    };
+    let with = |params: &[(String, String)], name: &str, value: &str| {
+        let mut params = params.to_vec();
+        params.push((name.into(), value.into()));
+        params
+    };
+    let without = |params: &[(String, String)], name: &str| {
+        let mut params = params.to_vec();
+        params.retain(|(k, _)| k != name);
+        params
     };
     let rp = params("rp", "https://rp.example/cb?tenant=1");
     let good = "https://rp.example/cb?tenant=1&error=invalid_request&state=s&iss=http%3A%2F%2F127.0.0.1%3A1";
@@ -1412,6 +1594,16 @@ fn the_oracles_catch_wrong_answers() {
         ),
         (rp.clone(), false, good.replace("state=s", "state=t")),
         (app.clone(), false, looped.to_owned()),
+        // A code for a request the pipeline must refuse.
+        (without(&app, "code_challenge"), true, looped.to_owned()),
+        (with(&app, "prompt", "login"), true, looped.to_owned()),
+        (with(&app, "scope", "profile"), true, looped.to_owned()),
+        (
+            with(&app, "request_uri", "https://evil.example/r"),
+            true,
+            looped.to_owned(),
+        ),
+        (with(&app, "client_id", "app"), true, looped.to_owned()),
         // Elsewhere on the provider.
         (rp.clone(), false, "/admin".to_owned()),
         (
@@ -1460,10 +1652,12 @@ fn the_oracles_catch_wrong_answers() {
         200,
         r#"{"access_token":"a","id_token":"i","token_type":"Bearer"}"#,
     );
-    check_token(&tokens, true, false, true).unwrap();
+    let entitled = || Ok(());
+    let not = || Err("is wrong".to_owned());
+    check_token(&tokens, entitled(), false, true).unwrap();
     check_token(
         &json(400, r#"{"error":"invalid_grant"}"#),
-        true,
+        entitled(),
         false,
         false,
     )
@@ -1472,7 +1666,7 @@ fn the_oracles_catch_wrong_answers() {
         www_authenticate: true,
         ..json(401, r#"{"error":"invalid_client"}"#)
     };
-    check_token(&challenged, false, true, false).unwrap();
+    check_token(&challenged, not(), true, false).unwrap();
     let wrong = [
         (tokens.clone(), false, false),
         (json(500, r#"{"error":"server_error"}"#), false, false),
@@ -1485,13 +1679,19 @@ fn the_oracles_catch_wrong_answers() {
     ];
     for (got, issuable, basic) in wrong {
         assert!(
-            check_token(&got, issuable, basic, false).is_err(),
+            check_token(
+                &got,
+                if issuable { entitled() } else { not() },
+                basic,
+                false
+            )
+            .is_err(),
             "{got:?} passed"
         );
     }
     assert!(check_token(
         &json(400, r#"{"error":"invalid_grant"}"#),
-        true,
+        entitled(),
         false,
         true
     )
