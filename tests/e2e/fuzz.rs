@@ -460,17 +460,27 @@ fn verifier() -> BoxedStrategy<String> {
     "[A-Za-z0-9._~-]{43,64}".boxed()
 }
 
-fn well_formed_authorize(client: usize, index: usize, state: String) -> Vec<(String, V)> {
-    vec![
+/// A request as the client's registration allows; without PKCE if `!pkce` (not
+/// well-formed for the public client).
+fn well_formed_authorize(
+    client: usize,
+    index: usize,
+    state: String,
+    pkce: bool,
+) -> Vec<(String, V)> {
+    let mut params = vec![
         ("client_id".into(), V::ClientId(client)),
         ("redirect_uri".into(), V::Redirect(client, index)),
         ("response_type".into(), V::Lit("code".into())),
         ("scope".into(), V::Lit("openid".into())),
         ("state".into(), V::Lit(state)),
         ("nonce".into(), V::Lit("n-0S6_WzA2Mj".into())),
-        ("code_challenge".into(), V::Challenge),
-        ("code_challenge_method".into(), V::Lit("S256".into())),
-    ]
+    ];
+    if pkce {
+        params.push(("code_challenge".into(), V::Challenge));
+        params.push(("code_challenge_method".into(), V::Lit("S256".into())));
+    }
+    params
 }
 
 fn cookies() -> BoxedStrategy<Cookies> {
@@ -496,27 +506,32 @@ fn authorize_case() -> BoxedStrategy<AuthorizeCase> {
         cookies(),
         verifier(),
     );
-    let base = (0usize..3, 0usize..3, "[ -~]{0,24}");
+    let base = (
+        0usize..3,
+        0usize..3,
+        "[ -~]{0,24}",
+        prop::bool::weighted(0.75),
+    );
     prop_oneof![
         // Well-formed: GET or form POST, nothing added.
         1 => (any::<bool>(), cookies(), verifier(), base.clone()).prop_map(
-            |(post, cookies, verifier, (c, k, state))| AuthorizeCase {
+            |(post, cookies, verifier, (c, k, state, pkce))| AuthorizeCase {
                 post,
                 content_type: 0,
-                params: well_formed_authorize(c, k, state),
+                params: well_formed_authorize(c, k, state, pkce),
                 raw_tail: String::new(),
                 cookies,
                 verifier,
-                well_formed: true,
+                well_formed: pkce || c != 1,
             }
         ),
         // Well-formed, then edited.
         3 => (shape.clone(), base, edits(AUTHORIZE_PARAMS, authorize_value)).prop_map(
-            |((post, content_type, raw_tail, cookies, verifier), (c, k, state), edits)| {
+            |((post, content_type, raw_tail, cookies, verifier), (c, k, state, pkce), edits)| {
                 AuthorizeCase {
                     post,
                     content_type,
-                    params: apply(well_formed_authorize(c, k, state), &edits),
+                    params: apply(well_formed_authorize(c, k, state, pkce), &edits),
                     raw_tail,
                     cookies,
                     verifier,
