@@ -60,7 +60,9 @@ pub async fn authenticate(
         .or_else(|| basic_credentials(headers).map(|(id, _)| id))
         .unwrap_or_default();
     if key.len() > MAX_CREDENTIAL_LEN {
-        return Err(invalid_client("client_id is too long", false));
+        // RFC 6749 §5.2: a client that sent an Authorization header gets the challenge.
+        let basic = headers.contains_key(header::AUTHORIZATION);
+        return Err(invalid_client("client_id is too long", basic));
     }
     if let Some(wait) = app.auth_failures().wait(&key, ip, Instant::now()) {
         return Err(OAuthError {

@@ -11,6 +11,7 @@ mod compat_api;
 mod deploy;
 mod dos;
 mod faults;
+mod fuzz;
 mod hardening;
 mod helpers;
 mod integrations;

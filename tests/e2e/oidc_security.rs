@@ -212,6 +212,21 @@ async fn token_endpoint_errors_follow_rfc6749() {
     let (status, error, _, _) =
         post(None, &[("grant_type", "authorization_code"), ("code", "x")]).await;
     assert_eq!((status, error.as_str()), (401, "invalid_client"));
+    // Found by fuzz::any_token_request_gets_tokens_or_an_rfc6749_error: a body client_id
+    // too long to check, next to HTTP Basic, still gets the Basic challenge.
+    let long_id = "c".repeat(256);
+    let (status, error, challenge, _) = post(
+        Some((&id, &secret)),
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &long_id),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, error.as_str(), challenge),
+        (401, "invalid_client", true)
+    );
     let (status, error, _, _) = post(
         Some((&id, &secret)),
         &[
