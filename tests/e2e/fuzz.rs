@@ -1097,10 +1097,12 @@ async fn start() -> (Prosody, TestApp, Arc<Fuzz>) {
         .unwrap();
     let id_token = tokens["id_token"].as_str().expect("an ID token").to_owned();
     let refresh = tokens["refresh_token"].as_str().expect("a refresh token");
+    // The test app's issuer is http: the cookies have no `__Host-` prefix.
+    let (session, browser_binding) = (SESSION_COOKIE.on(false), BROWSER_COOKIE.on(false));
     let session_cookies = format!(
-        "{SESSION_COOKIE}={}; {BROWSER_COOKIE}={}",
-        browser.cookie(SESSION_COOKIE).expect("a session"),
-        browser.cookie(BROWSER_COOKIE).expect("a browser cookie"),
+        "{session}={}; {browser_binding}={}",
+        browser.cookie(session).expect("a session"),
+        browser.cookie(browser_binding).expect("a browser cookie"),
     );
     let registry = Registry {
         issuer: app.issuer(),
