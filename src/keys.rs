@@ -451,9 +451,18 @@ impl KeyRing {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use jsonwebtoken::{decode, decode_header, Validation};
+
+    /// A keys_dir as jidconnect creates one: private to its owner (a temporary directory
+    /// may be readable by others, which `load_or_create` refuses).
+    pub(crate) fn private_tempdir() -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .tempdir()
+            .unwrap()
+    }
 
     #[derive(Serialize, serde::Deserialize, Debug, PartialEq)]
     struct Claims {
@@ -463,7 +472,7 @@ mod tests {
 
     #[test]
     fn creates_signs_verifies_and_rotates() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = private_tempdir();
         let now = 1_900_000_000;
         let ring = KeyRing::load_or_create(dir.path(), now, 3600).unwrap();
         assert_eq!(ring.published().len(), 3);
@@ -513,7 +522,7 @@ mod tests {
 
     #[test]
     fn a_lost_key_file_is_an_error_not_a_new_key() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = private_tempdir();
         KeyRing::load_or_create(dir.path(), 1_900_000_000, 3600).unwrap();
         let ed25519 = stored_keys_in(dir.path())
             .unwrap()
@@ -536,9 +545,11 @@ mod tests {
 
     #[test]
     fn unreadable_or_broken_keys_are_clear_errors() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = private_tempdir();
         KeyRing::load_or_create(dir.path(), 1, 10).unwrap();
-        fs::write(dir.path().join("0000000005-RS256-broken.pem"), "not a key").unwrap();
+        let broken = dir.path().join("0000000005-RS256-broken.pem");
+        fs::write(&broken, "not a key").unwrap();
+        fs::set_permissions(&broken, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         let err = KeyRing::load_or_create(dir.path(), 6, 10).err().unwrap();
         assert!(
             format!("{err:#}").contains("0000000005-RS256-broken.pem"),

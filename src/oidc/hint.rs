@@ -50,7 +50,7 @@ mod tests {
     use serde_json::json;
 
     fn oidc() -> (tempfile::TempDir, std::sync::Arc<Oidc>) {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::keys::tests::private_tempdir();
         let keys = KeyRing::load_or_create(dir.path(), 1_900_000_000, 3600).unwrap();
         (dir, Oidc::new("https://idp.example".into(), keys))
     }
