@@ -36,6 +36,9 @@ enum Command {
     /// Manage registered clients (relying parties).
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage access groups, which clients' `--allow group:NAME` names.
+    #[command(subcommand)]
+    Group(GroupCommand),
     /// Manage ID token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -83,6 +86,60 @@ struct ClientOptions {
     /// ID token signing algorithm: RS256 (default), ES256 or EdDSA.
     #[arg(long, value_parser = parse_alg)]
     id_token_alg: Option<SigningAlg>,
+    /// Who may log in: a bare JID, a domain (every JID on it) or group:NAME; repeat for
+    /// several. None: anyone.
+    #[arg(long = "allow")]
+    allow: Vec<String>,
+}
+
+fn normalize_patterns(patterns: &[String]) -> anyhow::Result<Vec<String>> {
+    patterns
+        .iter()
+        .map(|p| {
+            crate::access::normalize_pattern(p).map_err(|why| anyhow::anyhow!("--allow {why}"))
+        })
+        .collect()
+}
+
+fn normalize_members(members: &[String]) -> anyhow::Result<Vec<String>> {
+    members
+        .iter()
+        .map(|m| match crate::xmpp::address::UserJid::parse(m) {
+            Ok(jid) if jid.full().is_none() => Ok(jid.subject().to_owned()),
+            Ok(_) => anyhow::bail!("--member {m:?}: give a bare JID, without a resource"),
+            Err(e) => anyhow::bail!("--member {m:?}: {e}"),
+        })
+        .collect()
+}
+
+#[derive(Subcommand)]
+enum GroupCommand {
+    /// Create a group.
+    Add {
+        name: String,
+        /// A member's bare JID; repeat for several.
+        #[arg(long = "member")]
+        members: Vec<String>,
+    },
+    /// Replace a group's members.
+    Update {
+        name: String,
+        #[arg(long = "member")]
+        members: Vec<String>,
+    },
+    /// List the groups and their members.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one group.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a group (clients that allow it then allow nobody through it).
+    Remove { name: String },
 }
 
 fn parse_alg(s: &str) -> Result<SigningAlg, String> {
@@ -143,6 +200,9 @@ enum ClientCommand {
         /// Remove all post-logout redirect URIs.
         #[arg(long)]
         clear_post_logout_redirect_uris: bool,
+        /// Let anyone log in again (drops every --allow pattern).
+        #[arg(long)]
+        clear_allow: bool,
         #[command(flatten)]
         options: ClientOptions,
         #[arg(long)]
@@ -219,6 +279,11 @@ pub async fn run() -> anyhow::Result<()> {
             let config = config()?;
             let store = Store::connect(&config.database_url).await?;
             client_command(&store, command, &Clock::system()).await
+        }
+        Command::Group(command) => {
+            let config = config()?;
+            let store = Store::connect(&config.database_url).await?;
+            group_command(&store, command, &Clock::system()).await
         }
         Command::Keys(KeysCommand::Rotate) => {
             let config = config()?;
@@ -303,6 +368,7 @@ async fn client_command(
                 post_logout_redirect_uris: options.post_logout_redirect_uris,
                 allowed_scopes: split_scopes(&options.scopes),
                 id_token_alg: options.id_token_alg.unwrap_or(SigningAlg::RS256),
+                allow: normalize_patterns(&options.allow)?,
                 ..ClientSettings::new(name, redirect_uris)
             };
             warn_about(&settings);
@@ -318,6 +384,7 @@ async fn client_command(
             jid_as_email,
             always_refresh,
             clear_post_logout_redirect_uris,
+            clear_allow,
             options,
             json,
         } => {
@@ -340,6 +407,12 @@ async fn client_command(
             }
             if !options.scopes.is_empty() {
                 settings.allowed_scopes = split_scopes(&options.scopes);
+            }
+            if clear_allow {
+                settings.allow.clear();
+            }
+            if !options.allow.is_empty() {
+                settings.allow = normalize_patterns(&options.allow)?;
             }
             settings.id_token_alg = options.id_token_alg.unwrap_or(settings.id_token_alg);
             settings.public = public.unwrap_or(settings.public);
@@ -404,6 +477,65 @@ async fn client_command(
     Ok(())
 }
 
+async fn group_command(store: &Store, command: GroupCommand, clock: &Clock) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let valid_name = |name: &str| -> anyhow::Result<()> {
+        if crate::access::valid_group_name(name) {
+            Ok(())
+        } else {
+            anyhow::bail!(
+                "group name {name:?}: use 1 to 64 lower-case letters, digits, '.', '_' or '-'"
+            )
+        }
+    };
+    match command {
+        GroupCommand::Add { name, members } => {
+            valid_name(&name)?;
+            store
+                .add_group(&name, &normalize_members(&members)?, clock.now())
+                .await?;
+            writeln!(out, "added group {name}")?;
+        }
+        GroupCommand::Update { name, members } => {
+            store
+                .set_group_members(&name, &normalize_members(&members)?)
+                .await?;
+            writeln!(out, "updated group {name}")?;
+        }
+        GroupCommand::List { json } => {
+            let groups = store.groups().await?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &groups)?;
+                writeln!(out)?;
+            } else {
+                for group in &groups {
+                    writeln!(out, "{}\t{}", group.name, group.members.join(" "))?;
+                }
+            }
+        }
+        GroupCommand::Show { name, json } => {
+            let group = store
+                .group(&name)
+                .await?
+                .with_context(|| format!("no group named {name}"))?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &group)?;
+                writeln!(out)?;
+            } else {
+                writeln!(out, "group:   {}", group.name)?;
+                for member in &group.members {
+                    writeln!(out, "member:  {member}")?;
+                }
+            }
+        }
+        GroupCommand::Remove { name } => {
+            store.remove_group(&name).await?;
+            writeln!(out, "removed group {name}")?;
+        }
+    }
+    Ok(())
+}
+
 fn print_credentials(
     out: &mut impl Write,
     creds: &NewCredentials,
@@ -458,5 +590,11 @@ fn print_client(out: &mut impl Write, client: &Client) -> anyhow::Result<()> {
     };
     writeln!(out, "scopes:          {scopes}")?;
     writeln!(out, "id_token_alg:    {}", s.id_token_alg.as_str())?;
+    if s.allow.is_empty() {
+        writeln!(out, "allow:           anyone")?;
+    }
+    for pattern in &s.allow {
+        writeln!(out, "allow:           {pattern}")?;
+    }
     Ok(())
 }

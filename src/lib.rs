@@ -1,5 +1,7 @@
 //! jidconnect: an OpenID Connect provider whose logins are confirmed over XMPP (XEP-0070).
 
+/// Who may log in where: clients' `allow` patterns and groups.
+pub mod access;
 /// The admin pages.
 pub mod admin;
 /// Command line: `serve`, `check-config`, `client …`.

@@ -237,6 +237,9 @@ struct ClientForm {
     scopes: String,
     #[serde(default)]
     id_token_alg: String,
+    /// Access patterns, one per line (`crate::access`).
+    #[serde(default)]
+    allow: String,
     public: Option<String>,
     trusted: Option<String>,
     jid_as_email: Option<String>,
@@ -268,6 +271,16 @@ impl ClientForm {
             allowed_scopes: self.scopes.split_whitespace().map(str::to_owned).collect(),
             always_refresh: self.always_refresh.is_some(),
             id_token_alg: alg,
+            allow: self
+                .allow
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(|p| {
+                    crate::access::normalize_pattern(p)
+                        .map_err(|why| ClientError::Invalid(format!("Who may log in: {why}")))
+                })
+                .collect::<Result<_, _>>()?,
         })
     }
 }

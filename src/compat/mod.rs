@@ -66,6 +66,8 @@ enum Reply {
     BadRequest(String),
     Unauthenticated,
     Refused,
+    /// The client's access policy does not let this address in: nothing is sent.
+    NotAllowed(String),
     RateLimited {
         message: String,
         retry_after: Duration,
@@ -87,6 +89,7 @@ impl IntoResponse for Reply {
             )
                 .into_response(),
             Reply::Refused => (StatusCode::UNAUTHORIZED, "denied or timed out\n").into_response(),
+            Reply::NotAllowed(why) => (StatusCode::FORBIDDEN, format!("{why}\n")).into_response(),
             Reply::RateLimited {
                 message,
                 retry_after,
@@ -134,6 +137,18 @@ async fn auth(app: AppState, ip: IpAddr, headers: HeaderMap, params: Params) -> 
         Ok(request) => request,
         Err(reply) => return reply.into_response(),
     };
+    match crate::access::may_log_in(&app.store, &client, request.jid.subject()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            let why =
+                crate::login::not_allowed_message(request.jid.subject(), &client.settings.name);
+            return Reply::NotAllowed(why).into_response();
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "access policy lookup failed");
+            return Reply::UnknownError.into_response();
+        }
+    }
     let confirmation = match app.dispatcher.request(request, None).await {
         Ok(confirmation) => confirmation,
         Err(RequestError::Refused(refused)) => {

@@ -367,6 +367,13 @@ async fn send(
         Ok(jid) => jid,
         Err(e) => return Ok(refuse(StatusCode::BAD_REQUEST, e.to_string())),
     };
+    // Nothing is pushed to someone who may not log in here anyway.
+    if !crate::access::may_log_in(&app.store, &client, jid.subject()).await? {
+        return Ok(refuse(
+            StatusCode::FORBIDDEN,
+            not_allowed_message(jid.subject(), &client.settings.name),
+        ));
+    }
     let ip = app.client_ip(peer, &headers);
     let device = match jar.get(DEVICE_COOKIE.on(app.secure_cookies())) {
         Some(cookie) => {
@@ -422,6 +429,35 @@ async fn send(
 }
 
 /// What the person is logging in to, for the XEP-0070 `url`: the site of the redirect URI.
+/// The login page of a browser whose session belongs to someone `client` does not let
+/// in: 403, with the reason, the form for another address and the Cancel control.
+pub fn refused_login_page(
+    app: &AppState,
+    flow: &LoginFlow,
+    client: &Client,
+    subject: &str,
+) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        login_page(
+            app,
+            flow,
+            client,
+            "",
+            Some(not_allowed_message(subject, &client.settings.name)),
+        ),
+    )
+        .into_response()
+}
+
+/// Why a person is refused by the client's access policy: the same words on every page.
+pub fn not_allowed_message(subject: &str, site: &str) -> String {
+    format!(
+        "The address {subject} may not log in to {site}: its administrators let only some \
+         people in. Log in with another address, or ask them."
+    )
+}
+
 fn site_of(redirect_uri: &str) -> String {
     match url::Url::parse(redirect_uri) {
         Ok(mut url) => {

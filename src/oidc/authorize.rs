@@ -486,6 +486,18 @@ async fn decide(
                 .as_ref()
                 .is_none_or(|sub| *sub == s.subject)
     });
+    // A session of someone this client does not let in counts for nothing: the login page
+    // says so, and the person may log in with another address.
+    let refused_subject = match &usable {
+        Some(session)
+            if !crate::access::may_log_in(&app.store, &request.client, &session.subject)
+                .await? =>
+        {
+            Some(session.subject.clone())
+        }
+        _ => None,
+    };
+    let usable = usable.filter(|_| refused_subject.is_none());
     keep_offline_access_if_allowed(app, &mut request, usable.as_ref()).await?;
     let (jar, browser) = browser_binding(app, jar);
     let mut flow = new_flow(app, &request, &browser, visitor, now);
@@ -499,6 +511,10 @@ async fn decide(
             flow.login_hint = request.login_hint.clone().or(request.hint_subject.clone());
             flow.send_code = Some(random::confirmation_code());
             app.store.insert_flow(&mut flow).await?;
+            if let Some(subject) = refused_subject {
+                let page = crate::login::refused_login_page(app, &flow, &request.client, &subject);
+                return Ok((jar, page).into_response());
+            }
             Ok((jar, Redirect::to(&format!("/login/{}", flow.id))).into_response())
         }
         Some(session) => {
@@ -606,6 +622,14 @@ pub async fn issue_code(
     session_hash: Option<&str>,
     visitor: &Visitor,
 ) -> Result<Redirect, OAuthError> {
+    // The pages refuse earlier; this holds whatever path leads here (a policy changed
+    // while the person was confirming, a code sent from a refused address).
+    if !crate::access::may_log_in(&app.store, client, subject).await? {
+        return Err(OAuthError::new(
+            ErrorCode::AccessDenied,
+            "this address may not log in to this client",
+        ));
+    }
     let now = app.clock.now();
     let grant_id = app
         .store

@@ -45,6 +45,8 @@ pub struct ClientSettings {
     /// Refresh tokens even without `offline_access`.
     pub always_refresh: bool,
     pub id_token_alg: SigningAlg,
+    /// Who may log in (`crate::access`): bare JIDs, domains, `group:NAME`; empty: anyone.
+    pub allow: Vec<String>,
 }
 
 impl ClientSettings {
@@ -57,6 +59,7 @@ impl ClientSettings {
             trusted: false,
             jid_as_email: false,
             allowed_scopes: vec![],
+            allow: vec![],
             always_refresh: false,
             id_token_alg: SigningAlg::RS256,
         }
@@ -90,6 +93,17 @@ impl ClientSettings {
                 "unknown scope {bad:?}; supported: {}",
                 SUPPORTED_SCOPES.join(" ")
             )));
+        }
+        for pattern in &self.allow {
+            match crate::access::normalize_pattern(pattern) {
+                Ok(normalized) if normalized == *pattern => {}
+                Ok(normalized) => {
+                    return Err(ClientError::Invalid(format!(
+                        "allow pattern {pattern:?} is not normalized (it reads {normalized:?})"
+                    )))
+                }
+                Err(why) => return Err(ClientError::Invalid(format!("allow {why}"))),
+            }
         }
         Ok(())
     }
@@ -257,6 +271,7 @@ impl Client {
                 allowed_scopes: scopes.split_whitespace().map(str::to_owned).collect(),
                 always_refresh: flag("always_refresh")?,
                 id_token_alg: SigningAlg::parse(&alg).unwrap_or(SigningAlg::RS256),
+                allow: json_list("allow")?,
             },
             created_at: row.try_get("created_at")?,
             secret_hash,
@@ -335,7 +350,7 @@ impl Store {
         sqlx::query(
             "UPDATE clients SET name = $1, secret_hash = $2, redirect_uris = $3, \
              post_logout_redirect_uris = $4, trusted = $5, jid_as_email = $6, \
-             allowed_scopes = $7, always_refresh = $8, id_token_alg = $9 WHERE id = $10",
+             allowed_scopes = $7, always_refresh = $8, id_token_alg = $9, allow = $10 WHERE id = $11",
         )
         .bind(settings.name.trim())
         .bind(secret_hash)
@@ -346,6 +361,7 @@ impl Store {
         .bind(settings.allowed_scopes.join(" "))
         .bind(i64::from(settings.always_refresh))
         .bind(settings.id_token_alg.as_str())
+        .bind(json(&settings.allow))
         .bind(client_id)
         .execute(self.pool())
         .await?;

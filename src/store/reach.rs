@@ -60,6 +60,22 @@ pub struct LastNotice {
 pub const NOTICE_RETENTION_SECS: i64 = 7 * 86400;
 
 impl Store {
+    /// The client of the live login page whose send-the-code code is `code`, to check the
+    /// sender against its access policy before confirming.
+    pub async fn send_code_client(
+        &self,
+        code: &str,
+        now: i64,
+    ) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT client_id FROM login_flows WHERE send_code = $1 AND expires_at > $2",
+        )
+        .bind(code)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await
+    }
+
     /// Confirms, for `subject`, the live login page whose send-the-code code is `code`,
     /// from any state in which the page waits for the person; the code is spent (it becomes
     /// the flow's `code`, which marks it confirmed over XMPP, with no `sent_at`). A

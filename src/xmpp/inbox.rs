@@ -149,6 +149,17 @@ async fn code_received(app: &AppState, from: &UserJid, keys: &[String]) -> Resul
     let now = app.clock.now();
     for key in keys {
         let code = random::code_from_key(key);
+        if let Some(client_id) = app.store.send_code_client(&code, now).await? {
+            if let Some(client) = app.client(&client_id).await? {
+                if !crate::access::may_log_in(&app.store, &client, from.subject()).await? {
+                    tracing::info!(jid = %from.subject(), "a code from an address this client does not let in");
+                    let refusal =
+                        crate::login::not_allowed_message(from.subject(), &client.settings.name);
+                    reply(app, from, &refusal, None);
+                    return Ok(());
+                }
+            }
+        }
         let Some(confirmed) = app
             .store
             .confirm_by_send_code(&code, from.subject(), now)

@@ -2,6 +2,7 @@
 //! One test binary: see helpers.rs for the parts.
 
 mod abuse;
+mod access;
 mod admin;
 mod bad_input;
 mod browser;

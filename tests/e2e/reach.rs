@@ -19,7 +19,7 @@ use jidconnect::store::clients::ClientSettings;
 const WAIT: Duration = Duration::from_secs(20);
 
 /// The send-the-code link of a login page: where it opens a message, and its text.
-fn xmpp_link(html: &str) -> (String, String) {
+pub fn xmpp_link(html: &str) -> (String, String) {
     let at = html.find("href=\"xmpp:").expect("an xmpp: link") + "href=\"".len();
     let end = at + html[at..].find('"').unwrap();
     let link = &html[at..end];

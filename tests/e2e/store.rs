@@ -121,3 +121,98 @@ async fn purge_on_sqlite() {
 async fn purge_on_postgres() {
     purging_keeps_what_is_alive(&TestDatabase::postgres().await).await;
 }
+
+/// Access groups and a client's `allow` patterns, as every instance reads them.
+async fn access_policy_round_trip(db: &TestDatabase) {
+    use jidconnect::access::may_log_in;
+    use jidconnect::store::groups::GroupError;
+    let store = Store::connect(&db.url).await.unwrap();
+    store
+        .add_group("staff", &["carol@example.org".to_owned()], 1)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.add_group("staff", &[], 1).await,
+        Err(GroupError::Exists(_))
+    ));
+    let creds = store
+        .add_client(
+            ClientSettings {
+                allow: vec![
+                    "bob@example.org".into(),
+                    "team.example".into(),
+                    "group:staff".into(),
+                ],
+                ..ClientSettings::new("Team", vec!["https://team.example/cb".into()])
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    let client = store.client(&creds.client_id).await.unwrap().unwrap();
+    for (subject, allowed) in [
+        ("bob@example.org", true),
+        ("anyone@team.example", true),
+        ("carol@example.org", true),
+        ("alice@example.org", false),
+        ("bob@sub.team.example", false),
+    ] {
+        assert_eq!(
+            may_log_in(&store, &client, subject).await.unwrap(),
+            allowed,
+            "{subject}"
+        );
+    }
+    store
+        .set_group_members("staff", &["dave@example.org".to_owned()])
+        .await
+        .unwrap();
+    assert!(!may_log_in(&store, &client, "carol@example.org")
+        .await
+        .unwrap());
+    assert!(may_log_in(&store, &client, "dave@example.org")
+        .await
+        .unwrap());
+    store.remove_group("staff").await.unwrap();
+    assert!(!may_log_in(&store, &client, "dave@example.org")
+        .await
+        .unwrap());
+    assert!(store.groups().await.unwrap().is_empty());
+    // A client without patterns lets anyone in.
+    let open = store
+        .add_client(
+            ClientSettings::new("Open", vec!["https://open.example/cb".into()]),
+            1,
+        )
+        .await
+        .unwrap();
+    let open = store.client(&open.client_id).await.unwrap().unwrap();
+    assert!(may_log_in(&store, &open, "alice@example.org")
+        .await
+        .unwrap());
+    // Unnormalized or unknown patterns never reach the database.
+    for bad in ["Bob@Example.org", "group:", "bob@example.org/laptop"] {
+        let settings = ClientSettings {
+            allow: vec![bad.into()],
+            ..ClientSettings::new("Bad", vec!["https://bad.example/cb".into()])
+        };
+        assert!(
+            matches!(
+                store.add_client(settings, 1).await,
+                Err(ClientError::Invalid(_))
+            ),
+            "{bad}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn access_policy_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    access_policy_round_trip(&TestDatabase::sqlite(dir.path()).await).await;
+}
+
+#[tokio::test]
+async fn access_policy_on_postgres() {
+    access_policy_round_trip(&TestDatabase::postgres().await).await;
+}
