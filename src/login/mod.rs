@@ -631,6 +631,9 @@ fn consent_items(flow: &LoginFlow, client: &Client, subject: &str) -> Vec<String
     if has("email") && client.settings.jid_as_email {
         items.push("Your XMPP address as your email address".into());
     }
+    if has("groups") {
+        items.push("The names of your groups at this login service (such as staff)".into());
+    }
     if has("offline_access") {
         items.push("Staying logged in while you are away (offline access)".into());
     }

@@ -25,6 +25,7 @@ fn scope_of(claim: &str) -> Option<&'static str> {
     match claim {
         "preferred_username" | "name" => Some("profile"),
         "email" | "email_verified" => Some("email"),
+        "groups" => Some("groups"),
         _ => None,
     }
 }
@@ -58,13 +59,25 @@ fn requested(claims_param: Option<&str>, target: Target, claim: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// The person's claims for `scope` (space-separated), beyond the protocol ones.
+/// Whether the claims for `scope` (or the `claims` parameter) may include the person's
+/// groups: only then are they looked up.
+pub fn discloses_groups(scope: &str, client: &Client, claims_param: Option<&str>) -> bool {
+    scope.split_whitespace().any(|s| s == "groups")
+        || (client.allows_scope("groups")
+            && [Target::IdToken, Target::UserInfo]
+                .into_iter()
+                .any(|target| requested(claims_param, target, "groups")))
+}
+
+/// The person's claims for `scope` (space-separated), beyond the protocol ones. `groups`:
+/// the names of the person's access groups, looked up when [`discloses_groups`].
 pub fn user_claims(
     subject: &str,
     scope: &str,
     client: &Client,
     claims_param: Option<&str>,
     target: Target,
+    groups: &[String],
 ) -> Map<String, Value> {
     let has_scope = |s: &str| scope.split_whitespace().any(|x| x == s);
     // Asked for by name, but only within what the client may get at all.
@@ -88,6 +101,9 @@ pub fn user_claims(
         claims.insert("email".into(), subject.into());
         claims.insert("email_verified".into(), false.into());
     }
+    if has_scope("groups") || wants("groups") {
+        claims.insert("groups".into(), groups.into());
+    }
     claims
 }
 
@@ -110,6 +126,7 @@ mod tests {
             &client(true),
             None,
             Target::UserInfo,
+            &[],
         );
         assert_eq!(c.len(), 2);
         let c = user_claims(
@@ -118,6 +135,7 @@ mod tests {
             &client(false),
             None,
             Target::UserInfo,
+            &[],
         );
         assert_eq!(c["preferred_username"], "alice");
         assert_eq!(c["name"], "alice");
@@ -131,6 +149,7 @@ mod tests {
             &client(true),
             None,
             Target::IdToken,
+            &[],
         );
         assert_eq!(c["email"], "alice@example.org");
         assert_eq!(c["email_verified"], false);
@@ -149,6 +168,7 @@ mod tests {
             &limited,
             Some(param),
             Target::UserInfo,
+            &[],
         );
         assert_eq!(c.len(), 2, "sub and jid only: {c:?}");
         assert_eq!(
@@ -170,6 +190,7 @@ mod tests {
             &client(false),
             Some(param),
             Target::UserInfo,
+            &[],
         );
         assert_eq!(c["name"], "bob");
         let c = user_claims(
@@ -178,6 +199,7 @@ mod tests {
             &client(false),
             Some(param),
             Target::IdToken,
+            &[],
         );
         assert!(!c.contains_key("name"));
     }

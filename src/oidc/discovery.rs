@@ -25,6 +25,7 @@ pub const CLAIMS_SUPPORTED: &[&str] = &[
     "name",
     "email",
     "email_verified",
+    "groups",
 ];
 
 /// The discovery document for `issuer` (no trailing slash).

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::claims::{user_claims, Target};
+use super::claims::{discloses_groups, user_claims, Target};
 use super::client_auth::authenticate;
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
@@ -228,12 +228,18 @@ async fn issue(
             refresh_expires_at.map(|expires_at| (expires_at, grant.scope.as_str())),
         )
         .await?;
+    let groups = if discloses_groups(scope, client, grant.claims.as_deref()) {
+        app.store.groups_of(&grant.subject).await?
+    } else {
+        vec![]
+    };
     let mut claims: Map<String, Value> = user_claims(
         &grant.subject,
         scope,
         client,
         grant.claims.as_deref(),
         Target::IdToken,
+        &groups,
     );
     claims.insert("iss".into(), app.oidc.issuer.clone().into());
     claims.insert("aud".into(), client.client_id.clone().into());

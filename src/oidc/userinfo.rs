@@ -7,8 +7,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::claims::{user_claims, Target};
+use super::claims::{discloses_groups, user_claims, Target};
 use super::params::Params;
+use crate::error::InternalError;
 use crate::state::AppState;
 use crate::store::oidc::{TokenKind, TokenRow};
 
@@ -86,12 +87,21 @@ pub async fn userinfo(State(app): State<AppState>, headers: HeaderMap, body: Byt
             )
         }
     };
+    let groups = if discloses_groups(&row.scope, &client, row.grant.claims.as_deref()) {
+        match app.store.groups_of(&row.grant.subject).await {
+            Ok(groups) => groups,
+            Err(e) => return InternalError::from(e).into_response(),
+        }
+    } else {
+        vec![]
+    };
     let claims = user_claims(
         &row.grant.subject,
         &row.scope,
         &client,
         row.grant.claims.as_deref(),
         Target::UserInfo,
+        &groups,
     );
     ([(header::CACHE_CONTROL, "no-store")], Json(claims)).into_response()
 }

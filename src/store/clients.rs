@@ -16,7 +16,7 @@ const CLIENT_ID_LEN: usize = 22;
 const CLIENT_SECRET_LEN: usize = 43;
 
 /// Scopes a client can be limited to; others in a request are ignored.
-pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
+pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access", "groups"];
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Client {

@@ -136,6 +136,16 @@ impl Store {
         }))
     }
 
+    /// The names of the groups `subject` belongs to, sorted (the `groups` claim).
+    pub async fn groups_of(&self, subject: &str) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT group_name FROM access_group_members WHERE jid = $1 ORDER BY group_name",
+        )
+        .bind(subject)
+        .fetch_all(self.pool())
+        .await
+    }
+
     /// Whether `subject` is a member of one of `groups`.
     pub async fn in_any_group(&self, subject: &str, groups: &[&str]) -> Result<bool, sqlx::Error> {
         for group in groups {

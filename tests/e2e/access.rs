@@ -229,3 +229,104 @@ async fn groups_and_allow_patterns_from_the_command_line() {
     let (ok, _, err) = run(&["group", "show", "staff"]);
     assert!(!ok && err.contains("no group named staff"), "{err}");
 }
+
+/// Scope `groups`: the ID token and userinfo name the person's groups, and the consent
+/// page says so.
+#[tokio::test]
+async fn the_groups_scope_names_the_persons_groups() {
+    use base64::Engine;
+    use openidconnect::{OAuth2TokenResponse, TokenResponse};
+    let prosody = Prosody::start().await;
+    let app = spawn_app(&prosody).await;
+    for (group, members) in [
+        ("staff", vec!["bob@localhost"]),
+        ("ops", vec!["bob@localhost"]),
+        ("other", vec![]),
+    ] {
+        let members: Vec<String> = members.into_iter().map(str::to_owned).collect();
+        app.state
+            .store
+            .add_group(group, &members, app.clock.now())
+            .await
+            .unwrap();
+    }
+    let (id, secret) = app
+        .add_client(ClientSettings::new("Team", vec![REDIRECT_URI.into()]))
+        .await;
+    let rp = RelyingParty::discover(&app, &id, &secret).await;
+    let mut bob = XmppUser::login(&prosody, "bob", "laptop", Client::Xep0070, "accept").await;
+    let browser = Browser::new(&app);
+
+    let attempt = rp.attempt(&["groups"], false, &[]);
+    let (_, login_url, html) = browser.open(attempt.url.as_str()).await.page();
+    let consent = browser
+        .log_in(&login_url, &html, "bob@localhost", &mut bob)
+        .await;
+    let crate::browser::Landing::Page {
+        html: consent_html, ..
+    } = &consent
+    else {
+        panic!("no consent page");
+    };
+    assert!(
+        consent_html.contains("The names of your groups"),
+        "{consent_html}"
+    );
+    let callback = browser.consent_if_asked(consent).await;
+    let code = rp.code_from(&app, &callback, &attempt);
+    let tokens = rp.exchange(&code, None).await.unwrap();
+    // Verified by the relying-party library first, then read for the claim it does not model.
+    rp.id_claims(&tokens, &attempt.nonce);
+    let jwt = tokens.id_token().unwrap().to_string();
+    let payload = jwt.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        claims["groups"],
+        serde_json::json!(["ops", "staff"]),
+        "{claims}"
+    );
+    let userinfo: Value = app
+        .http
+        .get(app.url("/userinfo"))
+        .bearer_auth(tokens.access_token().secret())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        userinfo["groups"],
+        serde_json::json!(["ops", "staff"]),
+        "{userinfo}"
+    );
+
+    // Without the scope, no groups.
+    let attempt = rp.attempt(&[], false, &[]);
+    let code = full_login(
+        &app,
+        &Browser::new(&app),
+        &rp,
+        &mut bob,
+        "bob@localhost",
+        &attempt,
+    )
+    .await;
+    let tokens = rp.exchange(&code, None).await.unwrap();
+    let userinfo: Value = app
+        .http
+        .get(app.url("/userinfo"))
+        .bearer_auth(tokens.access_token().secret())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(userinfo.get("groups").is_none(), "{userinfo}");
+}
