@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::browser::{field, full_login, Browser, RelyingParty, REDIRECT_URI};
+use crate::browser::{full_login, Browser, RelyingParty, REDIRECT_URI};
 use crate::faults::BIN;
 use crate::helpers::{spawn_app, Client, Prosody, Provider, XmppUser, COMPONENT};
 use jidconnect::store::clients::ClientSettings;
@@ -33,14 +33,9 @@ async fn only_the_people_a_client_allows_log_in_to_it() {
     let browser = Browser::new(&app);
     let attempt = rp.attempt(&[], false, &[]);
     let (_, login_url, html) = browser.open(attempt.url.as_str()).await.page();
-    let csrf = field(&html, "csrf").unwrap();
     let refused = browser
-        .http
-        .post(&login_url)
-        .form(&[("jid", "Alice@Localhost"), ("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+        .submit_jid(&login_url, &html, "Alice@Localhost")
+        .await;
     assert_eq!(refused.status().as_u16(), 403);
     let page = refused.text().await.unwrap();
     assert!(
@@ -59,15 +54,7 @@ async fn only_the_people_a_client_allows_log_in_to_it() {
         answer.body.contains("may not log in to Staff Wiki"),
         "{answer:?}"
     );
-    let status: Value = browser
-        .http
-        .get(format!("{login_url}/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = browser.json(&format!("{login_url}/status")).await;
     assert_ne!(status["status"], "accepted", "{status}");
 
     // Bob (by address) and Carol (by group) log in.
@@ -290,16 +277,7 @@ async fn the_groups_scope_names_the_persons_groups() {
         serde_json::json!(["ops", "staff"]),
         "{claims}"
     );
-    let userinfo: Value = app
-        .http
-        .get(app.url("/userinfo"))
-        .bearer_auth(tokens.access_token().secret())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let userinfo = app.userinfo(tokens.access_token().secret()).await;
     assert_eq!(
         userinfo["groups"],
         serde_json::json!(["ops", "staff"]),
@@ -318,15 +296,6 @@ async fn the_groups_scope_names_the_persons_groups() {
     )
     .await;
     let tokens = rp.exchange(&code, None).await.unwrap();
-    let userinfo: Value = app
-        .http
-        .get(app.url("/userinfo"))
-        .bearer_auth(tokens.access_token().secret())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let userinfo = app.userinfo(tokens.access_token().secret()).await;
     assert!(userinfo.get("groups").is_none(), "{userinfo}");
 }

@@ -143,6 +143,29 @@ impl Browser {
         self.follow(response).await
     }
 
+    /// Submits the login page's JID form with `jid`, and hands back the answer unfollowed.
+    pub async fn submit_jid(&self, login_url: &str, html: &str, jid: &str) -> reqwest::Response {
+        let csrf = field(html, "csrf").expect("csrf field");
+        self.http
+            .post(login_url)
+            .form(&[("jid", jid), ("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A JSON document as the pages' script reads it (a login's status).
+    pub async fn json(&self, url: &str) -> serde_json::Value {
+        self.http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn post(&self, url: &str, form: &[(&str, &str)]) -> Landing {
         let response = self.http.post(url).form(form).send().await.unwrap();
         self.follow(response).await

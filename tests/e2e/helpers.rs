@@ -632,6 +632,19 @@ impl TestApp {
         (creds.client_id, creds.client_secret.unwrap_or_default())
     }
 
+    /// What `/userinfo` says for `access_token`.
+    pub async fn userinfo(&self, access_token: &str) -> Value {
+        self.http
+            .get(self.url("/userinfo"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn health(&self) -> Value {
         self.http
             .get(self.url("/healthz"))

@@ -39,15 +39,7 @@ pub fn xmpp_link(html: &str) -> (String, String) {
 async fn status_becomes(browser: &Browser, page_url: &str, want: &str) -> Value {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let status: Value = browser
-            .http
-            .get(format!("{page_url}/status"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let status = browser.json(&format!("{page_url}/status")).await;
         if status["status"] == want {
             return status;
         }
