@@ -44,6 +44,8 @@ pub struct Config {
     pub limits: Limits,
     #[serde(default)]
     pub oidc: OidcConfig,
+    #[serde(default)]
+    pub registration: RegistrationConfig,
     /// Bare JIDs allowed into `/admin` (after an XMPP confirmation, like any login).
     #[serde(default)]
     pub admin_jids: Vec<String>,
@@ -105,6 +107,38 @@ pub struct XmppConfig {
     pub ping_timeout_secs: u64,
     #[serde(default = "default_reconnect_max")]
     pub reconnect_max_secs: u64,
+}
+
+/// Whether sites may register as clients themselves (RFC 7591), without an operator.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrationConfig {
+    /// "closed" (only operators register clients) or "open".
+    pub mode: RegistrationMode,
+    /// Registrations accepted per hour from one IP network.
+    pub per_ip_per_hour: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistrationMode {
+    Closed,
+    Open,
+}
+
+impl Default for RegistrationConfig {
+    fn default() -> Self {
+        Self {
+            mode: RegistrationMode::Closed,
+            per_ip_per_hour: 10,
+        }
+    }
+}
+
+impl RegistrationConfig {
+    pub fn is_open(&self) -> bool {
+        self.mode == RegistrationMode::Open
+    }
 }
 
 /// What one HTTP client may hold of the server: slow or idle connections are cut off.

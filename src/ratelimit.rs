@@ -91,22 +91,22 @@ impl AuthFailures {
     }
 }
 
-/// New login pages per IP network: anyone can open `/authorize`, and each one stores a
-/// login flow until it expires.
-pub struct NewFlows {
+/// Anonymous writes per IP network (an IPv4 address, an IPv6 /64): login pages opened
+/// (each stores a login flow until it expires), client registrations.
+pub struct PerNetwork {
     per_network: Gcra<IpAddr>,
     since_prune: u32,
 }
 
-impl NewFlows {
-    pub fn new(per_minute: u32) -> Self {
+impl PerNetwork {
+    pub fn new(per: u32, period: Duration) -> Self {
         Self {
-            per_network: Gcra::new(per_minute, Duration::from_secs(60)),
+            per_network: Gcra::new(per, period),
             since_prune: 0,
         }
     }
 
-    /// Counts a new flow from `ip`, unless its network has used its budget.
+    /// Counts one from `ip`, unless its network has used its budget.
     pub fn admit(&mut self, ip: IpAddr, now: Instant) -> bool {
         self.since_prune += 1;
         if self.since_prune >= 1024 {
@@ -128,7 +128,7 @@ mod tests {
 
     #[test]
     fn new_flows_are_counted_per_network() {
-        let mut flows = NewFlows::new(3);
+        let mut flows = PerNetwork::new(3, Duration::from_secs(60));
         let t0 = Instant::now();
         let a: IpAddr = "2001:db8::1".parse().unwrap();
         let same_network: IpAddr = "2001:db8::2".parse().unwrap();

@@ -92,7 +92,7 @@ impl Application {
             None if keys_lost => anyhow::bail!(lost_keys_message(&config.keys_dir)),
             None => KeyRing::load_or_create(&config.keys_dir, clock.now(), retention)?,
         };
-        let oidc = Oidc::new(config.issuer_id(), keys);
+        let oidc = Oidc::new(config.issuer_id(), keys, config.registration.is_open());
         let service_jid = BareJid::new(&config.xmpp.service_jid())
             .context("[xmpp] component_jid is not a valid JID")?;
         let (confirmer, outbox) = Confirmer::new(service_jid, &config.limits, metrics.clone());
@@ -142,9 +142,14 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
-        let new_flows = Arc::new(std::sync::Mutex::new(crate::ratelimit::NewFlows::new(
-            config.limits.login_pages_per_minute,
-        )));
+        let per_network = |per, secs| {
+            Arc::new(std::sync::Mutex::new(crate::ratelimit::PerNetwork::new(
+                per,
+                std::time::Duration::from_secs(secs),
+            )))
+        };
+        let new_flows = per_network(config.limits.login_pages_per_minute, 60);
+        let registrations = per_network(config.registration.per_ip_per_hour, 3600);
         let state = AppState {
             config: Arc::new(config),
             store,
@@ -155,6 +160,7 @@ impl Application {
             auth_failures: Default::default(),
             health: Default::default(),
             new_flows,
+            registrations,
         };
         let inbox = crate::xmpp::inbox::run(state.clone(), events, shutdown_rx);
         // Awaited at shutdown: the inbox records what was decided, and holds the database

@@ -25,7 +25,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub auth_failures: Arc<Mutex<AuthFailures>>,
     pub health: Arc<crate::health::HealthProbe>,
-    pub new_flows: Arc<Mutex<crate::ratelimit::NewFlows>>,
+    pub new_flows: Arc<Mutex<crate::ratelimit::PerNetwork>>,
+    pub registrations: Arc<Mutex<crate::ratelimit::PerNetwork>>,
 }
 
 impl AppState {
@@ -46,11 +47,12 @@ impl AppState {
 
     /// Whether `ip` may start one more login flow (each is stored until it expires).
     pub fn admit_new_flow(&self, ip: IpAddr) -> bool {
-        // A counter only: a panic elsewhere cannot leave it inconsistent.
-        self.new_flows
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .admit(ip, std::time::Instant::now())
+        admit(&self.new_flows, ip)
+    }
+
+    /// Whether `ip` may register one more client.
+    pub fn admit_registration(&self, ip: IpAddr) -> bool {
+        admit(&self.registrations, ip)
     }
 
     /// Cookies get `Secure` whenever the issuer is https.
@@ -68,6 +70,14 @@ impl AppState {
         }
         peer.ip()
     }
+}
+
+fn admit(limiter: &Mutex<crate::ratelimit::PerNetwork>, ip: IpAddr) -> bool {
+    // A counter only: a panic elsewhere cannot leave it inconsistent.
+    limiter
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .admit(ip, std::time::Instant::now())
 }
 
 /// Only the last entry: earlier ones come from the client and may be forged.

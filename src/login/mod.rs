@@ -103,6 +103,8 @@ struct ConsentPage<'a> {
     client_name: &'a str,
     jid: &'a str,
     items: Vec<String>,
+    /// For a site that registered itself: the host it sends the person back to.
+    self_registered_host: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -655,6 +657,12 @@ async fn show_consent(
         client_name: &client.settings.name,
         jid: subject,
         items: consent_items(&flow, &client, subject),
+        self_registered_host: client.self_registered.then(|| {
+            url::Url::parse(&flow.redirect_uri)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_else(|| flow.redirect_uri.clone())
+        }),
     }
     .into_response())
 }

@@ -28,11 +28,12 @@ pub const CLAIMS_SUPPORTED: &[&str] = &[
     "groups",
 ];
 
-/// The discovery document for `issuer` (no trailing slash).
-pub fn document(issuer: &str) -> String {
+/// The discovery document for `issuer` (no trailing slash); with open registration it
+/// names the registration endpoint (RFC 7591 §3, RFC 8414).
+pub fn document(issuer: &str, registration_open: bool) -> String {
     let endpoint = |path: &str| format!("{issuer}{path}");
     let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
-    json!({
+    let mut document = json!({
         "issuer": issuer,
         "authorization_endpoint": endpoint("/authorize"),
         "token_endpoint": endpoint("/token"),
@@ -60,8 +61,11 @@ pub fn document(issuer: &str) -> String {
         "ui_locales_supported": ["en"],
         "claims_locales_supported": ["en"],
         "authorization_response_iss_parameter_supported": true,
-    })
-    .to_string()
+    });
+    if registration_open {
+        document["registration_endpoint"] = endpoint("/register").into();
+    }
+    document.to_string()
 }
 
 const JSON_HEADERS: [(header::HeaderName, &str); 2] = [

@@ -26,6 +26,9 @@ pub enum ErrorCode {
     ConsentRequired,
     RequestNotSupported,
     RequestUriNotSupported,
+    /// RFC 7591 §3.2.2.
+    InvalidRedirectUri,
+    InvalidClientMetadata,
 }
 
 impl ErrorCode {
@@ -46,6 +49,8 @@ impl ErrorCode {
             ErrorCode::ConsentRequired => "consent_required",
             ErrorCode::RequestNotSupported => "request_not_supported",
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
+            ErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
+            ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod hint;
 pub mod introspection;
 pub mod logout;
 pub mod params;
+pub mod registration;
 pub mod revocation;
 pub mod token;
 pub mod userinfo;
@@ -48,9 +49,9 @@ impl Keys {
 }
 
 impl Oidc {
-    pub fn new(issuer: String, keys: KeyRing) -> Arc<Self> {
+    pub fn new(issuer: String, keys: KeyRing, registration_open: bool) -> Arc<Self> {
         Arc::new(Self {
-            discovery_json: discovery::document(&issuer).into(),
+            discovery_json: discovery::document(&issuer, registration_open).into(),
             issuer,
             keys: RwLock::new(Keys::new(keys)),
             keys_error: RwLock::new(None),
@@ -138,4 +139,9 @@ pub fn router() -> Router<AppState> {
         .route("/logout", get(logout::logout_get).post(logout::logout_post))
         .route("/revoke", post(revocation::revoke))
         .route("/introspect", post(introspection::introspect))
+        .route("/register", post(registration::register))
+        .route(
+            "/register/{client_id}",
+            get(registration::read).delete(registration::delete),
+        )
 }

@@ -24,6 +24,8 @@ pub struct Client {
     #[serde(flatten)]
     pub settings: ClientSettings,
     pub created_at: i64,
+    /// Registered by the site itself (RFC 7591), not by an operator.
+    pub self_registered: bool,
     #[serde(skip)]
     secret_hash: Option<String>,
 }
@@ -237,6 +239,7 @@ impl Client {
             client_id: client_id.to_owned(),
             settings,
             created_at: 0,
+            self_registered: false,
             secret_hash: None,
         }
     }
@@ -274,6 +277,7 @@ impl Client {
                 allow: json_list("allow")?,
             },
             created_at: row.try_get("created_at")?,
+            self_registered: flag("self_registered")?,
             secret_hash,
         })
     }
@@ -398,6 +402,62 @@ impl Store {
                         .any(|uri| web_origin(uri).as_deref() == Some(origin))
                 })
         }))
+    }
+
+    /// Registers a client that a site asked for itself (RFC 7591): like [`Self::add_client`],
+    /// marked as self-registered, with the digest of its registration access token and the
+    /// metadata it gave (for RFC 7592 reads).
+    pub async fn register_client(
+        &self,
+        settings: ClientSettings,
+        registration_token: &str,
+        metadata: &serde_json::Value,
+        now: i64,
+    ) -> Result<NewCredentials, ClientError> {
+        let creds = self.add_client(settings, now).await?;
+        sqlx::query(
+            "UPDATE clients SET self_registered = 1, registration_token_hash = $1, \
+             registration_metadata = $2 WHERE id = $3",
+        )
+        .bind(hash_secret(registration_token))
+        .bind(metadata.to_string())
+        .bind(&creds.client_id)
+        .execute(self.pool())
+        .await?;
+        Ok(creds)
+    }
+
+    /// A self-registered client and the metadata it registered, if `registration_token` is
+    /// its registration access token (compared in constant time).
+    pub async fn registered_client(
+        &self,
+        client_id: &str,
+        registration_token: &str,
+    ) -> Result<Option<(Client, serde_json::Value)>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT * FROM clients WHERE id = $1 AND self_registered = 1 \
+             AND registration_token_hash IS NOT NULL",
+        )
+        .bind(client_id)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else {
+            burn_secret_check(registration_token);
+            return Ok(None);
+        };
+        let stored: String = row.try_get("registration_token_hash")?;
+        if !bool::from(
+            stored
+                .as_bytes()
+                .ct_eq(hash_secret(registration_token).as_bytes()),
+        ) {
+            return Ok(None);
+        }
+        let metadata: Option<String> = row.try_get("registration_metadata")?;
+        let metadata = metadata
+            .and_then(|m| serde_json::from_str(&m).ok())
+            .unwrap_or_default();
+        Ok(Some((Client::from_row(&row)?, metadata)))
     }
 
     pub async fn remove_client(&self, client_id: &str) -> Result<(), ClientError> {

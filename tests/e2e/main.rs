@@ -21,4 +21,5 @@ mod oidc_conformance;
 mod oidc_flows;
 mod oidc_security;
 mod reach;
+mod registration;
 mod store;

@@ -216,3 +216,62 @@ async fn access_policy_on_sqlite() {
 async fn access_policy_on_postgres() {
     access_policy_round_trip(&TestDatabase::postgres().await).await;
 }
+
+/// A self-registered client and its registration access token (RFC 7592), on both backends.
+async fn registration_round_trip(db: &TestDatabase) {
+    let store = Store::connect(&db.url).await.unwrap();
+    let metadata =
+        serde_json::json!({"client_name": "Self", "redirect_uris": ["https://s.example/cb"]});
+    let creds = store
+        .register_client(
+            ClientSettings::new("Self", vec!["https://s.example/cb".into()]),
+            "registration-token",
+            &metadata,
+            1,
+        )
+        .await
+        .unwrap();
+    let (client, stored) = store
+        .registered_client(&creds.client_id, "registration-token")
+        .await
+        .unwrap()
+        .expect("read with its token");
+    assert!(client.self_registered);
+    assert_eq!(stored, metadata);
+    assert!(store
+        .registered_client(&creds.client_id, "another-token")
+        .await
+        .unwrap()
+        .is_none());
+    let operator = store
+        .add_client(
+            ClientSettings::new("Op", vec!["https://o.example/cb".into()]),
+            1,
+        )
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .client(&operator.client_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .self_registered
+    );
+    assert!(store
+        .registered_client(&operator.client_id, "registration-token")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn registration_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    registration_round_trip(&TestDatabase::sqlite(dir.path()).await).await;
+}
+
+#[tokio::test]
+async fn registration_on_postgres() {
+    registration_round_trip(&TestDatabase::postgres().await).await;
+}
