@@ -46,6 +46,15 @@ pub fn normalize_pattern(pattern: &str) -> Result<String, String> {
         .map(|subject| subject.trim_start_matches("x@").to_owned())
 }
 
+/// A group member as stored: the bare JID in the subject's form.
+pub fn normalize_member(member: &str) -> Result<String, String> {
+    match UserJid::parse(member) {
+        Ok(jid) if jid.full().is_none() => Ok(jid.subject().to_owned()),
+        Ok(_) => Err(format!("{member:?}: give a bare JID, without a resource")),
+        Err(e) => Err(format!("{member:?}: {e}")),
+    }
+}
+
 /// Whether `subject` (a normalized bare JID) may log in to `client`.
 pub async fn may_log_in(
     store: &Store,

@@ -104,10 +104,8 @@ fn normalize_patterns(patterns: &[String]) -> anyhow::Result<Vec<String>> {
 fn normalize_members(members: &[String]) -> anyhow::Result<Vec<String>> {
     members
         .iter()
-        .map(|m| match crate::xmpp::address::UserJid::parse(m) {
-            Ok(jid) if jid.full().is_none() => Ok(jid.subject().to_owned()),
-            Ok(_) => anyhow::bail!("--member {m:?}: give a bare JID, without a resource"),
-            Err(e) => anyhow::bail!("--member {m:?}: {e}"),
+        .map(|m| {
+            crate::access::normalize_member(m).map_err(|why| anyhow::anyhow!("--member {why}"))
         })
         .collect()
 }

@@ -23,6 +23,7 @@ use crate::oidc::token::check_pkce;
 use crate::random;
 use crate::state::AppState;
 use crate::store::clients::{Client, ClientError, ClientSettings};
+use crate::store::groups::{Group, GroupError};
 use crate::store::oidc::{digest, Redemption};
 use crate::web::{cookie, error_page, removed_cookie, ADMIN_LOGIN_COOKIE, SESSION_COOKIE};
 
@@ -52,6 +53,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/clients/{id}", post(update))
         .route("/admin/clients/{id}/rotate-secret", post(rotate))
         .route("/admin/clients/{id}/remove", post(remove))
+        .route("/admin/groups", post(save_group))
+        .route("/admin/groups/{name}/remove", post(remove_group))
 }
 
 #[derive(Template, WebTemplate)]
@@ -60,6 +63,7 @@ struct AdminPage {
     admin: String,
     csrf: String,
     clients: Vec<Client>,
+    groups: Vec<Group>,
     notice: Option<String>,
     error: Option<String>,
     new_secret: Option<(String, String)>,
@@ -209,6 +213,7 @@ async fn render(
         admin: admin.jid.clone(),
         csrf: admin.csrf.clone(),
         clients: app.store.clients().await?,
+        groups: app.store.groups().await?,
         notice,
         error,
         new_secret,
@@ -286,6 +291,41 @@ impl ClientForm {
 }
 
 #[derive(Deserialize)]
+struct GroupForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    /// One bare JID per line.
+    #[serde(default)]
+    members: String,
+    /// Set by the form that adds a group (the others replace members).
+    create: Option<String>,
+}
+
+impl GroupForm {
+    fn change(&self) -> Result<Change, ClientError> {
+        let name = self.name.trim();
+        if !crate::access::valid_group_name(name) {
+            return Err(ClientError::Invalid(
+                "A group name has 1 to 64 lower-case letters, digits, '.', '_' or '-'.".into(),
+            ));
+        }
+        let members = self
+            .members
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|m| crate::access::normalize_member(m).map_err(ClientError::Invalid))
+            .collect::<Result<_, _>>()?;
+        Ok(match self.create {
+            Some(_) => Change::AddGroup(name.to_owned(), members),
+            None => Change::SetGroup(name.to_owned(), members),
+        })
+    }
+}
+
+#[derive(Deserialize)]
 struct CsrfOnly {
     #[serde(default)]
     csrf: String,
@@ -330,6 +370,19 @@ enum Change {
     Update(String, ClientSettings),
     RotateSecret(String),
     Remove(String),
+    AddGroup(String, Vec<String>),
+    /// Replaces the group's members.
+    SetGroup(String, Vec<String>),
+    RemoveGroup(String),
+}
+
+impl From<GroupError> for ClientError {
+    fn from(e: GroupError) -> Self {
+        match e {
+            GroupError::Database(e) => ClientError::Database(e),
+            other => ClientError::Invalid(other.to_string()),
+        }
+    }
 }
 
 /// The settings' warnings, to follow a notice.
@@ -367,6 +420,20 @@ async fn apply(
         Change::Remove(id) => {
             app.store.remove_client(&id).await?;
             Ok((format!("Removed {id}."), None))
+        }
+        Change::AddGroup(name, members) => {
+            app.store
+                .add_group(&name, &members, app.clock.now())
+                .await?;
+            Ok((format!("Added group {name}."), None))
+        }
+        Change::SetGroup(name, members) => {
+            app.store.set_group_members(&name, &members).await?;
+            Ok((format!("Saved group {name}."), None))
+        }
+        Change::RemoveGroup(name) => {
+            app.store.remove_group(&name).await?;
+            Ok((format!("Removed group {name}."), None))
         }
     }
 }
@@ -426,4 +493,21 @@ async fn remove(
     Form(form): Form<CsrfOnly>,
 ) -> Result<Response, InternalError> {
     change(&app, &jar, &form.csrf, Ok(Change::Remove(id))).await
+}
+
+async fn save_group(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    Form(form): Form<GroupForm>,
+) -> Result<Response, InternalError> {
+    change(&app, &jar, &form.csrf, form.change()).await
+}
+
+async fn remove_group(
+    State(app): State<AppState>,
+    jar: CookieJar,
+    Path(name): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, InternalError> {
+    change(&app, &jar, &form.csrf, Ok(Change::RemoveGroup(name))).await
 }

@@ -184,3 +184,83 @@ async fn other_people_are_not_admins() {
         .iter()
         .all(|c| c.settings.name != "X"));
 }
+
+/// Access groups on the admin page: add, change members, refuse bad input, remove.
+#[tokio::test]
+async fn admins_manage_access_groups() {
+    let prosody = Prosody::start().await;
+    let app = spawn_app_with_admins(&prosody, r#"["alice@localhost"]"#).await;
+    let mut alice = XmppUser::login(&prosody, "alice", "laptop", Client::Xep0070, "accept").await;
+    let browser = Browser::new(&app);
+    let (_, login_url, html) = browser.open(&app.url("/admin")).await.page();
+    let Landing::Page { html, .. } = browser
+        .log_in(&login_url, &html, "alice@localhost", &mut alice)
+        .await
+    else {
+        panic!("the admin page after login");
+    };
+    assert!(html.contains("Access groups"), "{html}");
+    let csrf = field(&html, "csrf").unwrap();
+    let post = |path: &str, form: &[(&str, &str)]| {
+        let mut form = form.to_vec();
+        form.push(("csrf", csrf.as_str()));
+        let form: Vec<(String, String)> = form
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let (url, browser) = (app.url(path), &browser);
+        async move {
+            let form: Vec<(&str, &str)> =
+                form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            browser.post(&url, &form).await.page()
+        }
+    };
+    let (status, _, html) = post(
+        "/admin/groups",
+        &[
+            ("create", "1"),
+            ("name", "staff"),
+            ("members", "Bob@Localhost\ncarol@localhost\n"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    let group = app.state.store.group("staff").await.unwrap().unwrap();
+    assert_eq!(group.members, ["bob@localhost", "carol@localhost"]);
+    let (status, _, html) = post(
+        "/admin/groups",
+        &[("create", "1"), ("name", "staff"), ("members", "")],
+    )
+    .await;
+    assert_eq!(status, 400, "adding a group that exists: {html}");
+    let (status, _, _) = post(
+        "/admin/groups",
+        &[("name", "staff"), ("members", "dave@localhost")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let group = app.state.store.group("staff").await.unwrap().unwrap();
+    assert_eq!(group.members, ["dave@localhost"]);
+    let (status, _, html) = post(
+        "/admin/groups",
+        &[("name", "staff"), ("members", "dave@localhost/phone")],
+    )
+    .await;
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("bare JID"), "{html}");
+    let (status, _, html) = post("/admin/groups", &[("create", "1"), ("name", "Bad Name")]).await;
+    assert_eq!(status, 400, "{html}");
+    let (status, _, _) = post("/admin/groups/staff/remove", &[]).await;
+    assert_eq!(status, 200);
+    assert!(app.state.store.group("staff").await.unwrap().is_none());
+    // Without the page's token, nothing changes.
+    let forged = browser
+        .post(
+            &app.url("/admin/groups"),
+            &[("csrf", "forged"), ("create", "1"), ("name", "evil")],
+        )
+        .await
+        .page();
+    assert_eq!(forged.0, 403);
+    assert!(app.state.store.group("evil").await.unwrap().is_none());
+}
