@@ -603,11 +603,11 @@ mod tests {
         known.sort();
         documented.sort();
         assert_eq!(known, documented, "config.example.toml shows every key");
-        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        let reference = std::fs::read_to_string(root.join("docs/configuration.md")).unwrap();
         for key in &known {
             assert!(
-                readme.contains(&format!("| `{key}` |")),
-                "README.md documents {key}"
+                reference.contains(&format!("| `{key}` |")),
+                "docs/configuration.md documents {key}"
             );
         }
         // The example's values are the defaults.

@@ -298,15 +298,15 @@ async fn django_allauth_guide() {
     assert!(text.contains("username=alice@localhost"), "{next}: {text}");
 }
 
-/// The README's Django backend for the `/auth` API, run as printed with Python `requests`
+/// The documented Django backend for the `/auth` API (docs/compat-api.md), run as printed with Python `requests`
 /// (credentials in the URL) against a real confirmation.
 #[tokio::test]
-async fn readme_django_backend_for_the_auth_api() {
+async fn documented_django_backend_for_the_auth_api() {
     let prosody = Prosody::start().await;
     let app = spawn_app(&prosody).await;
     let _alice = XmppUser::login(&prosody, "alice", "pc", Client::Xep0070, "accept").await;
     let _bob = XmppUser::login(&prosody, "bob", "pc", Client::Xep0070, "deny").await;
-    // The README's site names itself `my.site`: its client has a redirect URI there.
+    // The documented site names itself `my.site`: its client has a redirect URI there.
     let (id, secret) = app
         .add_client(ClientSettings::new(
             "My Site",
@@ -317,8 +317,8 @@ async fn readme_django_backend_for_the_auth_api() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let run = |jid: &'static str| {
         tokio::process::Command::new("python3")
-            .arg(root.join("tests/support/readme_auth_backend.py"))
-            .arg(root.join("README.md"))
+            .arg(root.join("tests/support/documented_auth_backend.py"))
+            .arg(root.join("docs/compat-api.md"))
             .arg(&url)
             .arg(jid)
             .output()

@@ -1,6 +1,7 @@
-"""Runs the README's Django backend for the /auth API, exactly as the README prints it.
+"""Runs the documented Django backend for the /auth API, exactly as docs/compat-api.md
+prints it.
 
-Usage: readme_auth_backend.py README AUTH_URL JID
+Usage: documented_auth_backend.py DOC AUTH_URL JID
 Prints "user NAME" when the backend logged the person in, "none" when it did not.
 """
 import re
@@ -9,7 +10,7 @@ import sys
 import django
 from django.conf import settings
 
-readme, auth_url, jid = sys.argv[1:4]
+doc, auth_url, jid = sys.argv[1:4]
 settings.configure(
     DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
     INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes"],
@@ -20,14 +21,14 @@ from django.core.management import call_command  # noqa: E402
 
 call_command("migrate", verbosity=0)
 
-text = open(readme, encoding="utf-8").read()
+text = open(doc, encoding="utf-8").read()
 block = next(
     b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "class XmppBackend" in b
 )
 # The operator's one edit: the client's credentials and jidconnect's address.
 block = re.sub(r'JIDCONNECT_AUTH_URL = ".*?"', f"JIDCONNECT_AUTH_URL = {auth_url!r}", block)
 namespace = {}
-exec(compile(block, "README.md", "exec"), namespace)
+exec(compile(block, doc, "exec"), namespace)
 backend = namespace["XmppBackend"]()
 code = backend.id_generator()
 user = backend.authenticate(None, username=jid, transaction_id=code)
