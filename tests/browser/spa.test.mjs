@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const IDP = process.env.IDP_URL ?? "http://127.0.0.1:8080";
 const SPA = process.env.SPA_URL ?? "http://127.0.0.1:8082";
@@ -36,13 +36,7 @@ before(async () => {
   });
   const { port, hostname } = new URL(SPA);
   await new Promise((resolve) => server.listen(Number(port), hostname, resolve));
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();

@@ -645,15 +645,20 @@ impl TestApp {
             .unwrap()
     }
 
-    pub async fn health(&self) -> Value {
+    /// The JSON document at `path` (discovery, `/healthz`).
+    pub async fn json(&self, path: &str) -> Value {
         self.http
-            .get(self.url("/healthz"))
+            .get(self.url(path))
             .send()
             .await
             .unwrap()
             .json()
             .await
             .unwrap()
+    }
+
+    pub async fn health(&self) -> Value {
+        self.json("/healthz").await
     }
 
     pub async fn wait_for_xmpp(&self, connected: bool) {

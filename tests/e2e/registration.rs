@@ -23,14 +23,7 @@ async fn register(app: &TestApp, metadata: Value) -> (u16, Value) {
 }
 
 async fn discovery(app: &TestApp) -> Value {
-    app.http
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    app.json("/.well-known/openid-configuration").await
 }
 
 #[tokio::test]
