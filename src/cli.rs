@@ -477,18 +477,8 @@ async fn client_command(
 
 async fn group_command(store: &Store, command: GroupCommand, clock: &Clock) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    let valid_name = |name: &str| -> anyhow::Result<()> {
-        if crate::access::valid_group_name(name) {
-            Ok(())
-        } else {
-            anyhow::bail!(
-                "group name {name:?}: use 1 to 64 lower-case letters, digits, '.', '_' or '-'"
-            )
-        }
-    };
     match command {
         GroupCommand::Add { name, members } => {
-            valid_name(&name)?;
             store
                 .add_group(&name, &normalize_members(&members)?, clock.now())
                 .await?;

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -51,11 +51,7 @@ fn may_see_detail(app: &AppState, peer: SocketAddr, headers: &HeaderMap) -> bool
         return true;
     }
     let token = app.config.health_token.expose();
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match presented {
+    match crate::oidc::userinfo::bearer_token(headers) {
         Some(presented) if !token.is_empty() => {
             bool::from(presented.as_bytes().ct_eq(token.as_bytes()))
         }

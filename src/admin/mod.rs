@@ -253,13 +253,6 @@ struct ClientForm {
 
 impl ClientForm {
     fn settings(&self) -> Result<ClientSettings, ClientError> {
-        let lines = |text: &str| {
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(str::to_owned)
-                .collect()
-        };
         let alg = match self.id_token_alg.trim() {
             "" => SigningAlg::RS256,
             alg => SigningAlg::parse(alg).ok_or_else(|| {
@@ -268,19 +261,17 @@ impl ClientForm {
         };
         Ok(ClientSettings {
             name: self.name.clone(),
-            redirect_uris: lines(&self.redirect_uris),
-            post_logout_redirect_uris: lines(&self.post_logout_redirect_uris),
+            redirect_uris: lines(&self.redirect_uris).map(str::to_owned).collect(),
+            post_logout_redirect_uris: lines(&self.post_logout_redirect_uris)
+                .map(str::to_owned)
+                .collect(),
             public: self.public.is_some(),
             trusted: self.trusted.is_some(),
             jid_as_email: self.jid_as_email.is_some(),
             allowed_scopes: self.scopes.split_whitespace().map(str::to_owned).collect(),
             always_refresh: self.always_refresh.is_some(),
             id_token_alg: alg,
-            allow: self
-                .allow
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
+            allow: lines(&self.allow)
                 .map(|p| {
                     crate::access::normalize_pattern(p)
                         .map_err(|why| ClientError::Invalid(format!("Who may log in: {why}")))
@@ -288,6 +279,11 @@ impl ClientForm {
                 .collect::<Result<_, _>>()?,
         })
     }
+}
+
+/// The non-empty lines of a textarea, trimmed: one entry each.
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    text.lines().map(str::trim).filter(|l| !l.is_empty())
 }
 
 #[derive(Deserialize)]
@@ -306,16 +302,7 @@ struct GroupForm {
 impl GroupForm {
     fn change(&self) -> Result<Change, ClientError> {
         let name = self.name.trim();
-        if !crate::access::valid_group_name(name) {
-            return Err(ClientError::Invalid(
-                "A group name has 1 to 64 lower-case letters, digits, '.', '_' or '-'.".into(),
-            ));
-        }
-        let members = self
-            .members
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
+        let members = lines(&self.members)
             .map(|m| crate::access::normalize_member(m).map_err(ClientError::Invalid))
             .collect::<Result<_, _>>()?;
         Ok(match self.create {

@@ -18,7 +18,9 @@ use super::userinfo::bearer_token;
 use crate::keys::SigningAlg;
 use crate::random;
 use crate::state::AppState;
-use crate::store::clients::{ClientError, ClientSettings};
+use crate::store::clients::{
+    is_loopback_ip_literal, validate_redirect_uri, ClientError, ClientSettings,
+};
 
 const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token"];
 const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
@@ -31,30 +33,21 @@ fn no_store(status: StatusCode, body: Value) -> Response {
     (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
 
-/// An https redirect URI, or http on a loopback address (RFC 8252 §7.3), without a fragment.
+/// An operator's redirect URI rules (absolute, no fragment), and stricter: https, or http
+/// on a loopback IP literal (RFC 8252 §7.3). Not `localhost`, which may resolve elsewhere,
+/// nor an app's own scheme, which any app can claim: nobody vouches for a site that
+/// registers itself.
 fn check_redirect_uri(uri: &str) -> Result<(), OAuthError> {
-    let invalid = |why: &str| {
-        Err(metadata_error(
-            ErrorCode::InvalidRedirectUri,
-            format!("redirect URI {uri:?} {why}"),
-        ))
+    let invalid = |why: String| metadata_error(ErrorCode::InvalidRedirectUri, why);
+    let stricter = |url: &Url| {
+        url.scheme() == "https" || (url.scheme() == "http" && is_loopback_ip_literal(url))
     };
-    let Ok(url) = Url::parse(uri) else {
-        return invalid("is not an absolute URL");
-    };
-    if url.fragment().is_some() {
-        return invalid("has a fragment");
+    if Url::parse(uri).is_ok_and(|url| !stricter(&url)) {
+        return Err(invalid(format!(
+            "redirect URI {uri:?} must be https (or http on 127.0.0.1 or [::1] for native apps)"
+        )));
     }
-    let loopback = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        _ => false,
-    };
-    match url.scheme() {
-        "https" if url.host().is_some() => Ok(()),
-        "http" if loopback => Ok(()),
-        _ => invalid("must be https (or http on 127.0.0.1 or [::1] for native apps)"),
-    }
+    validate_redirect_uri(uri).map_err(|e| invalid(e.to_string()))
 }
 
 fn strings(metadata: &Map<String, Value>, name: &str) -> Result<Option<Vec<String>>, OAuthError> {

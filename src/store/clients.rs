@@ -185,15 +185,20 @@ fn loopback_match(registered: &str, asked: &str) -> bool {
     let (Ok(registered), Ok(mut asked)) = (Url::parse(registered), Url::parse(asked)) else {
         return false;
     };
-    let loopback_ip = |u: &Url| match u.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        _ => false,
-    };
-    if registered.scheme() != "http" || !loopback_ip(&registered) {
+    if registered.scheme() != "http" || !is_loopback_ip_literal(&registered) {
         return false;
     }
     asked.set_port(registered.port()).is_ok() && asked == registered
+}
+
+/// A host that is a loopback IP literal (`127.0.0.1`, `[::1]`): unlike `localhost`, it
+/// cannot resolve elsewhere (RFC 8252 §8.3).
+pub fn is_loopback_ip_literal(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        _ => false,
+    }
 }
 
 /// The web origin (RFC 6454) of a redirect URI, as a browser sends it in `Origin`
@@ -388,7 +393,8 @@ impl Store {
     }
 
     /// Whether `origin` is the web origin of some client's redirect URIs. Reads every
-    /// client's redirect URIs: clients are registered by an operator, so they are few.
+    /// client's redirect URIs: fine for an operator's few clients; with open registration
+    /// (rate-limited per network) an index of origins would be the next step.
     pub async fn is_client_origin(&self, origin: &str) -> Result<bool, sqlx::Error> {
         let rows = sqlx::query("SELECT redirect_uris FROM clients")
             .fetch_all(self.pool())

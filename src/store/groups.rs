@@ -15,6 +15,8 @@ pub struct Group {
 
 #[derive(Debug, thiserror::Error)]
 pub enum GroupError {
+    #[error("group name {0:?}: use 1 to 64 lower-case letters, digits, '.', '_' or '-'")]
+    InvalidName(String),
     #[error("no group named {0}")]
     NotFound(String),
     #[error("a group named {0} exists already")]
@@ -31,6 +33,9 @@ impl Store {
         members: &[String],
         now: i64,
     ) -> Result<(), GroupError> {
+        if !crate::access::valid_group_name(name) {
+            return Err(GroupError::InvalidName(name.to_owned()));
+        }
         let mut tx = self.pool().begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO access_groups (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
