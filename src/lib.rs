@@ -28,6 +28,8 @@ pub mod login;
 pub mod metrics;
 /// The OpenID provider's endpoints.
 pub mod oidc;
+/// Which addresses a fetch of a stranger's URL may reach (SSRF).
+pub mod outbound;
 /// Random tokens and human-comparable codes.
 pub mod random;
 /// Keyed rate limits and the client-authentication brake.
