@@ -117,6 +117,9 @@ pub struct RegistrationConfig {
     pub mode: RegistrationMode,
     /// Registrations accepted per hour from one IP network.
     pub per_ip_per_hour: u32,
+    /// With open registration, a `client_id` that is an https URL names the client's
+    /// metadata document, fetched from there.
+    pub metadata_documents: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -131,6 +134,7 @@ impl Default for RegistrationConfig {
         Self {
             mode: RegistrationMode::Closed,
             per_ip_per_hour: 10,
+            metadata_documents: true,
         }
     }
 }
@@ -138,6 +142,11 @@ impl Default for RegistrationConfig {
 impl RegistrationConfig {
     pub fn is_open(&self) -> bool {
         self.mode == RegistrationMode::Open
+    }
+
+    /// Whether a URL `client_id` is fetched as the client's metadata document.
+    pub fn accepts_metadata_documents(&self) -> bool {
+        self.is_open() && self.metadata_documents
     }
 }
 

@@ -21,6 +21,7 @@ use crate::cluster::Cluster;
 use crate::config::{Config, MAX_CONFIRM_TIMEOUT_SECS};
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
+use crate::oidc::metadata_document::MetadataDocuments;
 use crate::oidc::Oidc;
 use crate::state::AppState;
 use crate::store::{Backend, Store};
@@ -92,7 +93,7 @@ impl Application {
             None if keys_lost => anyhow::bail!(lost_keys_message(&config.keys_dir)),
             None => KeyRing::load_or_create(&config.keys_dir, clock.now(), retention)?,
         };
-        let oidc = Oidc::new(config.issuer_id(), keys, config.registration.is_open());
+        let oidc = Oidc::new(config.issuer_id(), keys, &config.registration);
         let service_jid = BareJid::new(&config.xmpp.service_jid())
             .context("[xmpp] component_jid is not a valid JID")?;
         let (confirmer, outbox) = Confirmer::new(service_jid, &config.limits, metrics.clone());
@@ -150,6 +151,12 @@ impl Application {
         };
         let new_flows = per_network(config.limits.login_pages_per_minute, 60);
         let registrations = per_network(config.registration.per_ip_per_hour, 3600);
+        let metadata_documents = config
+            .registration
+            .accepts_metadata_documents()
+            .then(|| MetadataDocuments::new(&config.issuer))
+            .transpose()
+            .context("cannot set up fetching client metadata documents")?;
         let state = AppState {
             config: Arc::new(config),
             store,
@@ -161,6 +168,7 @@ impl Application {
             health: Default::default(),
             new_flows,
             registrations,
+            metadata_documents,
         };
         let inbox = crate::xmpp::inbox::run(state.clone(), events, shutdown_rx);
         // Awaited at shutdown: the inbox records what was decided, and holds the database

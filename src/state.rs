@@ -8,6 +8,7 @@ use axum::http::HeaderMap;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::oidc::metadata_document::{is_document_url, DocumentError, MetadataDocuments};
 use crate::oidc::Oidc;
 use crate::ratelimit::AuthFailures;
 use crate::store::clients::Client;
@@ -27,15 +28,53 @@ pub struct AppState {
     pub health: Arc<crate::health::HealthProbe>,
     pub new_flows: Arc<Mutex<crate::ratelimit::PerNetwork>>,
     pub registrations: Arc<Mutex<crate::ratelimit::PerNetwork>>,
+    /// With open registration (and `registration.metadata_documents`): clients known by
+    /// their metadata document.
+    pub metadata_documents: Option<Arc<MetadataDocuments>>,
+}
+
+/// Why a client could not be looked up.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    /// Its metadata document cannot be fetched or is refused.
+    #[error(transparent)]
+    Document(#[from] DocumentError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
 }
 
 impl AppState {
-    /// A registered client, or the admin pages' built-in one.
+    /// A registered client, or the admin pages' built-in one. A client whose metadata
+    /// document cannot be had counts as unknown here (the endpoints that first meet a
+    /// client say why, with [`Self::lookup_client`]).
     pub async fn client(&self, client_id: &str) -> Result<Option<Client>, sqlx::Error> {
+        match self.lookup_client(client_id).await {
+            Ok(client) => Ok(client),
+            Err(LookupError::Document(e)) => {
+                tracing::info!(error = %e, "a client's metadata document is refused");
+                Ok(None)
+            }
+            Err(LookupError::Database(e)) => Err(e),
+        }
+    }
+
+    /// [`Self::client`], saying why a metadata document is refused.
+    pub async fn lookup_client(&self, client_id: &str) -> Result<Option<Client>, LookupError> {
         if client_id == crate::admin::ADMIN_CLIENT_ID {
             return Ok(crate::admin::admin_client(self));
         }
-        self.store.client(client_id).await
+        self.registered_client(client_id).await
+    }
+
+    /// A client in the database or, when they are accepted, one whose id is the URL of its
+    /// metadata document (not the admin pages' own: it never calls the endpoints).
+    pub async fn registered_client(&self, client_id: &str) -> Result<Option<Client>, LookupError> {
+        match &self.metadata_documents {
+            Some(documents) if is_document_url(client_id) => {
+                Ok(Some(documents.client(client_id).await?))
+            }
+            _ => Ok(self.store.client(client_id).await?),
+        }
     }
 
     pub fn auth_failures(&self) -> MutexGuard<'_, AuthFailures> {

@@ -105,6 +105,8 @@ struct ConsentPage<'a> {
     items: Vec<String>,
     /// For a site that registered itself: the host it sends the person back to.
     self_registered_host: Option<String>,
+    /// For a site known by its metadata document: the host that serves it.
+    document_host: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -663,6 +665,7 @@ async fn show_consent(
                 .and_then(|u| u.host_str().map(str::to_owned))
                 .unwrap_or_else(|| flow.redirect_uri.clone())
         }),
+        document_host: crate::oidc::metadata_document::document_host(&client),
     }
     .into_response())
 }

@@ -22,7 +22,7 @@ use super::params::{Params, MAX_VALUE_LEN};
 use crate::error::InternalError;
 use crate::login::notice::Visitor;
 use crate::random;
-use crate::state::AppState;
+use crate::state::{AppState, LookupError};
 use crate::store::clients::Client;
 use crate::store::oidc::{digest, FlowStatus, LoginFlow, NewGrant, Session};
 use crate::web::{cookie, error_page, BROWSER_COOKIE, SESSION_COOKIE};
@@ -164,13 +164,21 @@ async fn verify_client(app: &AppState, params: &Params) -> Result<(Client, Strin
     let client_id = params.get("client_id").ok_or_else(|| {
         bad_request_page("The request does not say which website (client_id) asks for the login.")
     })?;
-    let client = app
-        .client(client_id)
-        .await
-        .map_err(|e| InternalError::from(e).into_response())?
-        .ok_or_else(|| {
-            bad_request_page("The website (client_id) asking for the login is not registered here.")
-        })?;
+    let client = match app.lookup_client(client_id).await {
+        Ok(Some(client)) => client,
+        Ok(None) => {
+            return Err(bad_request_page(
+                "The website (client_id) asking for the login is not registered here.",
+            ))
+        }
+        Err(LookupError::Document(why)) => {
+            tracing::info!(error = %why, "authorization request refused: metadata document");
+            return Err(bad_request_page(&format!(
+                "The website (client_id) asking for the login identifies itself by a metadata document that cannot be used: {why}."
+            )));
+        }
+        Err(LookupError::Database(e)) => return Err(InternalError::from(e).into_response()),
+    };
     let redirect_uri = params
         .get("redirect_uri")
         .ok_or_else(|| bad_request_page("The request has no redirect_uri."))?;

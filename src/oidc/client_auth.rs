@@ -10,7 +10,7 @@ use base64::Engine;
 
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
-use crate::state::AppState;
+use crate::state::{AppState, LookupError};
 use crate::store::clients::{burn_secret_check, Client};
 
 /// Longer client ids and secrets are malformed: they would become keys of the
@@ -39,7 +39,10 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     (id.len() <= MAX_CREDENTIAL_LEN && secret.len() <= MAX_CREDENTIAL_LEN).then_some((id, secret))
 }
 
-fn invalid_client(description: &'static str, basic: bool) -> OAuthError {
+fn invalid_client(
+    description: impl Into<std::borrow::Cow<'static, str>>,
+    basic: bool,
+) -> OAuthError {
     OAuthError {
         basic_challenge: basic,
         ..OAuthError::new(ErrorCode::InvalidClient, description)
@@ -109,7 +112,12 @@ async fn verify(
             None => return Err(invalid_client("client authentication required", true)),
         },
     };
-    let Some(client) = app.store.client(&client_id).await? else {
+    let found = match app.registered_client(&client_id).await {
+        Ok(found) => found,
+        Err(LookupError::Document(why)) => return Err(invalid_client(why.to_string(), uses_basic)),
+        Err(LookupError::Database(e)) => return Err(e.into()),
+    };
+    let Some(client) = found else {
         if let Some(secret) = &secret {
             burn_secret_check(secret);
         }

@@ -18,7 +18,7 @@ use tower_http::cors::{Any, CorsLayer};
 use super::client_auth::{basic_credentials, MAX_CREDENTIAL_LEN};
 use super::params::Params;
 use super::userinfo::bearer_token;
-use crate::state::AppState;
+use crate::state::{AppState, LookupError};
 use crate::store::clients::Client;
 
 /// The endpoints with client-based CORS.
@@ -112,9 +112,10 @@ async fn actual(
     };
     let allowed = match calling_client(app, path, &parts.headers, &body).await {
         Ok(Some(client)) => client.has_web_origin(&origin),
-        // No client named, or none by that name or token: the answer (an error) tells
-        // nothing about any client, so it is readable where a preflight would pass.
-        Ok(None) => allowed_for_any_client(app, &origin).await,
+        // No client named, none by that name or token, or a metadata document that cannot
+        // be had: the answer (an error) tells nothing about any client, so it is readable
+        // where a preflight would pass.
+        Ok(None) | Err(LookupError::Document(_)) => allowed_for_any_client(app, &origin).await,
         Err(e) => {
             tracing::error!(error = %e, "cannot find the client for CORS");
             false
@@ -140,7 +141,7 @@ async fn calling_client(
     path: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Option<Client>, sqlx::Error> {
+) -> Result<Option<Client>, LookupError> {
     let params = Params::from_form(headers, body).unwrap_or_default();
     let client_id = if path == "/userinfo" {
         let Some(token) = bearer_token(headers).or_else(|| params.get("access_token")) else {
@@ -159,10 +160,14 @@ async fn calling_client(
             _ => return Ok(None),
         }
     };
-    app.store.client(&client_id).await
+    app.registered_client(&client_id).await
 }
 
 async fn allowed_for_any_client(app: &AppState, origin: &str) -> bool {
+    let documents = app.metadata_documents.as_ref();
+    if documents.is_some_and(|documents| documents.is_known_origin(origin)) {
+        return true;
+    }
     app.store
         .is_client_origin(origin)
         .await

@@ -5,6 +5,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use serde_json::json;
 
+use crate::config::RegistrationConfig;
 use crate::keys::SigningAlg;
 use crate::state::AppState;
 use crate::store::clients::SUPPORTED_SCOPES;
@@ -29,8 +30,9 @@ pub const CLAIMS_SUPPORTED: &[&str] = &[
 ];
 
 /// The discovery document for `issuer` (no trailing slash); with open registration it
-/// names the registration endpoint (RFC 7591 §3, RFC 8414).
-pub fn document(issuer: &str, registration_open: bool) -> String {
+/// names the registration endpoint (RFC 7591 §3, RFC 8414) and says whether a client may
+/// be known by its metadata document.
+pub fn document(issuer: &str, registration: &RegistrationConfig) -> String {
     let endpoint = |path: &str| format!("{issuer}{path}");
     let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
     let mut document = json!({
@@ -62,8 +64,11 @@ pub fn document(issuer: &str, registration_open: bool) -> String {
         "claims_locales_supported": ["en"],
         "authorization_response_iss_parameter_supported": true,
     });
-    if registration_open {
+    if registration.is_open() {
         document["registration_endpoint"] = endpoint("/register").into();
+    }
+    if registration.accepts_metadata_documents() {
+        document["client_id_metadata_document_supported"] = true.into();
     }
     document.to_string()
 }

@@ -52,7 +52,10 @@ mod tests {
     fn oidc() -> (tempfile::TempDir, std::sync::Arc<Oidc>) {
         let dir = crate::keys::tests::private_tempdir();
         let keys = KeyRing::load_or_create(dir.path(), 1_900_000_000, 3600).unwrap();
-        (dir, Oidc::new("https://idp.example".into(), keys, false))
+        (
+            dir,
+            Oidc::new("https://idp.example".into(), keys, &Default::default()),
+        )
     }
 
     #[test]

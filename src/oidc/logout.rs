@@ -17,7 +17,7 @@ use url::Url;
 
 use super::hint;
 use super::params::Params;
-use crate::state::AppState;
+use crate::state::{AppState, LookupError};
 use crate::store::oidc::digest;
 use crate::web::{error_page, removed_cookie, BROWSER_COOKIE, SESSION_COOKIE};
 
@@ -108,9 +108,13 @@ async fn logout(app: AppState, jar: CookieJar, params: Params, confirmed: bool) 
         (None, None) => None,
     };
     let client = match &client_id {
-        Some(id) => match app.store.client(id).await {
+        Some(id) => match app.registered_client(id).await {
             Ok(client) => client,
-            Err(e) => return crate::error::InternalError::from(e).into_response(),
+            // Then no post_logout_redirect_uri is registered for it.
+            Err(LookupError::Document(_)) => None,
+            Err(LookupError::Database(e)) => {
+                return crate::error::InternalError::from(e).into_response()
+            }
         },
         None => None,
     };

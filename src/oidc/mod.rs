@@ -9,6 +9,7 @@ pub mod error;
 pub mod hint;
 pub mod introspection;
 pub mod logout;
+pub mod metadata_document;
 pub mod params;
 pub mod registration;
 pub mod revocation;
@@ -20,6 +21,7 @@ use std::sync::{Arc, RwLock};
 use axum::routing::{get, post};
 use axum::Router;
 
+use crate::config::RegistrationConfig;
 use crate::keys::KeyRing;
 use crate::state::AppState;
 
@@ -49,9 +51,9 @@ impl Keys {
 }
 
 impl Oidc {
-    pub fn new(issuer: String, keys: KeyRing, registration_open: bool) -> Arc<Self> {
+    pub fn new(issuer: String, keys: KeyRing, registration: &RegistrationConfig) -> Arc<Self> {
         Arc::new(Self {
-            discovery_json: discovery::document(&issuer, registration_open).into(),
+            discovery_json: discovery::document(&issuer, registration).into(),
             issuer,
             keys: RwLock::new(Keys::new(keys)),
             keys_error: RwLock::new(None),

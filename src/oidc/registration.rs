@@ -82,6 +82,17 @@ fn string<'a>(metadata: &'a Map<String, Value>, name: &str) -> Result<Option<&'a
     }
 }
 
+/// Where client metadata (RFC 7591 §2) comes from: the two differ in defaults and in what
+/// they may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetadataSource<'a> {
+    /// A registration request; the client may be confidential.
+    Registration,
+    /// The Client ID Metadata Document at this URL (the client's id): a public client,
+    /// since it has no way to receive a secret; named after its host when it gives no name.
+    Document { client_id: &'a Url },
+}
+
 /// The client a registration asks for, and the metadata as registered (the request's,
 /// with defaults filled in and unknown fields left out).
 fn client_from_metadata(body: &[u8]) -> Result<(ClientSettings, Value), OAuthError> {
@@ -91,18 +102,32 @@ fn client_from_metadata(body: &[u8]) -> Result<(ClientSettings, Value), OAuthErr
             "the body must be a JSON object of client metadata",
         ));
     };
-    let redirect_uris = strings(&metadata, "redirect_uris")?
+    settings_from_metadata(&metadata, MetadataSource::Registration)
+}
+
+/// Checks client metadata and turns it into a client's settings, and the metadata as
+/// accepted (defaults filled in, unknown fields left out).
+pub fn settings_from_metadata(
+    metadata: &Map<String, Value>,
+    source: MetadataSource,
+) -> Result<(ClientSettings, Value), OAuthError> {
+    let redirect_uris = strings(metadata, "redirect_uris")?
         .filter(|uris| !uris.is_empty())
         .ok_or_else(|| {
             metadata_error(ErrorCode::InvalidRedirectUri, "redirect_uris is required")
         })?;
     let post_logout_redirect_uris =
-        strings(&metadata, "post_logout_redirect_uris")?.unwrap_or_default();
+        strings(metadata, "post_logout_redirect_uris")?.unwrap_or_default();
     for uri in redirect_uris.iter().chain(&post_logout_redirect_uris) {
         check_redirect_uri(uri)?;
     }
-    let name = string(&metadata, "client_name")?
+    let fallback_name = match source {
+        MetadataSource::Registration => None,
+        MetadataSource::Document { client_id } => client_id.host_str(),
+    };
+    let name = string(metadata, "client_name")?
         .map(str::trim)
+        .or(fallback_name)
         .filter(|name| (1..=200).contains(&name.len()))
         .ok_or_else(|| {
             metadata_error(
@@ -110,16 +135,20 @@ fn client_from_metadata(body: &[u8]) -> Result<(ClientSettings, Value), OAuthErr
                 "client_name is required (1 to 200 characters): the consent page shows it",
             )
         })?;
+    let (default_auth_method, auth_methods) = match source {
+        MetadataSource::Registration => ("client_secret_basic", AUTH_METHODS),
+        MetadataSource::Document { .. } => ("none", &["none"][..]),
+    };
     let auth_method =
-        string(&metadata, "token_endpoint_auth_method")?.unwrap_or("client_secret_basic");
-    if !AUTH_METHODS.contains(&auth_method) {
+        string(metadata, "token_endpoint_auth_method")?.unwrap_or(default_auth_method);
+    if !auth_methods.contains(&auth_method) {
         return Err(metadata_error(
             ErrorCode::InvalidClientMetadata,
-            format!("token_endpoint_auth_method {auth_method:?} is not supported; use one of {AUTH_METHODS:?}"),
+            format!("token_endpoint_auth_method {auth_method:?} is not supported; use one of {auth_methods:?}"),
         ));
     }
     let grant_types =
-        strings(&metadata, "grant_types")?.unwrap_or_else(|| vec!["authorization_code".into()]);
+        strings(metadata, "grant_types")?.unwrap_or_else(|| vec!["authorization_code".into()]);
     if let Some(bad) = grant_types
         .iter()
         .find(|g| !GRANT_TYPES.contains(&g.as_str()))
@@ -130,14 +159,14 @@ fn client_from_metadata(body: &[u8]) -> Result<(ClientSettings, Value), OAuthErr
         ));
     }
     let response_types =
-        strings(&metadata, "response_types")?.unwrap_or_else(|| vec!["code".into()]);
+        strings(metadata, "response_types")?.unwrap_or_else(|| vec!["code".into()]);
     if response_types != ["code"] {
         return Err(metadata_error(
             ErrorCode::InvalidClientMetadata,
             "response_types must be [\"code\"]",
         ));
     }
-    let client_uri = string(&metadata, "client_uri")?;
+    let client_uri = string(metadata, "client_uri")?;
     if let Some(uri) = client_uri {
         if !Url::parse(uri).is_ok_and(|u| u.scheme() == "https") {
             return Err(metadata_error(
@@ -146,7 +175,7 @@ fn client_from_metadata(body: &[u8]) -> Result<(ClientSettings, Value), OAuthErr
             ));
         }
     }
-    let alg = match string(&metadata, "id_token_signed_response_alg")? {
+    let alg = match string(metadata, "id_token_signed_response_alg")? {
         None => SigningAlg::RS256,
         Some(alg) => SigningAlg::parse(alg).ok_or_else(|| {
             metadata_error(

@@ -77,7 +77,7 @@ pub async fn userinfo(State(app): State<AppState>, headers: HeaderMap, body: Byt
             "the openid scope is required",
         );
     }
-    let client = match app.store.client(&row.grant.client_id).await {
+    let client = match app.registered_client(&row.grant.client_id).await {
         Ok(Some(client)) => client,
         _ => {
             return bearer_error(

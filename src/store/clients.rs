@@ -24,7 +24,8 @@ pub struct Client {
     #[serde(flatten)]
     pub settings: ClientSettings,
     pub created_at: i64,
-    /// Registered by the site itself (RFC 7591), not by an operator.
+    /// Registered by the site itself (RFC 7591) or known by its metadata document, not by
+    /// an operator: nobody vouched for it.
     pub self_registered: bool,
     #[serde(skip)]
     secret_hash: Option<String>,
@@ -246,6 +247,14 @@ impl Client {
             created_at: 0,
             self_registered: false,
             secret_hash: None,
+        }
+    }
+
+    /// A client known by its Client ID Metadata Document, whose URL is its id.
+    pub fn from_metadata_document(client_id: &str, settings: ClientSettings) -> Self {
+        Self {
+            self_registered: true,
+            ..Self::builtin(client_id, settings)
         }
     }
 
