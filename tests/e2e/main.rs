@@ -17,6 +17,7 @@ mod hardening;
 mod helpers;
 mod integrations;
 mod load;
+mod metadata_documents;
 mod oidc_conformance;
 mod oidc_flows;
 mod oidc_security;
