@@ -115,13 +115,13 @@ impl tower::Service<Name> for CheckedResolver {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const STRICT: AddressPolicy = AddressPolicy {
+    pub(crate) const STRICT: AddressPolicy = AddressPolicy {
         allow_loopback: false,
     };
-    const LOOPBACK_ISSUER: AddressPolicy = AddressPolicy {
+    pub(crate) const LOOPBACK_ISSUER: AddressPolicy = AddressPolicy {
         allow_loopback: true,
     };
 

@@ -353,15 +353,9 @@ pub fn document_host(client: &Client) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outbound::tests::{LOOPBACK_ISSUER, STRICT};
     use axum::http::HeaderValue;
     use serde_json::json;
-
-    const STRICT: AddressPolicy = AddressPolicy {
-        allow_loopback: false,
-    };
-    const LOOPBACK_ISSUER: AddressPolicy = AddressPolicy {
-        allow_loopback: true,
-    };
 
     fn refusal(client_id: &str, policy: AddressPolicy) -> String {
         match check_client_id(client_id, policy) {

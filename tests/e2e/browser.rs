@@ -322,6 +322,19 @@ impl RelyingParty {
         }
     }
 
+    /// A public client's login without PKCE comes back with `invalid_request`.
+    pub async fn refused_without_pkce(&self, app: &impl Provider) {
+        let without_pkce = self.attempt(&[], false, &[]);
+        let callback = Browser::new(app)
+            .open(without_pkce.url.as_str())
+            .await
+            .away();
+        assert!(
+            callback.as_str().contains("error=invalid_request"),
+            "{callback}"
+        );
+    }
+
     /// Checks the callback (state, RFC 9207 iss) and returns the code.
     pub fn code_from(&self, app: &impl Provider, callback: &Url, attempt: &Attempt) -> String {
         assert!(callback.as_str().starts_with(REDIRECT_URI), "{callback}");

@@ -85,20 +85,7 @@ async fn loopback_redirect_uris_match_any_port() {
     app_settings.public = true;
     let s = setup(site(), &[]).await;
     let (id, _) = s.app.add_client(app_settings).await;
-    let authorize = |redirect_uri: &str| {
-        let mut url = url::Url::parse(&s.app.url("/authorize")).unwrap();
-        url.query_pairs_mut()
-            .append_pair("client_id", &id)
-            .append_pair("redirect_uri", redirect_uri)
-            .append_pair("response_type", "code")
-            .append_pair("scope", "openid")
-            .append_pair(
-                "code_challenge",
-                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-            )
-            .append_pair("code_challenge_method", "S256");
-        url
-    };
+    let authorize = |redirect_uri: &str| s.app.pkce_authorize_url(&id, redirect_uri);
     let (status, url, _) = s
         .browser
         .open(authorize("http://127.0.0.1:53124/cb").as_str())

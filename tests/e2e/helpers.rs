@@ -554,6 +554,22 @@ impl TestApp {
         url
     }
 
+    /// An authorization request of a public client, with PKCE, as a relying party sends it.
+    pub fn pkce_authorize_url(&self, client_id: &str, redirect_uri: &str) -> url::Url {
+        let mut url = url::Url::parse(&self.url("/authorize")).unwrap();
+        url.query_pairs_mut()
+            .append_pair("client_id", client_id)
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("response_type", "code")
+            .append_pair("scope", "openid")
+            .append_pair(
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            )
+            .append_pair("code_challenge_method", "S256");
+        url
+    }
+
     /// The `JIDCONNECT_*` variables it was started with, for the CLI.
     pub fn env(&self) -> &[(String, String)] {
         &self.env

@@ -116,22 +116,6 @@ async fn discovery(app: &TestApp) -> Value {
     app.json("/.well-known/openid-configuration").await
 }
 
-/// An authorization request of a public client as a relying party sends it (with PKCE).
-fn authorize_url(app: &TestApp, client_id: &str, redirect_uri: &str) -> String {
-    let mut url = url::Url::parse(&app.url("/authorize")).unwrap();
-    url.query_pairs_mut()
-        .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", redirect_uri)
-        .append_pair("response_type", "code")
-        .append_pair("scope", "openid")
-        .append_pair(
-            "code_challenge",
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-        )
-        .append_pair("code_challenge_method", "S256");
-    url.to_string()
-}
-
 async fn a_site_known_by_its_document_logs_people_in(backend: Backend) {
     let prosody = Prosody::start().await;
     let site = DocumentSite::start().await;
@@ -149,15 +133,7 @@ async fn a_site_known_by_its_document_logs_people_in(backend: Backend) {
 
     let rp = RelyingParty::discover(&app, &site.client_id, "").await;
     // A public client: PKCE is required.
-    let without_pkce = rp.attempt(&[], false, &[]);
-    let callback = Browser::new(&app)
-        .open(without_pkce.url.as_str())
-        .await
-        .away();
-    assert!(
-        callback.as_str().contains("error=invalid_request"),
-        "{callback}"
-    );
+    rp.refused_without_pkce(&app).await;
 
     let mut alice = XmppUser::login(&prosody, "alice", "laptop", Client::Xep0070, "accept").await;
     let browser = Browser::new(&app);
@@ -218,7 +194,11 @@ async fn metadata_documents_are_checked_and_only_with_open_registration() {
         .get("client_id_metadata_document_supported")
         .is_none());
     let (status, _, html) = Browser::new(&closed)
-        .open(&authorize_url(&closed, &site.client_id, REDIRECT_URI))
+        .open(
+            closed
+                .pkce_authorize_url(&site.client_id, REDIRECT_URI)
+                .as_str(),
+        )
         .await
         .page();
     assert_eq!(status, 400);
@@ -233,9 +213,9 @@ async fn metadata_documents_are_checked_and_only_with_open_registration() {
     )
     .await;
     let refused = |client_id: String, redirect_uri: &'static str| {
-        let url = authorize_url(&app, &client_id, redirect_uri);
+        let url = app.pkce_authorize_url(&client_id, redirect_uri);
         let browser = Browser::new(&app);
-        async move { browser.open(&url).await.page() }
+        async move { browser.open(url.as_str()).await.page() }
     };
     let with = |field: &str, value: Value| {
         let mut document = site.document();
@@ -317,7 +297,10 @@ async fn metadata_documents_are_checked_and_only_with_open_registration() {
         "{html}"
     );
     let (status, url, html) = Browser::new(&app)
-        .open(&authorize_url(&app, &site.client_id, REDIRECT_URI))
+        .open(
+            app.pkce_authorize_url(&site.client_id, REDIRECT_URI)
+                .as_str(),
+        )
         .await
         .page();
     assert_eq!(status, 200, "{html}");

@@ -152,15 +152,7 @@ async fn a_site_registers_itself_and_logs_people_in() {
     assert_eq!(status, 201, "{public}");
     assert!(public.get("client_secret").is_none(), "{public}");
     let rp = RelyingParty::discover(&app, public["client_id"].as_str().unwrap(), "").await;
-    let without_pkce = rp.attempt(&[], false, &[]);
-    let callback = Browser::new(&app)
-        .open(without_pkce.url.as_str())
-        .await
-        .away();
-    assert!(
-        callback.as_str().contains("error=invalid_request"),
-        "{callback}"
-    );
+    rp.refused_without_pkce(&app).await;
     let attempt = rp.attempt(&[], true, &[]);
     let code = full_login(
         &app,
