@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use openidconnect::{OAuth2TokenResponse, TokenResponse};
 use serde_json::{json, Value};
 
 use crate::browser::{Browser, Landing, RelyingParty, REDIRECT_URI};
@@ -66,6 +67,7 @@ impl DocumentSite {
             "client_id": self.client_id,
             "client_name": "Document Site",
             "redirect_uris": [REDIRECT_URI],
+            "post_logout_redirect_uris": ["https://rp.example/bye"],
             "grant_types": ["authorization_code"],
         })
     }
@@ -160,7 +162,41 @@ async fn a_site_known_by_its_document_logs_people_in(backend: Backend) {
     let claims = rp.id_claims(&tokens, &attempt.nonce);
     assert_eq!(claims.subject().as_str(), "alice@localhost");
     assert_eq!(claims.audiences()[0].as_str(), site.client_id);
-    // Cached as its Cache-Control allows: one fetch for the whole login, and never stored.
+    let userinfo = app.userinfo(tokens.access_token().secret()).await;
+    assert_eq!(userinfo["sub"], "alice@localhost", "{userinfo}");
+
+    // A browser app on the origin of its redirect URIs may call the token endpoint (CORS).
+    for (origin, allowed) in [
+        ("https://rp.example", true),
+        ("https://evil.example", false),
+    ] {
+        let preflight = app
+            .http
+            .request(reqwest::Method::OPTIONS, app.url("/token"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .send()
+            .await
+            .unwrap();
+        let allowed_origin = preflight.headers().get("access-control-allow-origin");
+        assert_eq!(
+            allowed_origin.and_then(|value| value.to_str().ok()),
+            allowed.then_some(origin),
+            "{origin}"
+        );
+    }
+
+    // Logging out sends the person back to a post-logout URI of the document.
+    let mut logout = url::Url::parse(&app.url("/logout")).unwrap();
+    logout
+        .query_pairs_mut()
+        .append_pair("id_token_hint", &tokens.id_token().unwrap().to_string())
+        .append_pair("post_logout_redirect_uri", "https://rp.example/bye")
+        .append_pair("state", "s1");
+    let back = browser.open(logout.as_str()).await.away();
+    assert_eq!(back.as_str(), "https://rp.example/bye?state=s1");
+
+    // Cached as its Cache-Control allows: one fetch for all of it, and never stored.
     assert_eq!(site.fetches(), 1);
     assert!(app
         .state
