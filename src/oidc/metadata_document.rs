@@ -122,7 +122,8 @@ impl MetadataDocuments {
                     },
                 );
             }
-            // The draft: errors and invalid documents are never cached.
+            // `no-store`; and, as the draft wants, errors and invalid documents are never
+            // cached.
             _ => {
                 cache.remove(client_id);
             }
@@ -422,6 +423,64 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("resolves to no public address"), "{error}");
+    }
+
+    /// A TLS server on loopback whose certificate no public authority signed.
+    async fn self_signed_server() -> std::net::SocketAddr {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let dir = tempfile::tempdir().unwrap();
+        let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+        let made = std::process::Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+            ])
+            .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+            .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "{made:?}");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from_pem_file(&cert).unwrap()],
+            PrivateKeyDer::from_pem_file(&key).unwrap(),
+        )
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let _ = acceptor.accept(stream).await;
+            }
+        });
+        address
+    }
+
+    #[tokio::test]
+    async fn https_needs_a_certificate_from_a_public_authority() {
+        let address = self_signed_server().await;
+        let loopback_issuer = Url::parse("http://127.0.0.1:8080").unwrap();
+        let documents = MetadataDocuments::new(&loopback_issuer).unwrap();
+        let error = documents
+            .client(&format!("https://{address}/client.json"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("invalid peer certificate"), "{error}");
     }
 
     fn cache_control(values: &[&str]) -> HeaderMap {
