@@ -153,7 +153,8 @@ async fn a_site_known_by_its_document_logs_people_in(backend: Backend) {
         consent.contains("identified itself by its metadata document")
             && consent.contains("127.0.0.1")
             && consent.contains("rp.example")
-            && consent.contains("Document Site"),
+            && consent.contains("Document Site")
+            && consent.contains("you are asked at every login"),
         "{consent}"
     );
     let callback = browser.consent_if_asked(landing).await;

@@ -83,7 +83,9 @@ async fn a_site_registers_itself_and_logs_people_in() {
             panic!("a self-registered site is always asked about");
         };
         assert!(
-            consent.contains("This site registered itself") && consent.contains("rp.example"),
+            consent.contains("This site registered itself")
+                && consent.contains("rp.example")
+                && consent.contains("you are asked at every login"),
             "{consent}"
         );
         let callback = browser.consent_if_asked(landing).await;
