@@ -10,7 +10,9 @@ use crate::clock::Clock;
 use crate::config::{Config, CONFIG_ENV};
 use crate::keys::SigningAlg;
 use crate::startup::{shutdown_signal, Application};
-use crate::store::clients::{Client, ClientSettings, NewCredentials};
+use crate::store::clients::{
+    expand_grant_type, Client, ClientSettings, NewCredentials, GRANT_TYPES,
+};
 use crate::store::Store;
 
 #[derive(Parser)]
@@ -90,6 +92,21 @@ struct ClientOptions {
     /// several. None: anyone.
     #[arg(long = "allow")]
     allow: Vec<String>,
+    /// A grant type the client may use: authorization_code, refresh_token, device_code
+    /// (RFC 8628, for TVs and command-line tools); repeat for several. Default:
+    /// authorization_code and refresh_token. `update` replaces the list.
+    #[arg(long = "grant-type", value_parser = parse_grant_type)]
+    grant_types: Vec<String>,
+}
+
+/// `device_code` is short for RFC 8628's URN, which is also accepted.
+fn parse_grant_type(value: &str) -> Result<String, String> {
+    let full = expand_grant_type(value);
+    if GRANT_TYPES.contains(&full) {
+        Ok(full.to_owned())
+    } else {
+        Err("use authorization_code, refresh_token or device_code".into())
+    }
 }
 
 fn normalize_patterns(patterns: &[String]) -> anyhow::Result<Vec<String>> {
@@ -158,8 +175,9 @@ enum ClientCommand {
     Add {
         #[arg(long)]
         name: String,
-        /// An exact redirect URI; repeat for several.
-        #[arg(long = "redirect-uri", required = true)]
+        /// An exact redirect URI; repeat for several. Required unless the client only
+        /// uses --grant-type device_code.
+        #[arg(long = "redirect-uri")]
         redirect_uris: Vec<String>,
         /// A public client (no secret; PKCE required).
         #[arg(long)]
@@ -358,7 +376,7 @@ async fn client_command(
             options,
             json,
         } => {
-            let settings = ClientSettings {
+            let mut settings = ClientSettings {
                 public,
                 trusted,
                 jid_as_email,
@@ -369,6 +387,9 @@ async fn client_command(
                 allow: normalize_patterns(&options.allow)?,
                 ..ClientSettings::new(name, redirect_uris)
             };
+            if !options.grant_types.is_empty() {
+                settings.grant_types = options.grant_types;
+            }
             warn_about(&settings);
             let creds = store.add_client(settings, clock.now()).await?;
             print_credentials(&mut out, &creds, json)?;
@@ -411,6 +432,9 @@ async fn client_command(
             }
             if !options.allow.is_empty() {
                 settings.allow = normalize_patterns(&options.allow)?;
+            }
+            if !options.grant_types.is_empty() {
+                settings.grant_types = options.grant_types;
             }
             settings.id_token_alg = options.id_token_alg.unwrap_or(settings.id_token_alg);
             settings.public = public.unwrap_or(settings.public);
@@ -578,6 +602,7 @@ fn print_client(out: &mut impl Write, client: &Client) -> anyhow::Result<()> {
     };
     writeln!(out, "scopes:          {scopes}")?;
     writeln!(out, "id_token_alg:    {}", s.id_token_alg.as_str())?;
+    writeln!(out, "grant_types:     {}", s.grant_types.join(" "))?;
     if s.allow.is_empty() {
         writeln!(out, "allow:           anyone")?;
     }

@@ -71,6 +71,10 @@ pub struct OidcConfig {
     pub session_ttl_secs: u64,
     /// How long a login page stays usable.
     pub login_ttl_secs: u64,
+    /// How long a device's user code stays usable (RFC 8628 `expires_in`).
+    pub device_code_ttl_secs: u64,
+    /// How long a device waits between polls of the token endpoint (RFC 8628 `interval`).
+    pub device_poll_interval_secs: u64,
 }
 
 impl Default for OidcConfig {
@@ -82,6 +86,8 @@ impl Default for OidcConfig {
             refresh_token_ttl_secs: 30 * 86400,
             session_ttl_secs: 8 * 3600,
             login_ttl_secs: 900,
+            device_code_ttl_secs: 600,
+            device_poll_interval_secs: 5,
         }
     }
 }
@@ -385,6 +391,8 @@ impl Config {
             o.refresh_token_ttl_secs,
             o.session_ttl_secs,
             o.login_ttl_secs,
+            o.device_code_ttl_secs,
+            o.device_poll_interval_secs,
         ]
         .contains(&0)
         {
@@ -393,6 +401,12 @@ impl Config {
         if o.code_ttl_secs > 600 {
             bail!(
                 "[oidc] code_ttl_secs must be at most 600 (RFC 6749 §4.1.2 recommends 600 at most)"
+            );
+        }
+        if o.device_code_ttl_secs > 3600 {
+            bail!(
+                "[oidc] device_code_ttl_secs must be at most 3600: a user code (about 40 bits) \
+                 must not stay guessable for long"
             );
         }
         for jid in &self.admin_jids {

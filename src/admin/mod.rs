@@ -22,7 +22,9 @@ use crate::keys::SigningAlg;
 use crate::oidc::token::check_pkce;
 use crate::random;
 use crate::state::AppState;
-use crate::store::clients::{Client, ClientError, ClientSettings};
+use crate::store::clients::{
+    default_grant_types, expand_grant_type, Client, ClientError, ClientSettings,
+};
 use crate::store::groups::{Group, GroupError};
 use crate::store::oidc::{digest, Redemption};
 use crate::web::{cookie, error_page, removed_cookie, ADMIN_LOGIN_COOKIE, SESSION_COOKIE};
@@ -245,6 +247,9 @@ struct ClientForm {
     /// Access patterns, one per line (`crate::access`).
     #[serde(default)]
     allow: String,
+    /// Space-separated, `device_code` short for RFC 8628's URN; empty: the default.
+    #[serde(default)]
+    grant_types: String,
     public: Option<String>,
     trusted: Option<String>,
     jid_as_email: Option<String>,
@@ -259,7 +264,16 @@ impl ClientForm {
                 ClientError::Invalid("ID token algorithm: use RS256, ES256 or EdDSA".into())
             })?,
         };
+        let mut grant_types: Vec<String> = self
+            .grant_types
+            .split_whitespace()
+            .map(|g| expand_grant_type(g).to_owned())
+            .collect();
+        if grant_types.is_empty() {
+            grant_types = default_grant_types();
+        }
         Ok(ClientSettings {
+            grant_types,
             name: self.name.clone(),
             redirect_uris: lines(&self.redirect_uris).map(str::to_owned).collect(),
             post_logout_redirect_uris: lines(&self.post_logout_redirect_uris)

@@ -4,6 +4,7 @@
 //! token; every POST answers 303. Every page can cancel the login (back to the site with
 //! `access_denied`).
 
+pub mod device;
 pub mod notice;
 pub mod send_code;
 
@@ -48,6 +49,7 @@ pub fn router() -> Router<AppState> {
         .route("/login/{flow}/restart", post(restart))
         .route("/login/{flow}/cancel", post(cancel))
         .route("/login/{flow}/consent", get(show_consent).post(consent))
+        .merge(device::router())
 }
 
 #[derive(Template, WebTemplate)]
@@ -61,6 +63,8 @@ struct LoginPage {
     /// The flow's status, for the script that moves on once a code was sent.
     status: &'static str,
     send: Option<SendCode>,
+    /// A device's login (RFC 8628).
+    device: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -107,6 +111,8 @@ struct ConsentPage<'a> {
     self_registered_host: Option<String>,
     /// For a site known by its metadata document: the host that serves it.
     document_host: Option<String>,
+    /// A device's login: the page warns about codes typed for someone else.
+    device: bool,
 }
 
 #[derive(Deserialize)]
@@ -282,6 +288,7 @@ fn login_page(
         error,
         status: flow.status.as_str(),
         send: send_code(app, flow, client),
+        device: flow.is_device(),
     }
 }
 
@@ -397,10 +404,18 @@ async fn send(
         text: RequestText {
             code: code.clone(),
             method: "GET".into(),
-            url: site_of(&flow.redirect_uri),
+            url: if flow.is_device() {
+                crate::oidc::device_authorization::verification_uri(&app)
+            } else {
+                site_of(&flow.redirect_uri)
+            },
             requester: client.settings.name.clone(),
             origin: Some(ip.to_string()),
-            purpose: Purpose::Login,
+            purpose: if flow.is_device() {
+                Purpose::Device
+            } else {
+                Purpose::Login
+            },
         },
         requester: Requester {
             ip: Some(ip),
@@ -523,15 +538,25 @@ async fn cancel(
         return Err(FlowError::Gone);
     }
     app.dispatcher.withdraw(&id).await;
-    Ok(access_denied(&app, &flow, "the person cancelled the login"))
+    access_denied(&app, &flow, "the person cancelled the login").await
 }
 
-fn access_denied(app: &AppState, flow: &LoginFlow, why: &'static str) -> Response {
-    OAuthError::new(ErrorCode::AccessDenied, why).redirect(
+/// Back to the site with `access_denied`; a device is told at its next poll.
+async fn access_denied(
+    app: &AppState,
+    flow: &LoginFlow,
+    why: &'static str,
+) -> Result<Response, FlowError> {
+    if flow.is_device() {
+        app.store.deny_device(&flow.id).await?;
+        let client = app.client(&flow.client_id).await?.ok_or(FlowError::Gone)?;
+        return Ok(device::done_page(&client, false));
+    }
+    Ok(OAuthError::new(ErrorCode::AccessDenied, why).redirect(
         &flow.redirect_uri,
         flow.state.as_deref(),
         &app.oidc.issuer,
-    )
+    ))
 }
 
 /// After the XMPP confirmation: a fresh session (never the old id: no fixation), the
@@ -608,6 +633,15 @@ async fn finish(
     if !app.store.finish_flow(&flow.id).await? {
         return Err(FlowError::Gone);
     }
+    if flow.is_device() {
+        return match device::approve(app, client, flow, subject, *auth_time, session_hash).await {
+            Ok(_) => Ok(device::done_page(client, true)),
+            Err(e) if e.code == ErrorCode::ServerError => Err(FlowError::Internal(
+                anyhow::anyhow!("cannot approve a device: {}", e.description).into(),
+            )),
+            Err(_) => Ok(device::done_page(client, false)),
+        };
+    }
     match issue_code(
         app,
         client,
@@ -666,6 +700,7 @@ async fn show_consent(
                 .unwrap_or_else(|| flow.redirect_uri.clone())
         }),
         document_host: crate::oidc::metadata_document::document_host(&client),
+        device: flow.is_device(),
     }
     .into_response())
 }
@@ -686,11 +721,7 @@ async fn consent(
         if !app.store.finish_flow(&id).await? {
             return Err(FlowError::Gone);
         }
-        return Ok(access_denied(
-            &app,
-            flow,
-            "the person did not allow the login",
-        ));
+        return access_denied(&app, flow, "the person did not allow the login").await;
     }
     let now = app.clock.now();
     let scope = with_claimed_scopes(&flow.scope, &confirmed.client, flow.claims.as_deref());

@@ -58,6 +58,7 @@ const PIPELINE: &[(&str, Check)] = &[
     ("parameters", check_parameters),
     ("request objects", check_request_objects),
     ("response_type", check_response_type),
+    ("grant type", check_grant_type),
     ("response_mode", check_response_mode),
     ("scope", check_scope),
     ("pkce", check_pkce),
@@ -260,6 +261,22 @@ fn check_response_type(
     }
 }
 
+/// A client limited to other grants (a device-only client) gets no code.
+fn check_grant_type(
+    _: &AppState,
+    _: &Params,
+    request: &mut AuthorizationRequest,
+) -> Result<(), OAuthError> {
+    if request.client.settings.allows_grant("authorization_code") {
+        Ok(())
+    } else {
+        Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client may not use the authorization code grant",
+        ))
+    }
+}
+
 fn check_response_mode(
     _: &AppState,
     params: &Params,
@@ -279,11 +296,14 @@ fn check_scope(
     params: &Params,
     request: &mut AuthorizationRequest,
 ) -> Result<(), OAuthError> {
-    let asked: Vec<&str> = params
-        .get("scope")
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
+    request.scope = granted_scope(&request.client, params.get("scope"))?;
+    Ok(())
+}
+
+/// What `client` gets of the scopes it asks for: `openid` is required; scopes it may not
+/// have (or nobody knows) are dropped. Also for device authorization requests.
+pub fn granted_scope(client: &Client, asked: Option<&str>) -> Result<String, OAuthError> {
+    let asked: Vec<&str> = asked.unwrap_or_default().split_whitespace().collect();
     if !asked.contains(&"openid") {
         return Err(OAuthError::new(
             ErrorCode::InvalidScope,
@@ -292,12 +312,11 @@ fn check_scope(
     }
     let mut granted: Vec<&str> = Vec::new();
     for scope in asked {
-        if request.client.allows_scope(scope) && !granted.contains(&scope) {
+        if client.allows_scope(scope) && !granted.contains(&scope) {
             granted.push(scope);
         }
     }
-    request.scope = granted.join(" ");
-    Ok(())
+    Ok(granted.join(" "))
 }
 
 /// S256 only (RFC 9700 §2.1.1); required for public clients, optional for confidential ones.
@@ -577,7 +596,7 @@ fn too_many_logins_page() -> Response {
 }
 
 /// The browser cookie that login flows are bound to; set if missing.
-fn browser_binding(app: &AppState, jar: CookieJar) -> (CookieJar, String) {
+pub(crate) fn browser_binding(app: &AppState, jar: CookieJar) -> (CookieJar, String) {
     if let Some(existing) = jar.get(BROWSER_COOKIE.on(app.secure_cookies())) {
         let value = existing.value().to_owned();
         return (jar, value);

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::config::RegistrationConfig;
 use crate::keys::SigningAlg;
 use crate::state::AppState;
-use crate::store::clients::SUPPORTED_SCOPES;
+use crate::store::clients::{GRANT_TYPES, SUPPORTED_SCOPES};
 
 /// Claims this provider can return.
 pub const CLAIMS_SUPPORTED: &[&str] = &[
@@ -46,7 +46,8 @@ pub fn document(issuer: &str, registration: &RegistrationConfig) -> String {
         "introspection_endpoint": endpoint("/introspect"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": GRANT_TYPES,
+        "device_authorization_endpoint": endpoint("/device_authorization"),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],

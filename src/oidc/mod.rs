@@ -4,6 +4,7 @@ pub mod authorize;
 pub mod claims;
 pub mod client_auth;
 pub mod cors;
+pub mod device_authorization;
 pub mod discovery;
 pub mod error;
 pub mod hint;
@@ -134,6 +135,10 @@ pub fn router() -> Router<AppState> {
             get(authorize::authorize_get).post(authorize::authorize_post),
         )
         .route("/token", post(token::token))
+        .route(
+            "/device_authorization",
+            post(device_authorization::device_authorization),
+        )
         .route(
             "/userinfo",
             get(userinfo::userinfo).post(userinfo::userinfo),

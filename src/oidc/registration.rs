@@ -19,10 +19,9 @@ use crate::keys::SigningAlg;
 use crate::random;
 use crate::state::AppState;
 use crate::store::clients::{
-    is_loopback_ip_literal, validate_redirect_uri, ClientError, ClientSettings,
+    is_loopback_ip_literal, validate_redirect_uri, ClientError, ClientSettings, GRANT_TYPES,
 };
 
-const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token"];
 const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
 
 fn metadata_error(code: ErrorCode, description: impl Into<String>) -> OAuthError {
@@ -111,11 +110,26 @@ pub fn settings_from_metadata(
     metadata: &Map<String, Value>,
     source: MetadataSource,
 ) -> Result<(ClientSettings, Value), OAuthError> {
-    let redirect_uris = strings(metadata, "redirect_uris")?
-        .filter(|uris| !uris.is_empty())
-        .ok_or_else(|| {
-            metadata_error(ErrorCode::InvalidRedirectUri, "redirect_uris is required")
-        })?;
+    let grant_types =
+        strings(metadata, "grant_types")?.unwrap_or_else(|| vec!["authorization_code".into()]);
+    if let Some(bad) = grant_types
+        .iter()
+        .find(|g| !GRANT_TYPES.contains(&g.as_str()))
+    {
+        return Err(metadata_error(
+            ErrorCode::InvalidClientMetadata,
+            format!("grant type {bad:?} is not supported; use {GRANT_TYPES:?}"),
+        ));
+    }
+    let redirected = grant_types.iter().any(|g| g == "authorization_code");
+    // A device-only client (RFC 8628) is never redirected to.
+    let redirect_uris = strings(metadata, "redirect_uris")?.unwrap_or_default();
+    if redirect_uris.is_empty() && redirected {
+        return Err(metadata_error(
+            ErrorCode::InvalidRedirectUri,
+            "redirect_uris is required",
+        ));
+    }
     let post_logout_redirect_uris =
         strings(metadata, "post_logout_redirect_uris")?.unwrap_or_default();
     for uri in redirect_uris.iter().chain(&post_logout_redirect_uris) {
@@ -147,23 +161,13 @@ pub fn settings_from_metadata(
             format!("token_endpoint_auth_method {auth_method:?} is not supported; use one of {auth_methods:?}"),
         ));
     }
-    let grant_types =
-        strings(metadata, "grant_types")?.unwrap_or_else(|| vec!["authorization_code".into()]);
-    if let Some(bad) = grant_types
-        .iter()
-        .find(|g| !GRANT_TYPES.contains(&g.as_str()))
-    {
+    let code_response: &[&str] = if redirected { &["code"] } else { &[] };
+    let response_types = strings(metadata, "response_types")?
+        .unwrap_or_else(|| code_response.iter().map(|r| r.to_string()).collect());
+    if response_types != code_response {
         return Err(metadata_error(
             ErrorCode::InvalidClientMetadata,
-            format!("grant type {bad:?} is not supported; use {GRANT_TYPES:?}"),
-        ));
-    }
-    let response_types =
-        strings(metadata, "response_types")?.unwrap_or_else(|| vec!["code".into()]);
-    if response_types != ["code"] {
-        return Err(metadata_error(
-            ErrorCode::InvalidClientMetadata,
-            "response_types must be [\"code\"]",
+            format!("response_types must be {code_response:?} for these grant_types"),
         ));
     }
     let client_uri = string(metadata, "client_uri")?;
@@ -188,6 +192,7 @@ pub fn settings_from_metadata(
         post_logout_redirect_uris: post_logout_redirect_uris.clone(),
         public: auth_method == "none",
         id_token_alg: alg,
+        grant_types: allowed_grant_types(&grant_types),
         ..ClientSettings::new(name, redirect_uris.clone())
     };
     let mut registered = json!({
@@ -205,6 +210,19 @@ pub fn settings_from_metadata(
         registered["client_uri"] = uri.into();
     }
     Ok((settings, registered))
+}
+
+/// The grants a registered client may use: those it registered, and refresh tokens with
+/// the code grant (for `offline_access`), as every client had before grant types were
+/// registered.
+fn allowed_grant_types(registered: &[String]) -> Vec<String> {
+    let mut allowed = registered.to_vec();
+    if allowed.iter().any(|g| g == "authorization_code")
+        && !allowed.iter().any(|g| g == "refresh_token")
+    {
+        allowed.push("refresh_token".into());
+    }
+    allowed
 }
 
 fn registration_uri(app: &AppState, client_id: &str) -> String {

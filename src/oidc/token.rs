@@ -1,9 +1,10 @@
 //! The token endpoint: `authorization_code` and `refresh_token` grants (RFC 6749 §4.1.3,
 //! §6), PKCE S256 (RFC 7636), single-use codes whose replay revokes the grant, and rotated
-//! refresh tokens whose replay revokes the family (RFC 9700 §4.14).
+//! refresh tokens whose replay revokes the family (RFC 9700 §4.14), and the device code
+//! grant (RFC 8628 §3.4–3.5), whose codes are single-use like authorization codes.
 
 use axum::body::Bytes;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap};
@@ -20,8 +21,10 @@ use super::claims::{discloses_groups, user_claims, Target};
 use super::client_auth::authenticate;
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
+use crate::login::notice::Visitor;
 use crate::state::AppState;
-use crate::store::clients::Client;
+use crate::store::clients::{Client, GRANT_TYPES};
+use crate::store::device::{DeviceAuthorization, DeviceStatus, Pace};
 use crate::store::oidc::{Grant, Redemption, TokenKind};
 
 #[derive(Serialize)]
@@ -41,8 +44,8 @@ pub async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let ip = app.client_ip(peer, &headers);
-    match exchange(&app, &headers, &body, ip).await {
+    let visitor = Visitor::new(&app, peer, &headers);
+    match exchange(&app, &headers, &body, &visitor).await {
         Ok(response) => (
             [
                 (header::CACHE_CONTROL, "no-store"),
@@ -59,7 +62,7 @@ async fn exchange(
     app: &AppState,
     headers: &HeaderMap,
     body: &[u8],
-    ip: IpAddr,
+    visitor: &Visitor,
 ) -> Result<TokenResponse, OAuthError> {
     let params = Params::from_form(headers, body).ok_or_else(|| {
         OAuthError::invalid_request("send an application/x-www-form-urlencoded body")
@@ -74,17 +77,113 @@ async fn exchange(
             "parameter {name} is too long"
         )));
     }
-    let client = authenticate(app, headers, &params, ip).await?;
+    let client = authenticate(app, headers, &params, visitor.ip).await?;
     let now = app.clock.now();
-    match params.get("grant_type") {
-        Some("authorization_code") => authorization_code(app, &client, &params, now).await,
-        Some("refresh_token") => refresh_token(app, &client, &params, now).await,
-        Some(_) => Err(OAuthError::new(
+    let grant_type = params
+        .get("grant_type")
+        .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+    if !GRANT_TYPES.contains(&grant_type) {
+        return Err(OAuthError::new(
             ErrorCode::UnsupportedGrantType,
-            "supported grant types: authorization_code, refresh_token",
-        )),
-        None => Err(OAuthError::invalid_request("grant_type is required")),
+            format!("supported grant types: {}", GRANT_TYPES.join(", ")),
+        ));
     }
+    if !client.settings.allows_grant(grant_type) {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            format!("this client may not use the {grant_type} grant"),
+        ));
+    }
+    match grant_type {
+        "authorization_code" => authorization_code(app, &client, &params, now).await,
+        "refresh_token" => refresh_token(app, &client, &params, now).await,
+        _ => device_code(app, &client, &params, now, visitor).await,
+    }
+}
+
+/// RFC 8628 §3.4–3.5: the device polls until the person decided. Its code is single-use:
+/// presented again after it got its tokens, the grant is revoked (as for a code).
+async fn device_code(
+    app: &AppState,
+    client: &Client,
+    params: &Params,
+    now: i64,
+    visitor: &Visitor,
+) -> Result<TokenResponse, OAuthError> {
+    let code = params
+        .get("device_code")
+        .ok_or_else(|| OAuthError::invalid_request("device_code is required"))?;
+    let device = app
+        .store
+        .device_authorization(code)
+        .await?
+        .filter(|d| d.client_id == client.client_id)
+        .ok_or_else(|| OAuthError::invalid_grant("unknown device_code"))?;
+    match device.status {
+        DeviceStatus::Redeemed => return Err(replayed_device_code(app, &device).await?),
+        DeviceStatus::Denied => {
+            return Err(OAuthError::new(
+                ErrorCode::AccessDenied,
+                "the person refused the login",
+            ))
+        }
+        DeviceStatus::Pending | DeviceStatus::Approved => {}
+    }
+    if device.expires_at <= now {
+        return Err(OAuthError::new(
+            ErrorCode::ExpiredToken,
+            "the device code has expired: start again",
+        ));
+    }
+    if app.store.device_polled(code, &device, now).await? == Pace::TooFast {
+        return Err(OAuthError::new(
+            ErrorCode::SlowDown,
+            format!("poll at most every {} seconds", device.interval_secs + 5),
+        ));
+    }
+    let grant_id = match device.grant_id.clone() {
+        Some(grant_id) => grant_id,
+        None => crate::login::device::approved_over_xmpp(app, client, &device)
+            .await?
+            .ok_or_else(|| {
+                OAuthError::new(
+                    ErrorCode::AuthorizationPending,
+                    "the person has not confirmed yet",
+                )
+            })?,
+    };
+    if !app.store.redeem_device(code).await? {
+        return Err(replayed_device_code(app, &device).await?);
+    }
+    let grant = app
+        .store
+        .grant(&grant_id)
+        .await?
+        .filter(|g| !g.revoked)
+        .ok_or_else(|| OAuthError::invalid_grant("the login was undone"))?;
+    let response = issue(app, client, &grant, &grant.scope, false, now).await?;
+    app.metrics.token_issued("device_code");
+    tracing::info!(client = %client.client_id, subject = %grant.subject, "device logged in");
+    // Best effort, as for codes: the person's app is told that a device is in.
+    if let Err(e) =
+        crate::login::notice::queue(app, client, &grant.subject, None, &grant.id, visitor).await
+    {
+        tracing::warn!(error = %e, "cannot queue a login notice");
+    }
+    Ok(response)
+}
+
+async fn replayed_device_code(
+    app: &AppState,
+    device: &DeviceAuthorization,
+) -> Result<OAuthError, OAuthError> {
+    if let Some(grant_id) = &device.grant_id {
+        app.store.revoke_grant(grant_id).await?;
+    }
+    tracing::warn!(client = %device.client_id, "device code replayed; grant revoked");
+    Ok(OAuthError::invalid_grant(
+        "the device code was already used; tokens issued with it are revoked",
+    ))
 }
 
 async fn authorization_code(
@@ -216,8 +315,10 @@ async fn issue(
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
     let ttl = &app.config.oidc;
-    let refresh_expires_at = (grant.has_scope("offline_access") || client.settings.always_refresh)
-        .then(|| now + ttl.refresh_token_ttl_secs as i64);
+    let refresh_expires_at = ((grant.has_scope("offline_access")
+        || client.settings.always_refresh)
+        && client.settings.allows_grant("refresh_token"))
+    .then(|| now + ttl.refresh_token_ttl_secs as i64);
     let (access_token, refresh_token) = app
         .store
         .issue_tokens(

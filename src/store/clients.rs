@@ -15,6 +15,23 @@ const CLIENT_ID_LEN: usize = 22;
 /// way to store it and no slow password hash sits on the token path.
 const CLIENT_SECRET_LEN: usize = 43;
 
+/// RFC 8628's grant type, as clients send it to the token endpoint.
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// Grant types a client may be allowed.
+pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", DEVICE_CODE_GRANT];
+/// What a client may use unless told otherwise: the device grant is opt-in.
+pub fn default_grant_types() -> Vec<String> {
+    vec!["authorization_code".into(), "refresh_token".into()]
+}
+
+/// Operators may write `device_code` for RFC 8628's URN.
+pub fn expand_grant_type(name: &str) -> &str {
+    match name {
+        "device_code" => DEVICE_CODE_GRANT,
+        other => other,
+    }
+}
+
 /// Scopes a client can be limited to; others in a request are ignored.
 pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access", "groups"];
 
@@ -50,6 +67,8 @@ pub struct ClientSettings {
     pub id_token_alg: SigningAlg,
     /// Who may log in (`crate::access`): bare JIDs, domains, `group:NAME`; empty: anyone.
     pub allow: Vec<String>,
+    /// The grants it may use at the token endpoint (of [`GRANT_TYPES`]).
+    pub grant_types: Vec<String>,
 }
 
 impl ClientSettings {
@@ -65,7 +84,26 @@ impl ClientSettings {
             allow: vec![],
             always_refresh: false,
             id_token_alg: SigningAlg::RS256,
+            grant_types: default_grant_types(),
         }
+    }
+
+    pub fn allows_grant(&self, grant_type: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant_type)
+    }
+
+    /// The grant types as operators write them (`device_code` for the URN).
+    pub fn grant_types_short(&self) -> Vec<&str> {
+        self.grant_types
+            .iter()
+            .map(|g| {
+                if g == DEVICE_CODE_GRANT {
+                    "device_code"
+                } else {
+                    g
+                }
+            })
+            .collect()
     }
 
     fn validate(&self) -> Result<(), ClientError> {
@@ -75,9 +113,25 @@ impl ClientSettings {
                 "the name must have 1 to 200 characters".into(),
             ));
         }
-        if self.redirect_uris.is_empty() {
+        if let Some(bad) = self
+            .grant_types
+            .iter()
+            .find(|g| !GRANT_TYPES.contains(&g.as_str()))
+        {
+            return Err(ClientError::Invalid(format!(
+                "unknown grant type {bad:?}; supported: authorization_code, refresh_token, \
+                 device_code ({DEVICE_CODE_GRANT})"
+            )));
+        }
+        if self.grant_types.is_empty() {
             return Err(ClientError::Invalid(
-                "give at least one --redirect-uri".into(),
+                "give at least one --grant-type".into(),
+            ));
+        }
+        // A device-only client (a TV, a command-line tool) is never redirected to.
+        if self.redirect_uris.is_empty() && self.allows_grant("authorization_code") {
+            return Err(ClientError::Invalid(
+                "give at least one --redirect-uri (or only --grant-type device_code)".into(),
             ));
         }
         for uri in self
@@ -276,6 +330,7 @@ impl Client {
         let secret_hash: Option<String> = row.try_get("secret_hash")?;
         let scopes: String = row.try_get("allowed_scopes")?;
         let alg: String = row.try_get("id_token_alg")?;
+        let grant_types: String = row.try_get("grant_types")?;
         Ok(Self {
             client_id: row.try_get("id")?,
             settings: ClientSettings {
@@ -289,6 +344,7 @@ impl Client {
                 always_refresh: flag("always_refresh")?,
                 id_token_alg: SigningAlg::parse(&alg).unwrap_or(SigningAlg::RS256),
                 allow: json_list("allow")?,
+                grant_types: grant_types.split_whitespace().map(str::to_owned).collect(),
             },
             created_at: row.try_get("created_at")?,
             self_registered: flag("self_registered")?,
@@ -368,7 +424,8 @@ impl Store {
         sqlx::query(
             "UPDATE clients SET name = $1, secret_hash = $2, redirect_uris = $3, \
              post_logout_redirect_uris = $4, trusted = $5, jid_as_email = $6, \
-             allowed_scopes = $7, always_refresh = $8, id_token_alg = $9, allow = $10 WHERE id = $11",
+             allowed_scopes = $7, always_refresh = $8, id_token_alg = $9, allow = $10, grant_types = $11 \
+             WHERE id = $12",
         )
         .bind(settings.name.trim())
         .bind(secret_hash)
@@ -380,6 +437,7 @@ impl Store {
         .bind(i64::from(settings.always_refresh))
         .bind(settings.id_token_alg.as_str())
         .bind(json(&settings.allow))
+        .bind(settings.grant_types.join(" "))
         .bind(client_id)
         .execute(self.pool())
         .await?;

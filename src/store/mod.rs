@@ -5,6 +5,7 @@
 //! backend, embedded in the binary and run at start.
 
 pub mod clients;
+pub mod device;
 pub mod groups;
 pub mod oidc;
 pub mod reach;

@@ -60,6 +60,7 @@ pub struct LoginFlow {
     pub browser_hash: String,
     pub csrf: String,
     pub client_id: String,
+    /// Empty for a device's login.
     pub redirect_uri: String,
     pub scope: String,
     pub state: Option<String>,
@@ -118,6 +119,11 @@ impl LoginFlow {
 
     pub fn prompts(&self, value: &str) -> bool {
         self.prompt.split_whitespace().any(|p| p == value)
+    }
+
+    /// A device's login (RFC 8628): it ends on a page, never by a redirect.
+    pub fn is_device(&self) -> bool {
+        self.redirect_uri.is_empty()
     }
 }
 
@@ -493,7 +499,16 @@ impl Store {
         Ok(id)
     }
 
-    /// Revokes a grant: every code and token issued from it stops working.
+    pub async fn grant(&self, grant_id: &str) -> Result<Option<Grant>, sqlx::Error> {
+        let row = sqlx::query(&format!(
+            "SELECT {GRANT_COLUMNS} FROM grants g WHERE g.id = $1"
+        ))
+        .bind(grant_id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(Grant::from_row).transpose()
+    }
+
     /// Whether any token was ever issued (tokens signed with keys that must still exist).
     pub async fn has_issued_tokens(&self) -> Result<bool, sqlx::Error> {
         let any: Option<String> = sqlx::query_scalar("SELECT id FROM grants LIMIT 1")
@@ -502,6 +517,7 @@ impl Store {
         Ok(any.is_some())
     }
 
+    /// Revokes a grant: every code and token issued from it stops working.
     pub async fn revoke_grant(&self, grant_id: &str) -> Result<(), sqlx::Error> {
         sqlx::query("UPDATE grants SET revoked = 1 WHERE id = $1")
             .bind(grant_id)
@@ -652,12 +668,16 @@ impl Store {
     /// nothing refers to any more. Returns the number of rows removed.
     pub async fn purge_expired(&self, now: i64) -> Result<u64, sqlx::Error> {
         let mut removed = self.purge_expired_flows(now).await?;
+        // A device that polls a while after expiry still learns `expired_token`.
+        removed += self.purge_expired_devices(now, 600).await?;
         for statement in [
             "DELETE FROM auth_codes WHERE expires_at <= $1",
             "DELETE FROM tokens WHERE expires_at <= $1",
             "DELETE FROM sessions WHERE expires_at <= $1",
             "DELETE FROM grants WHERE NOT EXISTS (SELECT 1 FROM tokens t WHERE t.grant_id = grants.id) \
-             AND NOT EXISTS (SELECT 1 FROM auth_codes c WHERE c.grant_id = grants.id) AND created_at <= $1",
+             AND NOT EXISTS (SELECT 1 FROM auth_codes c WHERE c.grant_id = grants.id) \
+             AND NOT EXISTS (SELECT 1 FROM device_authorizations d WHERE d.grant_id = grants.id \
+             AND d.status = 'approved') AND created_at <= $1",
         ] {
             removed += sqlx::query(statement)
                 .bind(now)

@@ -10,11 +10,14 @@ use jid::{BareJid, Jid};
 use tokio::sync::{mpsc, watch};
 
 use super::address::UserJid;
-use super::confirm::{Decision, Event, Status};
+use super::confirm::{ConfirmRequest, Decision, Event, RequestError, Status};
+use super::limits::Requester;
 use super::roster::{Change, Subscription};
 use super::stanzas;
+use super::stanzas::{Purpose, RequestText};
 use crate::random;
 use crate::state::AppState;
+use crate::store::device::DeviceAuthorization;
 use crate::store::reach::{NewNotice, NOTICE_RETENTION_SECS};
 
 /// A notice older than this is stale (the link was down): it is dropped, not sent.
@@ -165,6 +168,9 @@ async fn code_received(app: &AppState, from: &UserJid, keys: &[String]) -> Resul
             .confirm_by_send_code(&code, from.subject(), now)
             .await?
         else {
+            if let Some(device) = app.store.device_by_user_code(&code, now).await? {
+                return device_code_received(app, from, device).await;
+            }
             continue;
         };
         // A confirmation request the page had sent (to any address) is moot now.
@@ -175,13 +181,14 @@ async fn code_received(app: &AppState, from: &UserJid, keys: &[String]) -> Resul
             Some(client) => client.settings.name,
             None => "the website".into(),
         };
+        // A device's login (RFC 8628) has no site to name.
         let host = url::Url::parse(&confirmed.redirect_uri)
             .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
+            .and_then(|u| u.host_str().map(|host| format!(" ({host})")))
             .unwrap_or_default();
         let origin = confirmed.origin.as_deref().unwrap_or("an unknown place");
         let body = format!(
-            "You are logging in to {site} ({host}) as {jid}, on the page opened from {origin}. \
+            "You are logging in to {site}{host} as {jid}, on the page opened from {origin}. \
              Continue there.\nNot you, or not your browser? Reply \"not me\" to stop this \
              login: someone who shows you a code to send gets logged in as you.",
             jid = from.subject()
@@ -206,6 +213,81 @@ async fn code_received(app: &AppState, from: &UserJid, keys: &[String]) -> Resul
          that shows it is open; check it, or start the login again.",
         None,
     );
+    Ok(())
+}
+
+/// The user code of a device (RFC 8628), sent from the person's app: a TV login with no
+/// browser. The sender gets a confirmation request that names the device's site, and
+/// their answer decides (the device's next poll collects the tokens).
+async fn device_code_received(
+    app: &AppState,
+    from: &UserJid,
+    device: DeviceAuthorization,
+) -> Result<(), sqlx::Error> {
+    if device.bound {
+        reply(
+            app,
+            from,
+            "This device code is being used on a web page: continue the login there.",
+            None,
+        );
+        return Ok(());
+    }
+    let (Some(client), Some(flow)) = (
+        app.client(&device.client_id).await?,
+        app.store.flow(&device.flow_id).await?,
+    ) else {
+        return Ok(());
+    };
+    if !crate::access::may_log_in(&app.store, &client, from.subject()).await? {
+        let refusal = crate::login::not_allowed_message(from.subject(), &client.settings.name);
+        reply(app, from, &refusal, None);
+        return Ok(());
+    }
+    let code = random::confirmation_code();
+    if !app
+        .store
+        .flow_sent(&flow.id, from.subject(), &code, app.clock.now(), false)
+        .await?
+    {
+        reply(
+            app,
+            from,
+            "A confirmation request for this device is already waiting for an answer.",
+            None,
+        );
+        return Ok(());
+    }
+    let request = ConfirmRequest {
+        jid: from.clone(),
+        text: RequestText {
+            code: code.clone(),
+            method: "GET".into(),
+            url: crate::oidc::device_authorization::verification_uri(app),
+            requester: client.settings.name.clone(),
+            origin: flow.origin.clone(),
+            purpose: Purpose::Device,
+        },
+        requester: Requester {
+            ip: None,
+            client_id: Some(client.client_id.clone()),
+            device: None,
+        },
+        timeout: Duration::from_secs(app.config.xmpp.confirm_timeout_secs),
+    };
+    if let Err(e) = app.dispatcher.request(request, Some(&flow.id)).await {
+        app.store.flow_not_sent(&flow.id, &code).await?;
+        let why = match e {
+            RequestError::Refused(refused) => refused.reason.to_string(),
+            other => other.to_string(),
+        };
+        reply(
+            app,
+            from,
+            &format!("The device cannot be logged in now: {why}."),
+            None,
+        );
+    }
     Ok(())
 }
 

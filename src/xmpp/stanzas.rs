@@ -39,6 +39,9 @@ pub enum Purpose {
     Login,
     /// A site asks through `/auth` whether the person is who they claim, for its own page.
     SiteCheck,
+    /// A device (RFC 8628) asks to log in: the person typed its code on `/device`, or sent
+    /// it from their XMPP app.
+    Device,
 }
 
 impl Purpose {
@@ -46,12 +49,14 @@ impl Purpose {
         match self {
             Self::Login => "login",
             Self::SiteCheck => "site_check",
+            Self::Device => "device",
         }
     }
 
     pub fn parse(stored: &str) -> Self {
         match stored {
             "site_check" => Self::SiteCheck,
+            "device" => Self::Device,
             _ => Self::Login,
         }
     }
@@ -98,6 +103,20 @@ pub fn confirm_message(
              Transaction: {code} (it must match what the site shows you)\n\n\
              If your app shows no Accept/Deny buttons, reply with {code} to accept, or \
              \"no\" to refuse. If you are not using {url} right now, reply \"no\".",
+            requester = text.requester,
+            code = text.code,
+            url = text.url,
+            bare = to.to_bare(),
+        ),
+        Purpose::Device => format!(
+            "A device asks to log in as you ({bare}) to {requester}.\n\
+             Code: {code} (if you typed the device's code on a web page, it must match the \
+             code shown there)\n\
+             Page: {url}\n{origin}\n\
+             If your app shows no Accept/Deny buttons, reply with the code {code} to accept, \
+             or \"no\" to refuse. Accept only for a device in front of you (a TV, an app, a \
+             command-line tool) that you are logging in right now: someone who gives you a \
+             code to type or send gets logged in as you.",
             requester = text.requester,
             code = text.code,
             url = text.url,

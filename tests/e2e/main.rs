@@ -10,6 +10,7 @@ mod cli;
 mod cluster;
 mod compat_api;
 mod deploy;
+mod device;
 mod dos;
 mod faults;
 mod fuzz;
