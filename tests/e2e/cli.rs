@@ -84,8 +84,58 @@ fn client_commands_manage_the_registry() {
     ));
     assert!(public["client_secret"].is_null());
 
+    // A device-only client needs no redirect URI; device_code is short for RFC 8628's URN.
+    let tv = json(&run(
+        &config,
+        &[
+            "client",
+            "add",
+            "--name",
+            "TV",
+            "--public",
+            "--grant-type",
+            "device_code",
+            "--grant-type",
+            "refresh_token",
+            "--json",
+        ],
+    ));
+    let tv_id = tv["client_id"].as_str().unwrap();
+    let shown_tv = json(&run(&config, &["client", "show", tv_id, "--json"]));
+    assert_eq!(
+        shown_tv["grant_types"],
+        serde_json::json!([
+            "urn:ietf:params:oauth:grant-type:device_code",
+            "refresh_token"
+        ])
+    );
+    let no_redirect = run(
+        &config,
+        &[
+            "client",
+            "update",
+            tv_id,
+            "--grant-type",
+            "authorization_code",
+        ],
+    );
+    assert!(!no_redirect.status.success());
+    assert!(String::from_utf8_lossy(&no_redirect.stderr).contains("--redirect-uri"));
+    let unknown = run(
+        &config,
+        &["client", "update", tv_id, "--grant-type", "implicit"],
+    );
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("device_code"));
+    assert!(run(&config, &["client", "remove", tv_id]).status.success());
+
     let list = json(&run(&config, &["client", "list", "--json"]));
     assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(
+        list[0]["grant_types"],
+        serde_json::json!(["authorization_code", "refresh_token"]),
+        "the default"
+    );
     let shown = json(&run(&config, &["client", "show", &id, "--json"]));
     assert_eq!(shown["name"], "Wiki");
     assert_eq!(shown["id_token_alg"], "RS256");

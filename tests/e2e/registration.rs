@@ -233,6 +233,18 @@ async fn registration_checks_metadata_and_is_closed_by_default() {
             "invalid_client_metadata",
         ),
         (
+            // A device-only client (RFC 8628) is never redirected to: no code responses.
+            {
+                let mut device = with(
+                    "grant_types",
+                    json!(["urn:ietf:params:oauth:grant-type:device_code"]),
+                );
+                device["response_types"] = json!(["code"]);
+                device
+            },
+            "invalid_client_metadata",
+        ),
+        (
             with("token_endpoint_auth_method", json!("private_key_jwt")),
             "invalid_client_metadata",
         ),
