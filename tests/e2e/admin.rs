@@ -96,6 +96,35 @@ async fn admins_log_in_over_xmpp_and_manage_clients() {
     let client = app.state.store.client(&id).await.unwrap().unwrap();
     assert_eq!(client.settings.name, "Grafana 11");
     assert!(client.settings.trusted && !client.settings.jid_as_email);
+    assert_eq!(
+        client.settings.grant_types,
+        ["authorization_code", "refresh_token"],
+        "no grant types given: the default"
+    );
+    // A device-only TV (RFC 8628): no redirect URI, `device_code` for the URN.
+    let (status, _, html) = browser
+        .post(
+            &app.url("/admin/clients"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", "TV"),
+                ("redirect_uris", ""),
+                ("grant_types", "device_code refresh_token"),
+                ("public", "on"),
+            ],
+        )
+        .await
+        .page();
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("value=\"device_code refresh_token\""),
+        "the page shows the grant types as typed"
+    );
+    let clients = app.state.store.clients().await.unwrap();
+    let tv = clients.iter().find(|c| c.settings.name == "TV").unwrap();
+    assert!(tv
+        .settings
+        .allows_grant("urn:ietf:params:oauth:grant-type:device_code"));
     let (_, _, html) = browser
         .post(
             &app.url(&format!("/admin/clients/{id}/rotate-secret")),
