@@ -19,13 +19,13 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::oidc::authorize::browser_binding;
+use crate::oidc::authorize::{browser_binding, grant_for};
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::random;
 use crate::state::AppState;
 use crate::store::clients::Client;
 use crate::store::device::{DeviceAuthorization, TakeError};
-use crate::store::oidc::{digest, FlowStatus, LoginFlow, NewGrant};
+use crate::store::oidc::{digest, FlowStatus, LoginFlow};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/device", get(show).post(take))
@@ -155,28 +155,14 @@ pub async fn approve(
     auth_time: i64,
     session_hash: Option<&str>,
 ) -> Result<String, OAuthError> {
-    if !crate::access::may_log_in(&app.store, client, subject).await? {
-        app.store.deny_device(&flow.id).await?;
-        return Err(OAuthError::new(
-            ErrorCode::AccessDenied,
-            "this address may not log in to this client",
-        ));
-    }
-    let grant_id = app
-        .store
-        .create_grant(
-            NewGrant {
-                client_id: &client.client_id,
-                subject,
-                scope: &flow.scope,
-                nonce: None,
-                claims: None,
-                auth_time,
-                session_hash,
-            },
-            app.clock.now(),
-        )
-        .await?;
+    let grant_id = match grant_for(app, client, flow, subject, auth_time, session_hash).await {
+        Ok(grant_id) => grant_id,
+        Err(refused) if refused.code == ErrorCode::AccessDenied => {
+            app.store.deny_device(&flow.id).await?;
+            return Err(refused);
+        }
+        Err(e) => return Err(e),
+    };
     if !app.store.approve_device(&flow.id, &grant_id).await? {
         app.store.revoke_grant(&grant_id).await?;
         return Err(OAuthError::invalid_grant(

@@ -614,12 +614,6 @@ fn new_flow(
     now: i64,
 ) -> LoginFlow {
     LoginFlow {
-        id: random::token(22),
-        browser_hash: digest(browser),
-        csrf: random::token(22),
-        client_id: request.client.client_id.clone(),
-        redirect_uri: request.redirect_uri.clone(),
-        scope: request.scope.clone(),
         state: request.state.clone(),
         nonce: request.nonce.clone(),
         code_challenge: request.code_challenge.clone(),
@@ -627,17 +621,45 @@ fn new_flow(
         max_age: request.max_age,
         login_hint: request.login_hint.clone(),
         claims: request.claims.clone(),
-        status: FlowStatus::New,
-        jid: None,
-        code: None,
-        sent_at: None,
-        auth_time: None,
-        created_at: now,
-        expires_at: now + app.config.oidc.login_ttl_secs as i64,
-        send_code: None,
-        origin: Some(visitor.describe()),
-        offline: false,
+        ..LoginFlow::new(
+            &request.client.client_id,
+            &request.redirect_uri,
+            request.scope.clone(),
+            digest(browser),
+            visitor.describe(),
+            now,
+            now + app.config.oidc.login_ttl_secs as i64,
+        )
     }
+}
+
+/// The grant of a confirmed login flow. The pages refuse earlier; this holds whatever path
+/// leads here (a policy changed while the person was confirming, a code sent from a
+/// refused address).
+pub async fn grant_for(
+    app: &AppState,
+    client: &Client,
+    flow: &LoginFlow,
+    subject: &str,
+    auth_time: i64,
+    session_hash: Option<&str>,
+) -> Result<String, OAuthError> {
+    if !crate::access::may_log_in(&app.store, client, subject).await? {
+        return Err(OAuthError::new(
+            ErrorCode::AccessDenied,
+            "this address may not log in to this client",
+        ));
+    }
+    let grant = NewGrant {
+        client_id: &client.client_id,
+        subject,
+        scope: &flow.scope,
+        nonce: flow.nonce.as_deref(),
+        claims: flow.claims.as_deref(),
+        auth_time,
+        session_hash,
+    };
+    Ok(app.store.create_grant(grant, app.clock.now()).await?)
 }
 
 /// Issues the authorization code and sends the browser back (RFC 6749 §4.1.2, RFC 9207).
@@ -650,30 +672,8 @@ pub async fn issue_code(
     session_hash: Option<&str>,
     visitor: &Visitor,
 ) -> Result<Redirect, OAuthError> {
-    // The pages refuse earlier; this holds whatever path leads here (a policy changed
-    // while the person was confirming, a code sent from a refused address).
-    if !crate::access::may_log_in(&app.store, client, subject).await? {
-        return Err(OAuthError::new(
-            ErrorCode::AccessDenied,
-            "this address may not log in to this client",
-        ));
-    }
     let now = app.clock.now();
-    let grant_id = app
-        .store
-        .create_grant(
-            NewGrant {
-                client_id: &client.client_id,
-                subject,
-                scope: &flow.scope,
-                nonce: flow.nonce.as_deref(),
-                claims: flow.claims.as_deref(),
-                auth_time,
-                session_hash,
-            },
-            now,
-        )
-        .await?;
+    let grant_id = grant_for(app, client, flow, subject, auth_time, session_hash).await?;
     let code = app
         .store
         .issue_code(

@@ -19,7 +19,7 @@ use crate::random;
 use crate::state::AppState;
 use crate::store::clients::DEVICE_CODE_GRANT;
 use crate::store::device::UNBOUND_BROWSER;
-use crate::store::oidc::{FlowStatus, LoginFlow};
+use crate::store::oidc::LoginFlow;
 
 pub async fn device_authorization(
     State(app): State<AppState>,
@@ -70,32 +70,17 @@ async fn authorize_device(
     }
     let now = app.clock.now();
     let oidc = &app.config.oidc;
-    let expires_at = now + oidc.device_code_ttl_secs as i64;
-    let mut flow = LoginFlow {
-        id: random::token(22),
-        browser_hash: UNBOUND_BROWSER.into(),
-        csrf: random::token(22),
-        client_id: client.client_id.clone(),
-        redirect_uri: String::new(),
+    let origin = crate::login::notice::Visitor::new(app, peer, headers).describe();
+    // No redirect URI: a device's login ends on a page. No browser until one takes the code.
+    let mut flow = LoginFlow::new(
+        &client.client_id,
+        "",
         scope,
-        state: None,
-        nonce: None,
-        code_challenge: None,
-        prompt: String::new(),
-        max_age: None,
-        login_hint: None,
-        claims: None,
-        status: FlowStatus::New,
-        jid: None,
-        code: None,
-        sent_at: None,
-        auth_time: None,
-        created_at: now,
-        expires_at,
-        send_code: None,
-        origin: Some(crate::login::notice::Visitor::new(app, peer, headers).describe()),
-        offline: false,
-    };
+        UNBOUND_BROWSER.into(),
+        origin,
+        now,
+        now + oidc.device_code_ttl_secs as i64,
+    );
     let mut user_code = random::confirmation_code();
     let device_code = app
         .store

@@ -88,6 +88,43 @@ pub struct LoginFlow {
 }
 
 impl LoginFlow {
+    /// A flow that waits for the person, asking for `scope` and nothing else yet.
+    pub fn new(
+        client_id: &str,
+        redirect_uri: &str,
+        scope: String,
+        browser_hash: String,
+        origin: String,
+        created_at: i64,
+        expires_at: i64,
+    ) -> Self {
+        Self {
+            id: random::token(22),
+            browser_hash,
+            csrf: random::token(22),
+            client_id: client_id.to_owned(),
+            redirect_uri: redirect_uri.to_owned(),
+            scope,
+            state: None,
+            nonce: None,
+            code_challenge: None,
+            prompt: String::new(),
+            max_age: None,
+            login_hint: None,
+            claims: None,
+            status: FlowStatus::New,
+            jid: None,
+            code: None,
+            sent_at: None,
+            auth_time: None,
+            created_at,
+            expires_at,
+            send_code: None,
+            origin: Some(origin),
+            offline: false,
+        }
+    }
+
     fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
         let status: String = row.try_get("status")?;
         Ok(Self {
