@@ -4,6 +4,8 @@
 //! is enforced by the database: `UPDATE … WHERE used_at IS NULL` lets exactly one
 //! redemption win, even across instances.
 
+use std::sync::LazyLock;
+
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -250,6 +252,35 @@ pub struct TokenRow {
 }
 
 const GRANT_COLUMNS: &str = "g.id, g.client_id, g.subject, g.scope, g.nonce, g.claims, g.auth_time, g.session_hash, g.revoked";
+
+/// The columns [`Grant::from_row`] reads, for a statement that returns them one by one.
+const GRANT_FIELDS: [&str; 9] = [
+    "id",
+    "client_id",
+    "subject",
+    "scope",
+    "nonce",
+    "claims",
+    "auth_time",
+    "session_hash",
+    "revoked",
+];
+
+/// [`Store::redeem_code`]'s claim: the code and its grant, or no row when the code is
+/// unknown or was used. Built once: sqlx keeps a prepared statement per SQL text.
+static CLAIM_CODE: LazyLock<String> = LazyLock::new(|| {
+    let grant = GRANT_FIELDS
+        .iter()
+        .map(|field| {
+            format!("(SELECT g.{field} FROM grants g WHERE g.id = auth_codes.grant_id) AS {field}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "UPDATE auth_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL \
+         RETURNING redirect_uri, code_challenge, expires_at, {grant}"
+    )
+});
 
 impl Store {
     /// Stores a new flow; a send-the-code code that another live page already has (a
@@ -583,39 +614,44 @@ impl Store {
     }
 
     /// Redeems a code: the first caller gets it, every later one learns its grant.
+    ///
+    /// The first use is one statement: the claim (`used_at IS NULL`, so exactly one caller
+    /// wins) returns the code and, through subqueries on its grant, the grant too (SQLite
+    /// ≥ 3.35 and PostgreSQL both allow subqueries in RETURNING, and neither lets an UPDATE
+    /// return a joined table's columns the same way). Only a lost claim reads again, to
+    /// tell a replayed code (its grant gets revoked) from an unknown one.
     pub async fn redeem_code(
         &self,
         code: &str,
         now: i64,
     ) -> Result<Redemption<CodeRow>, sqlx::Error> {
         let hash = digest(code);
-        let row = sqlx::query(&format!(
-            "SELECT c.redirect_uri, c.code_challenge, c.expires_at, c.used_at, {GRANT_COLUMNS} \
-             FROM auth_codes c JOIN grants g ON g.id = c.grant_id WHERE c.code_hash = $1"
-        ))
-        .bind(&hash)
-        .fetch_optional(self.pool())
-        .await?;
-        let Some(row) = row else {
-            return Ok(Redemption::Unknown);
-        };
-        let grant = Grant::from_row(&row)?;
-        let claimed = sqlx::query(
-            "UPDATE auth_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
-        )
-        .bind(now)
-        .bind(&hash)
-        .execute(self.pool())
-        .await?;
-        if claimed.rows_affected() == 0 {
-            return Ok(Redemption::Replayed(grant.id));
+        let claimed = sqlx::query(&CLAIM_CODE)
+            .bind(now)
+            .bind(&hash)
+            .fetch_optional(self.pool())
+            .await?;
+        if let Some(row) = claimed {
+            // A code whose grant is gone (the join found nothing before) stays unknown.
+            if row.try_get::<Option<String>, _>("id")?.is_none() {
+                return Ok(Redemption::Unknown);
+            }
+            return Ok(Redemption::Fresh(CodeRow {
+                redirect_uri: row.try_get("redirect_uri")?,
+                code_challenge: row.try_get("code_challenge")?,
+                expires_at: row.try_get("expires_at")?,
+                grant: Grant::from_row(&row)?,
+            }));
         }
-        Ok(Redemption::Fresh(CodeRow {
-            redirect_uri: row.try_get("redirect_uri")?,
-            code_challenge: row.try_get("code_challenge")?,
-            expires_at: row.try_get("expires_at")?,
-            grant,
-        }))
+        let used: Option<String> =
+            sqlx::query_scalar("SELECT grant_id FROM auth_codes WHERE code_hash = $1")
+                .bind(&hash)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(match used {
+            Some(grant_id) => Redemption::Replayed(grant_id),
+            None => Redemption::Unknown,
+        })
     }
 
     /// Issues an access token for `scope` and, with `refresh` (its expiry and scope), a
