@@ -66,14 +66,15 @@ impl AppState {
         self.registered_client(client_id).await
     }
 
-    /// A client in the database or, when they are accepted, one whose id is the URL of its
-    /// metadata document (not the admin pages' own: it never calls the endpoints).
+    /// A client in the database (as of at most [`crate::store::client_cache::CHECK_EVERY`]
+    /// ago when another process changed it) or, when they are accepted, one whose id is the
+    /// URL of its metadata document (not the admin pages' own: it never calls the endpoints).
     pub async fn registered_client(&self, client_id: &str) -> Result<Option<Client>, LookupError> {
         match &self.metadata_documents {
             Some(documents) if is_document_url(client_id) => {
                 Ok(Some(documents.client(client_id).await?))
             }
-            _ => Ok(self.store.client(client_id).await?),
+            _ => Ok(self.store.cached_client(client_id).await?),
         }
     }
 

@@ -380,6 +380,7 @@ impl Store {
             client_secret.as_deref().map(hash_secret),
         )
         .await?;
+        self.client_cache.forget();
         Ok(NewCredentials {
             client_id,
             client_secret,
@@ -408,6 +409,7 @@ impl Store {
         };
         self.write_settings(client_id, &settings, secret_hash)
             .await?;
+        self.client_cache.forget();
         Ok(new_secret.map(|secret| NewCredentials {
             client_id: client_id.to_owned(),
             client_secret: Some(secret),
@@ -497,6 +499,7 @@ impl Store {
         .bind(&creds.client_id)
         .execute(self.pool())
         .await?;
+        self.client_cache.forget();
         Ok(creds)
     }
 
@@ -538,6 +541,7 @@ impl Store {
             .bind(client_id)
             .execute(self.pool())
             .await?;
+        self.client_cache.forget();
         if done.rows_affected() == 0 {
             return Err(ClientError::NotFound(client_id.to_owned()));
         }
@@ -562,6 +566,7 @@ impl Store {
             .bind(client_id)
             .execute(self.pool())
             .await?;
+        self.client_cache.forget();
         Ok(NewCredentials {
             client_id: client_id.to_owned(),
             client_secret: Some(secret),

@@ -4,6 +4,7 @@
 //! only portable types (TEXT, BIGINT), so one query serves both; migrations are per
 //! backend, embedded in the binary and run at start.
 
+pub mod client_cache;
 pub mod clients;
 pub mod device;
 pub mod groups;
@@ -35,6 +36,8 @@ pub struct Store {
     sqlite_file: Option<std::path::PathBuf>,
     /// The directory of the SQLite file, to watch its free space.
     sqlite_dir: Option<std::path::PathBuf>,
+    /// Shared by the clones: one cache per process (per `connect`).
+    client_cache: std::sync::Arc<client_cache::ClientCache>,
 }
 
 /// Below this much free space next to the SQLite file, `/healthz` reports a problem:
@@ -100,6 +103,7 @@ impl Store {
             backend,
             sqlite_file,
             sqlite_dir,
+            client_cache: Default::default(),
         })
     }
 

@@ -1,9 +1,10 @@
 //! The store on both backends: SQLite (default) and PostgreSQL.
 
+use jidconnect::store::client_cache::CHECK_EVERY;
 use jidconnect::store::clients::{ClientError, ClientSettings};
 use jidconnect::store::Store;
 
-use crate::helpers::TestDatabase;
+use crate::helpers::{spawn_app_on, Backend, Prosody, TestApp, TestDatabase};
 
 async fn client_registry_round_trip(db: &TestDatabase) {
     let store = Store::connect(&db.url).await.unwrap();
@@ -274,4 +275,86 @@ async fn registration_on_sqlite() {
 #[tokio::test]
 async fn registration_on_postgres() {
     registration_round_trip(&TestDatabase::postgres().await).await;
+}
+
+/// What the token endpoint says to `client_id` with `secret` asking to refresh with a
+/// token that does not exist: `invalid_client` (refused), `unauthorized_client` (the
+/// grant is not allowed) or `invalid_grant` (let in, then no such token).
+async fn token_endpoint_verdict(app: &TestApp, client_id: &str, secret: &str) -> String {
+    let response = app
+        .http
+        .post(format!("http://{}/token", app.addr))
+        .basic_auth(client_id, Some(secret))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", "nope")])
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = response.json().await.unwrap();
+    body["error"].as_str().unwrap().to_owned()
+}
+
+/// The app keeps client rows in memory; a change made by another process (the CLI opens
+/// its own `Store`, another instance has its own) still reaches it within
+/// `client_cache::CHECK_EVERY`, well inside a second.
+async fn client_changes_elsewhere_reach_the_app(backend: Backend) {
+    let prosody = Prosody::start().await;
+    let app = spawn_app_on(&prosody, backend, &[]).await;
+    let (id, secret) = app
+        .add_client(ClientSettings::new(
+            "Wiki",
+            vec!["https://wiki.example/cb".into()],
+        ))
+        .await;
+    // Read (and so cached) by the app.
+    assert_eq!(
+        token_endpoint_verdict(&app, &id, &secret).await,
+        "invalid_grant"
+    );
+    let url = &app
+        .env()
+        .iter()
+        .find(|(name, _)| name == "JIDCONNECT_DATABASE_URL")
+        .unwrap()
+        .1;
+    let cli = Store::connect(url).await.unwrap();
+    let mut settings = cli.client(&id).await.unwrap().unwrap().settings;
+    settings.grant_types = vec!["authorization_code".into()];
+    cli.update_client(&id, settings).await.unwrap();
+    tokio::time::sleep(CHECK_EVERY).await;
+    assert_eq!(
+        token_endpoint_verdict(&app, &id, &secret).await,
+        "unauthorized_client",
+        "the update is seen"
+    );
+    let rotated = cli.rotate_client_secret(&id).await.unwrap();
+    tokio::time::sleep(CHECK_EVERY).await;
+    assert_eq!(
+        token_endpoint_verdict(&app, &id, &secret).await,
+        "invalid_client",
+        "the old secret stopped working"
+    );
+    let new_secret = rotated.client_secret.unwrap();
+    assert_eq!(
+        token_endpoint_verdict(&app, &id, &new_secret).await,
+        "unauthorized_client"
+    );
+    cli.remove_client(&id).await.unwrap();
+    tokio::time::sleep(CHECK_EVERY).await;
+    assert_eq!(
+        token_endpoint_verdict(&app, &id, &new_secret).await,
+        "invalid_client",
+        "the removal is seen"
+    );
+    cli.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn client_changes_elsewhere_on_sqlite() {
+    client_changes_elsewhere_reach_the_app(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn client_changes_elsewhere_on_postgres() {
+    client_changes_elsewhere_reach_the_app(Backend::Postgres).await;
 }
