@@ -617,9 +617,9 @@ impl Store {
     ///
     /// The first use is one statement: the claim (`used_at IS NULL`, so exactly one caller
     /// wins) returns the code and, through subqueries on its grant, the grant too (SQLite
-    /// ≥ 3.35 and PostgreSQL both allow subqueries in RETURNING, and neither lets an UPDATE
-    /// return a joined table's columns the same way). Only a lost claim reads again, to
-    /// tell a replayed code (its grant gets revoked) from an unknown one.
+    /// ≥ 3.35 and PostgreSQL both allow subqueries in RETURNING; SQLite's cannot name the
+    /// table of an `UPDATE … FROM`). Only a lost claim reads again, to tell a replayed code
+    /// (its grant gets revoked) from an unknown one.
     pub async fn redeem_code(
         &self,
         code: &str,
@@ -643,11 +643,12 @@ impl Store {
                 grant: Grant::from_row(&row)?,
             }));
         }
-        let used: Option<String> =
-            sqlx::query_scalar("SELECT grant_id FROM auth_codes WHERE code_hash = $1")
-                .bind(&hash)
-                .fetch_optional(self.pool())
-                .await?;
+        let used: Option<String> = sqlx::query_scalar(
+            "SELECT g.id FROM auth_codes c JOIN grants g ON g.id = c.grant_id WHERE c.code_hash = $1",
+        )
+        .bind(&hash)
+        .fetch_optional(self.pool())
+        .await?;
         Ok(match used {
             Some(grant_id) => Redemption::Replayed(grant_id),
             None => Redemption::Unknown,
