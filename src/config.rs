@@ -15,6 +15,8 @@ use url::Url;
 /// The environment variable that may name the config file.
 pub const CONFIG_ENV: &str = "JIDCONNECT_CONFIG";
 const ENV_PREFIX: &str = "JIDCONNECT_";
+/// `JIDCONNECT_*` variables that are read elsewhere, not keys of the file.
+const NOT_KEYS: &[&str] = &[CONFIG_ENV, crate::telemetry::LOG_FORMAT_ENV];
 /// XEP-0070 requests older than this are useless: the reference component caps at 300 s too.
 pub const MAX_CONFIRM_TIMEOUT_SECS: u64 = 300;
 
@@ -473,7 +475,7 @@ fn overlay_env(
         let Some(path) = name.strip_prefix(ENV_PREFIX) else {
             continue;
         };
-        if name == CONFIG_ENV || path.is_empty() {
+        if NOT_KEYS.contains(&name.as_str()) || path.is_empty() {
             continue;
         }
         let keys: Vec<String> = path.split("__").map(|k| k.to_ascii_lowercase()).collect();
@@ -537,6 +539,8 @@ mod tests {
                 r#"["admin@example.org", "root@example.org"]"#,
             ),
             ("OTHER_VAR", "ignored"),
+            // Read by the logging setup, documented in docs/operations.md.
+            ("JIDCONNECT_LOG_FORMAT", "json"),
         ]));
         let config = Config::load(None, vars).unwrap();
         assert_eq!(config.xmpp.component_jid, "auth.example.org");
