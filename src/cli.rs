@@ -97,6 +97,20 @@ struct ClientOptions {
     /// authorization_code and refresh_token. `update` replaces the list.
     #[arg(long = "grant-type", value_parser = parse_grant_type)]
     grant_types: Vec<String>,
+    /// The language of the compat /auth API's XMPP requests when a call gives no `lang`
+    /// (en, fr, es, ca, de, or any language in locales/); default: English.
+    #[arg(long, value_parser = parse_language)]
+    language: Option<String>,
+}
+
+/// A shipped language's tag (`fr-CA` is French).
+fn parse_language(value: &str) -> Result<String, String> {
+    crate::i18n::Lang::parse(value)
+        .map(|lang| lang.tag().to_owned())
+        .ok_or_else(|| {
+            let shipped: Vec<&str> = crate::i18n::Lang::shipped().map(|l| l.tag()).collect();
+            format!("not a shipped language; use one of {}", shipped.join(", "))
+        })
 }
 
 /// `device_code` is short for RFC 8628's URN, which is also accepted.
@@ -385,6 +399,7 @@ async fn client_command(
                 allowed_scopes: split_scopes(&options.scopes),
                 id_token_alg: options.id_token_alg.unwrap_or(SigningAlg::RS256),
                 allow: normalize_patterns(&options.allow)?,
+                language: options.language,
                 ..ClientSettings::new(name, redirect_uris)
             };
             if !options.grant_types.is_empty() {
@@ -437,6 +452,9 @@ async fn client_command(
                 settings.grant_types = options.grant_types;
             }
             settings.id_token_alg = options.id_token_alg.unwrap_or(settings.id_token_alg);
+            if options.language.is_some() {
+                settings.language = options.language;
+            }
             settings.public = public.unwrap_or(settings.public);
             settings.trusted = trusted.unwrap_or(settings.trusted);
             settings.jid_as_email = jid_as_email.unwrap_or(settings.jid_as_email);
@@ -603,6 +621,11 @@ fn print_client(out: &mut impl Write, client: &Client) -> anyhow::Result<()> {
     writeln!(out, "scopes:          {scopes}")?;
     writeln!(out, "id_token_alg:    {}", s.id_token_alg.as_str())?;
     writeln!(out, "grant_types:     {}", s.grant_types.join(" "))?;
+    writeln!(
+        out,
+        "language:        {}",
+        s.language.as_deref().unwrap_or("en (default)")
+    )?;
     if s.allow.is_empty() {
         writeln!(out, "allow:           anyone")?;
     }

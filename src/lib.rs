@@ -20,6 +20,8 @@ pub mod demo_user;
 pub mod error;
 /// `/healthz`.
 pub mod health;
+/// The person's language: translations and their choice.
+pub mod i18n;
 /// ID token signing keys and the JWKS.
 pub mod keys;
 /// The login, waiting and consent pages.

@@ -197,6 +197,10 @@ impl Application {
             .with_state(state.clone())
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
+                crate::i18n::negotiate,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
                 crate::oidc::cors::client_based,
             ))
             .layer(axum::middleware::map_response(crate::web::security_headers))

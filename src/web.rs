@@ -8,6 +8,7 @@ use axum::routing::get;
 use axum::Router;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 
+use crate::i18n::Lang;
 use crate::state::AppState;
 
 /// A cookie's name. On an https issuer it has the `__Host-` prefix: the browser then
@@ -44,6 +45,11 @@ pub const SESSION_COOKIE: CookieName = CookieName {
 pub const DEVICE_COOKIE: CookieName = CookieName {
     plain: "jidconnect_device",
     host_only: "__Host-jidconnect_device",
+};
+/// A language picked on a page (not personal: any page may set it).
+pub const LANG_COOKIE: CookieName = CookieName {
+    plain: "jidconnect_lang",
+    host_only: "__Host-jidconnect_lang",
 };
 /// The admin page's own login (its state and PKCE verifier).
 pub const ADMIN_LOGIN_COOKIE: CookieName = CookieName {
@@ -109,6 +115,8 @@ pub const BUTTON_CSS: &str = include_str!("../static/button.css");
 #[derive(Template, WebTemplate)]
 #[template(path = "button.html")]
 struct ButtonPage<'a> {
+    /// For website developers: English, like the docs.
+    l: Lang,
     issuer: &'a str,
     snippet: &'a str,
     snippet_light: String,
@@ -118,6 +126,7 @@ struct ButtonPage<'a> {
 
 async fn button_page(axum::extract::State(app): axum::extract::State<AppState>) -> Response {
     ButtonPage {
+        l: Lang::default(),
         issuer: &app.oidc.issuer,
         snippet: BUTTON_HTML,
         snippet_light: BUTTON_HTML.replace(
@@ -164,16 +173,24 @@ pub fn static_router() -> Router<AppState> {
 #[derive(Template, WebTemplate)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
+    l: Lang,
     title: &'a str,
     message: &'a str,
     next_step: &'a str,
 }
 
-/// A friendly page for errors that must not (or cannot) go back to the website.
-pub fn error_page(status: StatusCode, title: &str, message: &str, next_step: &str) -> Response {
+/// A friendly page for errors that must not (or cannot) go back to the website, in `l`.
+pub fn error_page(
+    l: Lang,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    next_step: &str,
+) -> Response {
     (
         status,
         ErrorPage {
+            l,
             title,
             message,
             next_step,

@@ -2,7 +2,8 @@
 // continues; when the login changes otherwise (refused, expired, or the page's code sent
 // from an app) the page reloads to say so. A code sent from an app is never continued
 // without a click: the page first shows whose address sent it. Without JavaScript the
-// buttons do the same.
+// buttons do the same. Its words come from the page (data-text-*), in the page's language;
+// the request's countdown is formatted by the browser for that language.
 (function () {
   "use strict";
   var status = document.getElementById("status");
@@ -17,11 +18,12 @@
   var offline = document.getElementById("offline");
   var help = document.getElementById("help");
   var texts = {
-    accepted: "Confirmed. Continuing…",
-    denied: "You refused this login.",
-    expired: "No answer in time.",
-    unreachable: "Your XMPP address could not be reached."
+    accepted: status.dataset.textAccepted,
+    denied: status.dataset.textDenied,
+    expired: status.dataset.textExpired,
+    unreachable: status.dataset.textUnreachable
   };
+  countDown(document.getElementById("expiry"));
   function show(data) {
     if (offline) {
       offline.hidden = !data.offline;
@@ -48,4 +50,23 @@
       .catch(function () { setTimeout(poll, 3000); });
   }
   setTimeout(poll, 1000);
+
+  // "expires in 90 seconds", one second less each second, in the page's language.
+  function countDown(expiry) {
+    var shown = expiry && expiry.querySelector(".countdown");
+    if (!shown || !window.Intl || !Intl.NumberFormat) return;
+    var left = parseInt(expiry.dataset.remaining, 10);
+    var started = Date.now();
+    var format;
+    try {
+      format = new Intl.NumberFormat(document.documentElement.lang,
+        { style: "unit", unit: "second", unitDisplay: "long" });
+    } catch (e) { return; }
+    function tick() {
+      var now = Math.max(0, left - Math.floor((Date.now() - started) / 1000));
+      shown.textContent = format.format(now);
+      if (now > 0) setTimeout(tick, 1000);
+    }
+    setTimeout(tick, 1000);
+  }
 })();

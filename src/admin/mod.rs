@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::InternalError;
+use crate::i18n::Lang;
 use crate::keys::SigningAlg;
 use crate::oidc::token::check_pkce;
 use crate::random;
@@ -62,6 +63,8 @@ pub fn router() -> Router<AppState> {
 #[derive(Template, WebTemplate)]
 #[template(path = "admin.html")]
 struct AdminPage {
+    /// Operator pages speak English, like the CLI and the docs.
+    l: Lang,
     admin: String,
     csrf: String,
     clients: Vec<Client>,
@@ -92,6 +95,7 @@ fn is_admin(app: &AppState, subject: &str) -> bool {
 async fn access(app: &AppState, jar: &CookieJar) -> Result<Access, InternalError> {
     if app.config.admin_jids.is_empty() {
         return Ok(Access::Denied(error_page(
+            Lang::default(),
             StatusCode::NOT_FOUND,
             "Admin pages are off",
             "No administrators are configured.",
@@ -113,6 +117,7 @@ async fn access(app: &AppState, jar: &CookieJar) -> Result<Access, InternalError
             csrf: digest(&format!("admin:{token}")),
         })),
         Some((session, _)) => Ok(Access::Denied(error_page(
+            Lang::default(),
             StatusCode::FORBIDDEN,
             "Not an administrator",
             &format!("{} is not listed in admin_jids.", session.subject),
@@ -159,6 +164,7 @@ async fn callback(
 ) -> Result<Response, InternalError> {
     let failed = |why: &str| {
         error_page(
+            Lang::default(),
             StatusCode::BAD_REQUEST,
             "Admin login failed",
             why,
@@ -212,6 +218,7 @@ async fn render(
         StatusCode::OK
     };
     let page = AdminPage {
+        l: Lang::default(),
         admin: admin.jid.clone(),
         csrf: admin.csrf.clone(),
         clients: app.store.clients().await?,
@@ -250,6 +257,9 @@ struct ClientForm {
     /// Space-separated, `device_code` short for RFC 8628's URN; empty: the default.
     #[serde(default)]
     grant_types: String,
+    /// The compat `/auth` API's default language; empty: English.
+    #[serde(default)]
+    language: String,
     public: Option<String>,
     trusted: Option<String>,
     jid_as_email: Option<String>,
@@ -272,8 +282,17 @@ impl ClientForm {
         if grant_types.is_empty() {
             grant_types = default_grant_types();
         }
+        let language = match self.language.trim() {
+            "" => None,
+            tag => Some(
+                crate::i18n::Lang::parse(tag)
+                    .map(|lang| lang.tag().to_owned())
+                    .unwrap_or_else(|| tag.to_owned()),
+            ),
+        };
         Ok(ClientSettings {
             grant_types,
+            language,
             name: self.name.clone(),
             redirect_uris: lines(&self.redirect_uris).map(str::to_owned).collect(),
             post_logout_redirect_uris: lines(&self.post_logout_redirect_uris)
@@ -343,6 +362,7 @@ async fn authorized(
             Ok(Ok(admin))
         }
         Access::Granted(_) => Ok(Err(error_page(
+            Lang::default(),
             StatusCode::FORBIDDEN,
             "Form expired",
             "This form was not sent from the admin page.",

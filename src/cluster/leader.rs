@@ -12,6 +12,7 @@ use tokio::sync::watch;
 
 use super::{notify_decision, parse_ip, Cluster, HEARTBEAT_EVERY};
 use crate::config::{Limits, XmppConfig};
+use crate::i18n::Lang;
 use crate::xmpp::address::UserJid;
 use crate::xmpp::component::{self, stopped};
 use crate::xmpp::confirm::{ConfirmRequest, Confirmer, Outbox, PastRequest, RequestError, Status};
@@ -307,7 +308,7 @@ async fn take_queued(cluster: &Arc<Cluster>, confirmer: &Confirmer) {
 async fn take_batch(cluster: &Arc<Cluster>, confirmer: &Confirmer) -> Result<usize, sqlx::Error> {
     let mut tx = cluster.pool.begin().await?;
     let rows = sqlx::query(
-        "SELECT id, jid, code, method, url, requester, origin, purpose, ip, client_id, device, timeout_secs \
+        "SELECT id, jid, code, method, url, requester, origin, purpose, lang, ip, client_id, device, timeout_secs \
          FROM confirmations WHERE status = 'queued' ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED",
     )
     .bind(TAKE_BATCH)
@@ -328,6 +329,7 @@ async fn take_batch(cluster: &Arc<Cluster>, confirmer: &Confirmer) -> Result<usi
                         requester: row.get("requester"),
                         origin: row.get("origin"),
                         purpose: Purpose::parse(row.get("purpose")),
+                        lang: Lang::parse(row.get("lang")).unwrap_or_default(),
                     },
                     requester: requester_of(&row),
                     timeout: secs(row.get("timeout_secs")),

@@ -301,8 +301,8 @@ impl Cluster {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO confirmations (id, jid, code, method, url, requester, origin, ip, timeout_secs, \
-             flow_id, status, requested_by, created_at, client_id, device, purpose) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12, $13, $14, $15)",
+             flow_id, status, requested_by, created_at, client_id, device, purpose, lang) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12, $13, $14, $15, $16)",
         )
         .bind(id)
         .bind(request.jid.to_string())
@@ -319,6 +319,7 @@ impl Cluster {
         .bind(&request.requester.client_id)
         .bind(&request.requester.device)
         .bind(request.text.purpose.as_str())
+        .bind(request.text.lang.tag())
         .execute(&mut *tx)
         .await?;
         sqlx::query("SELECT pg_notify($1, '')")

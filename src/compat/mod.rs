@@ -15,9 +15,11 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
+use fluent_templates::LanguageIdentifier;
 use url::Url;
 
 use crate::config::MAX_CONFIRM_TIMEOUT_SECS;
+use crate::i18n::Lang;
 use crate::oidc::client_auth::basic_credentials;
 use crate::random;
 use crate::state::AppState;
@@ -140,8 +142,11 @@ async fn auth(app: AppState, ip: IpAddr, headers: HeaderMap, params: Params) -> 
     match crate::access::may_log_in(&app.store, &client, request.jid.subject()).await {
         Ok(true) => {}
         Ok(false) => {
-            let why =
-                crate::login::not_allowed_message(request.jid.subject(), &client.settings.name);
+            let why = crate::login::not_allowed_message(
+                request.jid.subject(),
+                &client.settings.name,
+                Lang::default(),
+            );
             return Reply::NotAllowed(why).into_response();
         }
         Err(e) => {
@@ -216,6 +221,7 @@ fn parse_request(
             "method must be an HTTP method such as GET or POST".into(),
         ));
     }
+    let lang = language_of(client, params.get("lang").map(String::as_str))?;
     let url = page_of(client, params.get("domain").filter(|d| !d.is_empty()))?;
     let default_timeout = app.config.xmpp.confirm_timeout_secs;
     let timeout = match params.get("timeout").filter(|t| !t.is_empty()) {
@@ -239,6 +245,7 @@ fn parse_request(
             requester: client.settings.name.clone(),
             origin: None,
             purpose: Purpose::SiteCheck,
+            lang,
         },
         requester: Requester {
             client_id: Some(client.client_id.clone()),
@@ -246,6 +253,27 @@ fn parse_request(
         },
         timeout: Duration::from_secs(timeout),
     })
+}
+
+/// The request's language: `lang` (a BCP 47 tag; `fr-CA` is French), else the client's
+/// `--language`, else English. A language that does not ship falls back the same way: the
+/// caller may pass the visitor's browser language as it is.
+fn language_of(client: &Client, lang: Option<&str>) -> Result<Lang, Reply> {
+    let fallback = || {
+        client
+            .settings
+            .language
+            .as_deref()
+            .and_then(Lang::parse)
+            .unwrap_or_default()
+    };
+    match lang.filter(|l| !l.is_empty()) {
+        None => Ok(fallback()),
+        Some(tag) if tag.len() > 35 || tag.parse::<LanguageIdentifier>().is_err() => Err(
+            Reply::BadRequest("lang must be a language tag such as fr or de-AT".into()),
+        ),
+        Some(tag) => Ok(Lang::parse(tag).unwrap_or_else(fallback)),
+    }
 }
 
 /// Whether some plain-text reply would be both a refusal and this code: such a code would

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::i18n::{Lang, Prefs};
 use crate::oidc::authorize::{browser_binding, grant_for};
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::random;
@@ -34,6 +35,7 @@ pub fn router() -> Router<AppState> {
 #[derive(Template, WebTemplate)]
 #[template(path = "device.html")]
 struct CodePage {
+    l: Lang,
     csrf: String,
     user_code: String,
     error: Option<String>,
@@ -43,6 +45,7 @@ struct CodePage {
 #[derive(Template, WebTemplate)]
 #[template(path = "device_done.html")]
 pub struct DonePage<'a> {
+    pub l: Lang,
     pub client_name: &'a str,
     pub allowed: bool,
 }
@@ -72,11 +75,13 @@ fn form_token(browser: &str) -> String {
 async fn show(
     State(app): State<AppState>,
     jar: CookieJar,
+    prefs: Prefs,
     Query(query): Query<CodeQuery>,
 ) -> Response {
     let (jar, browser) = browser_binding(&app, jar);
     let user_code = random::code_key(&query.user_code);
     let page = CodePage {
+        l: prefs.page(),
         csrf: form_token(&browser),
         user_code: display_code(&user_code),
         error: None,
@@ -98,31 +103,28 @@ async fn take(
     jar: CookieJar,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
+    prefs: Prefs,
     Form(form): Form<CodeForm>,
 ) -> Response {
     let (jar, browser) = browser_binding(&app, jar);
     let csrf = form_token(&browser);
     let user_code = display_code(&random::code_key(&form.user_code));
+    let l = prefs.page();
     let again = |status: StatusCode, error: &str| {
         let page = CodePage {
+            l,
             csrf: csrf.clone(),
             user_code: user_code.clone(),
-            error: Some(error.to_owned()),
+            error: Some(l.t(error)),
         };
         (status, jar.clone(), page).into_response()
     };
     if !bool::from(form.csrf.as_bytes().ct_eq(csrf.as_bytes())) {
-        return again(
-            StatusCode::FORBIDDEN,
-            "This form was not sent from the page we showed you. Type the code again.",
-        );
+        return again(StatusCode::FORBIDDEN, "device-bad-form");
     }
     // Each try counts like a login page: user codes must not be guessable by trying.
     if !app.admit_new_flow(app.client_ip(peer, &headers)) {
-        return again(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many tries from your network in the last minute. Wait a minute, then type the code again.",
-        );
+        return again(StatusCode::TOO_MANY_REQUESTS, "device-too-many");
     }
     let now = app.clock.now();
     match app
@@ -130,17 +132,15 @@ async fn take(
         .take_user_code(&user_code, &digest(&browser), now)
         .await
     {
-        Ok(Ok(flow_id)) => (jar, Redirect::to(&format!("/login/{flow_id}"))).into_response(),
-        Ok(Err(TakeError::Unknown)) => again(
-            StatusCode::NOT_FOUND,
-            "No device waits for this code. Check it against the code your device shows; it \
-             works only for a few minutes, so your device may have to show a new one.",
-        ),
-        Ok(Err(TakeError::Taken)) => again(
-            StatusCode::CONFLICT,
-            "This code is already being used in another browser, or answered from an XMPP \
-             app. Ask your device for a new code.",
-        ),
+        Ok(Ok(flow_id)) => {
+            // From here the login speaks the browser's language, not the device's.
+            if let Err(e) = app.store.set_flow_lang(&flow_id, l.tag()).await {
+                return crate::error::InternalError::from(e).into_response();
+            }
+            (jar, Redirect::to(&format!("/login/{flow_id}"))).into_response()
+        }
+        Ok(Err(TakeError::Unknown)) => again(StatusCode::NOT_FOUND, "device-unknown-code"),
+        Ok(Err(TakeError::Taken)) => again(StatusCode::CONFLICT, "device-code-taken"),
         Err(e) => crate::error::InternalError::from(e).into_response(),
     }
 }
@@ -206,8 +206,9 @@ pub async fn approved_over_xmpp(
 }
 
 /// The page after the person allowed the device (or refused, or cancelled).
-pub fn done_page(client: &Client, allowed: bool) -> Response {
+pub fn done_page(client: &Client, allowed: bool, l: Lang) -> Response {
     DonePage {
+        l,
         client_name: &client.settings.name,
         allowed,
     }

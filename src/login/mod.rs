@@ -24,6 +24,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::error::InternalError;
+use crate::i18n::{self, Lang, Prefs};
 use crate::oidc::authorize::{issue_code, needs_consent};
 use crate::oidc::claims::with_claimed_scopes;
 use crate::oidc::error::{ErrorCode, OAuthError};
@@ -55,6 +56,7 @@ pub fn router() -> Router<AppState> {
 #[derive(Template, WebTemplate)]
 #[template(path = "login.html")]
 struct LoginPage {
+    l: Lang,
     flow_id: String,
     csrf: String,
     client_name: String,
@@ -62,6 +64,9 @@ struct LoginPage {
     error: Option<String>,
     /// The flow's status, for the script that moves on once a code was sent.
     status: &'static str,
+    status_text: String,
+    by_code: bool,
+    hidden: bool,
     send: Option<SendCode>,
     /// A device's login (RFC 8628).
     device: bool,
@@ -70,6 +75,7 @@ struct LoginPage {
 #[derive(Template, WebTemplate)]
 #[template(path = "wait.html")]
 struct WaitPage<'a> {
+    l: Lang,
     flow_id: &'a str,
     csrf: &'a str,
     client_name: &'a str,
@@ -81,8 +87,11 @@ struct WaitPage<'a> {
     code_spelled: String,
     status: &'a str,
     status_text: String,
+    hidden: bool,
     component: &'a str,
-    timeout_secs: u64,
+    /// While the request waits: the seconds it has left, counted down on the page.
+    remaining_secs: Option<u64>,
+    remaining_text: String,
     /// The person is a contact whose XMPP app is offline.
     offline: bool,
     roster_uri: String,
@@ -92,16 +101,23 @@ struct WaitPage<'a> {
 #[derive(Template, WebTemplate)]
 #[template(path = "refused.html")]
 struct RefusedPage<'a> {
+    l: Lang,
     flow_id: &'a str,
     csrf: &'a str,
     client_name: &'a str,
     jid: &'a str,
     send: Option<SendCode>,
+    /// For the script, which reloads the page once a code sent from an app confirms it.
+    status: &'static str,
+    status_text: String,
+    by_code: bool,
+    hidden: bool,
 }
 
 #[derive(Template, WebTemplate)]
 #[template(path = "consent.html")]
 struct ConsentPage<'a> {
+    l: Lang,
     flow_id: &'a str,
     csrf: &'a str,
     client_name: &'a str,
@@ -153,11 +169,32 @@ impl From<sqlx::Error> for FlowError {
 
 impl IntoResponse for FlowError {
     fn into_response(self) -> Response {
-        let back = "Go back to the website and start the login again.";
+        let l = i18n::current();
+        let page = |status, title, message| {
+            error_page(
+                l,
+                status,
+                &l.t(title),
+                &l.t(message),
+                &l.t("error-back-to-site"),
+            )
+        };
         match self {
-            FlowError::Gone => error_page(StatusCode::NOT_FOUND, "This login has expired", "This login page is no longer valid: it timed out or was already used.", back),
-            FlowError::OtherBrowser => error_page(StatusCode::FORBIDDEN, "Login started elsewhere", "This login was started in another browser, or your browser does not keep cookies for this site.", back),
-            FlowError::BadCsrf => error_page(StatusCode::FORBIDDEN, "Form expired", "This form was not sent from the login page we showed you.", back),
+            FlowError::Gone => page(
+                StatusCode::NOT_FOUND,
+                "error-flow-gone-title",
+                "error-flow-gone",
+            ),
+            FlowError::OtherBrowser => page(
+                StatusCode::FORBIDDEN,
+                "error-other-browser-title",
+                "error-other-browser",
+            ),
+            FlowError::BadCsrf => page(
+                StatusCode::FORBIDDEN,
+                "error-bad-csrf-title",
+                "error-bad-csrf",
+            ),
             FlowError::Internal(e) => e.into_response(),
         }
     }
@@ -194,6 +231,16 @@ async fn load(app: &AppState, jar: &CookieJar, id: &str) -> Result<(LoginFlow, C
     }
     let client = app.client(&flow.client_id).await?.ok_or(FlowError::Gone)?;
     Ok((flow, client))
+}
+
+/// The language of a flow's page: picked on it (and kept for the flow's next pages and
+/// messages), else the flow's own.
+async fn page_lang(app: &AppState, prefs: Prefs, flow: &LoginFlow) -> Result<Lang, sqlx::Error> {
+    let lang = prefs.for_flow(&flow.lang);
+    if lang.tag() != flow.lang {
+        app.store.set_flow_lang(&flow.id, lang.tag()).await?;
+    }
+    Ok(lang)
 }
 
 /// 303 to the flow's page, which shows whatever state it is in.
@@ -240,36 +287,34 @@ fn check_csrf(flow: &LoginFlow, sent: &str) -> Result<(), FlowError> {
     }
 }
 
-fn status_text(status: FlowStatus, client: &Client) -> String {
+fn status_text(status: FlowStatus, client: &Client, l: Lang) -> String {
     match status {
-        FlowStatus::Sent => "Waiting for your answer…".into(),
-        FlowStatus::Accepted => format!("Confirmed. Continue to {}.", client.settings.name),
-        FlowStatus::Denied => "You refused this login.".into(),
-        FlowStatus::Expired => "No answer arrived in time.".into(),
-        FlowStatus::Unreachable => {
-            "Your XMPP address could not be reached, or our link to the XMPP network is down."
-                .into()
-        }
+        FlowStatus::Sent => l.t("status-sent"),
+        FlowStatus::Accepted => l.t1("status-accepted", "site", &client.settings.name),
+        FlowStatus::Denied => l.t("status-denied"),
+        FlowStatus::Expired => l.t("status-expired"),
+        FlowStatus::Unreachable => l.t("status-unreachable"),
         FlowStatus::New | FlowStatus::Done => String::new(),
     }
 }
 
 /// The message above the JID form after a request that did not succeed.
-fn retry_message(status: FlowStatus) -> Option<String> {
+fn retry_message(status: FlowStatus, l: Lang) -> Option<String> {
     match status {
-        FlowStatus::Expired => Some("No answer arrived in time. Check your XMPP client and send a new request.".into()),
-        FlowStatus::Unreachable => Some("We could not reach this address. Check it for typos; if it is right, its server, or our link to the XMPP network, may be down right now: try again in a minute.".into()),
+        FlowStatus::Expired => Some(l.t("login-retry-expired")),
+        FlowStatus::Unreachable => Some(l.t("login-retry-unreachable")),
         _ => None,
     }
 }
 
 /// The send-the-code way for this flow, while it offers one.
-fn send_code(app: &AppState, flow: &LoginFlow, client: &Client) -> Option<SendCode> {
+fn send_code(app: &AppState, flow: &LoginFlow, client: &Client, l: Lang) -> Option<SendCode> {
     let code = flow.send_code.as_deref()?;
     Some(SendCode::new(
         &app.config.xmpp.service_jid(),
         &client.settings.name,
         code,
+        l,
     ))
 }
 
@@ -279,15 +324,20 @@ fn login_page(
     client: &Client,
     jid: &str,
     error: Option<String>,
+    l: Lang,
 ) -> LoginPage {
     LoginPage {
+        l,
         flow_id: flow.id.clone(),
         csrf: flow.csrf.clone(),
         client_name: client.settings.name.clone(),
         jid: jid.to_owned(),
         error,
         status: flow.status.as_str(),
-        send: send_code(app, flow, client),
+        status_text: String::new(),
+        by_code: false,
+        hidden: false,
+        send: send_code(app, flow, client, l),
         device: flow.is_device(),
     }
 }
@@ -295,14 +345,24 @@ fn login_page(
 async fn show(
     State(app): State<AppState>,
     jar: CookieJar,
+    prefs: Prefs,
     Path(id): Path<String>,
 ) -> Result<Response, FlowError> {
     let (flow, client) = load(&app, &jar, &id).await?;
+    let l = page_lang(&app, prefs, &flow).await?;
     match (flow.status, flow.code.as_deref(), flow.jid.as_deref()) {
         (FlowStatus::Sent | FlowStatus::Accepted, Some(code), Some(jid)) => {
             let offline = flow.status == FlowStatus::Sent && flow.offline;
             let component = &app.config.xmpp.service_jid();
+            let remaining_secs = match (flow.status, flow.sent_at) {
+                (FlowStatus::Sent, Some(sent_at)) => {
+                    let elapsed = u64::try_from(app.clock.now() - sent_at).unwrap_or(0);
+                    Some(app.config.xmpp.confirm_timeout_secs.saturating_sub(elapsed))
+                }
+                _ => None,
+            };
             Ok(WaitPage {
+                l,
                 flow_id: &flow.id,
                 csrf: &flow.csrf,
                 client_name: &client.settings.name,
@@ -311,21 +371,28 @@ async fn show(
                 by_code: flow.sent_at.is_none(),
                 code_spelled: send_code::spelled(code),
                 status: flow.status.as_str(),
-                status_text: status_text(flow.status, &client),
+                status_text: status_text(flow.status, &client, l),
+                hidden: false,
                 component,
-                timeout_secs: app.config.xmpp.confirm_timeout_secs,
+                remaining_secs,
+                remaining_text: l.n("seconds", "count", remaining_secs.unwrap_or_default()),
                 offline,
-                roster_uri: send_code::roster_uri(component, "Login service"),
-                send: send_code(&app, &flow, &client),
+                roster_uri: send_code::roster_uri(component, &l.t("contact-name")),
+                send: send_code(&app, &flow, &client, l),
             }
             .into_response())
         }
         (FlowStatus::Denied, _, Some(jid)) => Ok(RefusedPage {
+            l,
             flow_id: &flow.id,
             csrf: &flow.csrf,
             client_name: &client.settings.name,
             jid,
-            send: send_code(&app, &flow, &client),
+            send: send_code(&app, &flow, &client, l),
+            status: FlowStatus::Denied.as_str(),
+            status_text: String::new(),
+            by_code: false,
+            hidden: true,
         }
         .into_response()),
         _ => {
@@ -334,8 +401,8 @@ async fn show(
                 .as_deref()
                 .or(flow.login_hint.as_deref())
                 .unwrap_or_default();
-            let retry = retry_message(flow.status);
-            Ok(login_page(&app, &flow, &client, prefill, retry).into_response())
+            let retry = retry_message(flow.status, l);
+            Ok(login_page(&app, &flow, &client, prefill, retry, l).into_response())
         }
     }
 }
@@ -356,11 +423,13 @@ async fn send(
     jar: CookieJar,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
+    prefs: Prefs,
     Path(id): Path<String>,
     Form(form): Form<JidForm>,
 ) -> Result<Response, FlowError> {
     let (flow, client) = load(&app, &jar, &id).await?;
     check_csrf(&flow, &form.csrf)?;
+    let l = page_lang(&app, prefs, &flow).await?;
     if !matches!(
         flow.status,
         FlowStatus::New | FlowStatus::Denied | FlowStatus::Expired | FlowStatus::Unreachable
@@ -370,19 +439,19 @@ async fn send(
     let refuse = |status: StatusCode, message: String| {
         (
             status,
-            login_page(&app, &flow, &client, &form.jid, Some(message)),
+            login_page(&app, &flow, &client, &form.jid, Some(message), l),
         )
             .into_response()
     };
     let jid = match UserJid::parse(&form.jid) {
         Ok(jid) => jid,
-        Err(e) => return Ok(refuse(StatusCode::BAD_REQUEST, e.to_string())),
+        Err(e) => return Ok(refuse(StatusCode::BAD_REQUEST, e.message(l))),
     };
     // Nothing is pushed to someone who may not log in here anyway.
     if !crate::access::may_log_in(&app.store, &client, jid.subject()).await? {
         return Ok(refuse(
             StatusCode::FORBIDDEN,
-            not_allowed_message(jid.subject(), &client.settings.name),
+            not_allowed_message(jid.subject(), &client.settings.name, l),
         ));
     }
     let ip = app.client_ip(peer, &headers);
@@ -416,6 +485,7 @@ async fn send(
             } else {
                 Purpose::Login
             },
+            lang: l,
         },
         requester: Requester {
             ip: Some(ip),
@@ -435,13 +505,22 @@ async fn send(
     let refused = match app.dispatcher.request(request, Some(&id)).await {
         Ok(_) => return Ok(back_to_flow(&flow.id)),
         Err(RequestError::Refused(refused)) => {
-            let wait = refused.retry_after.as_secs().max(1);
+            let wait = l.n("seconds", "count", refused.retry_after.as_secs().max(1));
+            let reason = refused.reason.message(l);
             (
                 StatusCode::TOO_MANY_REQUESTS,
-                format!("{} (in about {wait} s).", refused.reason),
+                l.args(
+                    "login-try-again-in",
+                    &[
+                        ("reason", reason.as_str().into()),
+                        ("wait", wait.as_str().into()),
+                    ],
+                ),
             )
         }
-        Err(e @ RequestError::Disconnected) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Err(RequestError::Disconnected) => {
+            (StatusCode::SERVICE_UNAVAILABLE, l.t("login-disconnected"))
+        }
     };
     app.store.flow_not_sent(&id, &code).await?;
     Ok(refuse(refused.0, refused.1))
@@ -456,6 +535,7 @@ pub fn refused_login_page(
     client: &Client,
     subject: &str,
 ) -> Response {
+    let l = flow.language();
     (
         StatusCode::FORBIDDEN,
         login_page(
@@ -463,18 +543,16 @@ pub fn refused_login_page(
             flow,
             client,
             "",
-            Some(not_allowed_message(subject, &client.settings.name)),
+            Some(not_allowed_message(subject, &client.settings.name, l)),
+            l,
         ),
     )
         .into_response()
 }
 
 /// Why a person is refused by the client's access policy: the same words on every page.
-pub fn not_allowed_message(subject: &str, site: &str) -> String {
-    format!(
-        "The address {subject} may not log in to {site}: its administrators let only some \
-         people in. Log in with another address, or ask them."
-    )
+pub fn not_allowed_message(subject: &str, site: &str, l: Lang) -> String {
+    l.t2("login-not-allowed", "jid", subject, "site", site)
 }
 
 fn site_of(redirect_uri: &str) -> String {
@@ -550,7 +628,7 @@ async fn access_denied(
     if flow.is_device() {
         app.store.deny_device(&flow.id).await?;
         let client = app.client(&flow.client_id).await?.ok_or(FlowError::Gone)?;
-        return Ok(device::done_page(&client, false));
+        return Ok(device::done_page(&client, false, flow.language()));
     }
     Ok(OAuthError::new(ErrorCode::AccessDenied, why).redirect(
         &flow.redirect_uri,
@@ -635,11 +713,11 @@ async fn finish(
     }
     if flow.is_device() {
         return match device::approve(app, client, flow, subject, *auth_time, session_hash).await {
-            Ok(_) => Ok(device::done_page(client, true)),
+            Ok(_) => Ok(device::done_page(client, true, flow.language())),
             Err(e) if e.code == ErrorCode::ServerError => Err(FlowError::Internal(
                 anyhow::anyhow!("cannot approve a device: {}", e.description).into(),
             )),
-            Err(_) => Ok(device::done_page(client, false)),
+            Err(_) => Ok(device::done_page(client, false, flow.language())),
         };
     }
     match issue_code(
@@ -658,22 +736,22 @@ async fn finish(
     }
 }
 
-fn consent_items(flow: &LoginFlow, client: &Client, subject: &str) -> Vec<String> {
+fn consent_items(flow: &LoginFlow, client: &Client, subject: &str, l: Lang) -> Vec<String> {
     let scope = with_claimed_scopes(&flow.scope, client, flow.claims.as_deref());
     let has = |s: &str| scope.split_whitespace().any(|x| x == s);
-    let mut items = vec![format!("Your XMPP address, {subject}")];
+    let mut items = vec![l.t1("consent-item-jid", "jid", subject)];
     if has("profile") {
         let local = subject.split('@').next().unwrap_or(subject);
-        items.push(format!("Your user name, {local}"));
+        items.push(l.t1("consent-item-username", "name", local));
     }
     if has("email") && client.settings.jid_as_email {
-        items.push("Your XMPP address as your email address".into());
+        items.push(l.t("consent-item-email"));
     }
     if has("groups") {
-        items.push("The names of your groups at this login service (such as staff)".into());
+        items.push(l.t("consent-item-groups"));
     }
     if has("offline_access") {
-        items.push("Staying logged in while you are away (offline access)".into());
+        items.push(l.t("consent-item-offline"));
     }
     items
 }
@@ -681,18 +759,21 @@ fn consent_items(flow: &LoginFlow, client: &Client, subject: &str) -> Vec<String
 async fn show_consent(
     State(app): State<AppState>,
     jar: CookieJar,
+    prefs: Prefs,
     Path(id): Path<String>,
 ) -> Result<Response, FlowError> {
     let (flow, client) = load(&app, &jar, &id).await?;
+    let l = page_lang(&app, prefs, &flow).await?;
     let (FlowStatus::Accepted, Some(subject)) = (flow.status, flow.jid.as_deref()) else {
         return Ok(back_to_flow(&id));
     };
     Ok(ConsentPage {
+        l,
         flow_id: &flow.id,
         csrf: &flow.csrf,
         client_name: &client.settings.name,
         jid: subject,
-        items: consent_items(&flow, &client, subject),
+        items: consent_items(&flow, &client, subject, l),
         self_registered_host: client.self_registered.then(|| {
             url::Url::parse(&flow.redirect_uri)
                 .ok()

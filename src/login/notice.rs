@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::http::{header, HeaderMap};
 
+use crate::i18n::Lang;
 use crate::state::AppState;
 use crate::store::clients::Client;
 use crate::store::reach::NewNotice;
@@ -49,11 +50,14 @@ impl Visitor {
 }
 
 /// The notice's text; its first line says what happened (and is quoted back after "not me").
-fn notice_text(client: &Client, visitor: &Visitor) -> String {
-    format!(
-        "Logged in to {} from {}.\nNot you? Reply \"not me\" to end this login.",
-        client.settings.name,
-        visitor.describe()
+fn notice_text(client: &Client, visitor: &Visitor, l: Lang) -> String {
+    l.args(
+        "xmpp-notice",
+        &[
+            ("site", client.settings.name.as_str().into()),
+            ("origin", visitor.describe().as_str().into()),
+            ("notme", l.not_me_phrase().as_str().into()),
+        ],
     )
 }
 
@@ -66,17 +70,19 @@ pub async fn queue(
     session_hash: Option<&str>,
     grant_id: &str,
     visitor: &Visitor,
+    l: Lang,
 ) -> Result<(), sqlx::Error> {
     if !app.store.is_subscriber(subject).await? {
         return Ok(());
     }
-    let body = notice_text(client, visitor);
+    let body = notice_text(client, visitor, l);
     let notice = NewNotice {
         subject,
         session_hash,
         grant_id: Some(grant_id),
         flow_id: None,
         body: &body,
+        lang: l.tag(),
         sent: false,
     };
     app.store.add_notice(notice, app.clock.now()).await?;
@@ -99,14 +105,16 @@ mod tests {
             ),
         };
         assert_eq!(
-            notice_text(&client, &visitor).lines().next(),
+            notice_text(&client, &visitor, Lang::default())
+                .lines()
+                .next(),
             Some("Logged in to Gitea from 203.0.113.7, Firefox on Linux.")
         );
         let unknown = Visitor {
             user_agent: Some("curl/8.0".into()),
             ..visitor
         };
-        let text = notice_text(&client, &unknown);
+        let text = notice_text(&client, &unknown, Lang::default());
         assert!(
             text.starts_with("Logged in to Gitea from 203.0.113.7"),
             "{text}"

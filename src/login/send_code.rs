@@ -9,6 +9,8 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use qrcode::render::svg;
 use qrcode::QrCode;
 
+use crate::i18n::Lang;
+
 /// RFC 5122 §2.4: the query's values are percent-encoded UTF-8; only RFC 3986's unreserved
 /// characters stay as they are. (`url`'s form encoding would turn spaces into `+`, which
 /// XMPP apps show as a plus sign.)
@@ -34,8 +36,8 @@ pub struct SendCode {
 }
 
 impl SendCode {
-    pub fn new(component: &str, site: &str, code: &str) -> Self {
-        let uri = message_uri(component, &message_text(site, code));
+    pub fn new(component: &str, site: &str, code: &str, l: Lang) -> Self {
+        let uri = message_uri(component, &message_text(site, code, l));
         Self {
             code: code.to_owned(),
             code_spelled: spelled(code),
@@ -48,13 +50,14 @@ impl SendCode {
 
 /// "Log in to Gitea: K7XM-4QPA": what the person sends; it names the site, so that the
 /// message in their history says what it was for.
-pub fn message_text(site: &str, code: &str) -> String {
+pub fn message_text(site: &str, code: &str, l: Lang) -> String {
     let cut: String = site.chars().take(MAX_SITE_CHARS).collect();
-    if cut.len() < site.len() {
-        format!("Log in to {}…: {code}", cut.trim_end())
+    let site = if cut.len() < site.len() {
+        format!("{}…", cut.trim_end())
     } else {
-        format!("Log in to {site}: {code}")
-    }
+        site.to_owned()
+    };
+    l.t2("send-code-message", "site", &site, "code", code)
 }
 
 /// XEP-0147's message action: opens a message to `jid` with `body` filled in.
@@ -103,7 +106,12 @@ mod tests {
 
     #[test]
     fn the_link_opens_a_message_with_the_text_percent_encoded() {
-        let send = SendCode::new("auth.example.org", "Gitea & Co", "K7XM-4QPA");
+        let send = SendCode::new(
+            "auth.example.org",
+            "Gitea & Co",
+            "K7XM-4QPA",
+            Lang::default(),
+        );
         assert_eq!(
             send.uri,
             "xmpp:auth.example.org?message;body=Log%20in%20to%20Gitea%20%26%20Co%3A%20K7XM-4QPA"
@@ -120,10 +128,15 @@ mod tests {
         );
     }
 
+    /// In every language the code is found again in the message the person sends.
     #[test]
     fn long_site_names_are_cut_and_the_code_found_again() {
-        let text = message_text(&"Ñame ".repeat(20), "K7XM-4QPA");
-        assert!(text.chars().count() < 70, "{text}");
-        assert_eq!(crate::random::code_candidates(&text), ["K7XM4QPA"]);
+        for l in Lang::shipped() {
+            let text = message_text(&"Ñame ".repeat(20), "K7XM-4QPA", l);
+            assert!(text.chars().count() < 80, "{text}");
+            assert_eq!(crate::random::code_candidates(&text), ["K7XM4QPA"], "{l}");
+            let short = message_text("Gitea", "K7XM-4QPA", l);
+            assert_eq!(crate::random::code_candidates(&short), ["K7XM4QPA"], "{l}");
+        }
     }
 }

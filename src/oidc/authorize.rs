@@ -20,6 +20,7 @@ use super::error::{ErrorCode, OAuthError};
 use super::hint;
 use super::params::{Params, MAX_VALUE_LEN};
 use crate::error::InternalError;
+use crate::i18n::{self, Prefs};
 use crate::login::notice::Visitor;
 use crate::random;
 use crate::state::{AppState, LookupError};
@@ -73,16 +74,13 @@ pub async fn authorize_get(
     jar: CookieJar,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
+    prefs: Prefs,
     RawQuery(query): RawQuery,
 ) -> Response {
     let visitor = Visitor::new(&app, peer, &headers);
-    authorize(
-        app,
-        jar,
-        Params::parse(query.unwrap_or_default().as_bytes()),
-        visitor,
-    )
-    .await
+    let params = Params::parse(query.unwrap_or_default().as_bytes());
+    let lang = prefs.choose(params.get("ui_locales"));
+    i18n::scoped(lang, authorize(app, jar, params, visitor)).await
 }
 
 pub async fn authorize_post(
@@ -90,23 +88,28 @@ pub async fn authorize_post(
     jar: CookieJar,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
+    prefs: Prefs,
     body: Bytes,
 ) -> Response {
     let visitor = Visitor::new(&app, peer, &headers);
     match Params::from_form(&headers, &body) {
-        Some(params) => authorize(app, jar, params, visitor).await,
-        None => bad_request_page(
-            "The authorization request must be a form (application/x-www-form-urlencoded).",
-        ),
+        Some(params) => {
+            let lang = prefs.choose(params.get("ui_locales"));
+            i18n::scoped(lang, authorize(app, jar, params, visitor)).await
+        }
+        None => bad_request_page(&i18n::current().t("error-not-a-form")),
     }
 }
 
+/// The page for a request that cannot go back to the site, in the language it asked for.
 fn bad_request_page(message: &str) -> Response {
+    let l = i18n::current();
     error_page(
+        l,
         StatusCode::BAD_REQUEST,
-        "This login link is not valid",
+        &l.t("error-bad-link-title"),
         message,
-        "Go back to the website and try to log in again. If it keeps happening, tell the website's administrators.",
+        &l.t("error-bad-link-next"),
     )
 }
 
@@ -155,38 +158,37 @@ async fn authorize(app: AppState, jar: CookieJar, params: Params, visitor: Visit
 
 /// Client, then redirect URI by exact string match (RFC 9700 §2.1). Failures get a page.
 async fn verify_client(app: &AppState, params: &Params) -> Result<(Client, String), Response> {
+    let l = i18n::current();
     for name in ["client_id", "redirect_uri"] {
         if params.duplicated() == Some(name) {
-            return Err(bad_request_page(&format!(
-                "The parameter {name} appears more than once."
+            return Err(bad_request_page(&l.t1(
+                "error-repeated-parameter",
+                "name",
+                name,
             )));
         }
     }
-    let client_id = params.get("client_id").ok_or_else(|| {
-        bad_request_page("The request does not say which website (client_id) asks for the login.")
-    })?;
+    let client_id = params
+        .get("client_id")
+        .ok_or_else(|| bad_request_page(&l.t("error-no-client")))?;
     let client = match app.lookup_client(client_id).await {
         Ok(Some(client)) => client,
-        Ok(None) => {
-            return Err(bad_request_page(
-                "The website (client_id) asking for the login is not registered here.",
-            ))
-        }
+        Ok(None) => return Err(bad_request_page(&l.t("error-unknown-client"))),
         Err(LookupError::Document(why)) => {
             tracing::info!(error = %why, "authorization request refused: metadata document");
-            return Err(bad_request_page(&format!(
-                "The website (client_id) asking for the login identifies itself by a metadata document that cannot be used: {why}."
+            return Err(bad_request_page(&l.t1(
+                "error-bad-document",
+                "why",
+                &why.to_string(),
             )));
         }
         Err(LookupError::Database(e)) => return Err(InternalError::from(e).into_response()),
     };
     let redirect_uri = params
         .get("redirect_uri")
-        .ok_or_else(|| bad_request_page("The request has no redirect_uri."))?;
+        .ok_or_else(|| bad_request_page(&l.t("error-no-redirect-uri")))?;
     if !client.accepts_redirect_uri(redirect_uri) {
-        return Err(bad_request_page(
-            "The address to return to (redirect_uri) is not registered for this website, so we will not send you there.",
-        ));
+        return Err(bad_request_page(&l.t("error-bad-redirect-uri")));
     }
     Ok((client, redirect_uri.to_owned()))
 }
@@ -587,11 +589,13 @@ async fn decide(
 
 /// Every login page is stored until it expires, so one network may open only so many.
 fn too_many_logins_page() -> Response {
+    let l = i18n::current();
     error_page(
+        l,
         StatusCode::TOO_MANY_REQUESTS,
-        "Too many logins at once",
-        "There have been too many login attempts from your network in the last minute.",
-        "Wait a minute, then go back to the website and log in again.",
+        &l.t("error-too-many-logins-title"),
+        &l.t("error-too-many-logins"),
+        &l.t("error-too-many-logins-next"),
     )
 }
 
@@ -700,7 +704,8 @@ pub async fn issue_code(
         app.store
             .notice_login(&flow.id, None, Some(&grant_id))
             .await?;
-        crate::login::notice::queue(app, client, subject, session_hash, &grant_id, visitor).await
+        let l = flow.language();
+        crate::login::notice::queue(app, client, subject, session_hash, &grant_id, visitor, l).await
     };
     if let Err(e) = noticed.await {
         tracing::warn!(error = %e, "cannot queue a login notice");

@@ -61,7 +61,7 @@ pub fn document(issuer: &str, registration: &RegistrationConfig) -> String {
         "request_uri_parameter_supported": false,
         "prompt_values_supported": ["none", "login", "consent"],
         "display_values_supported": ["page", "popup"],
-        "ui_locales_supported": ["en"],
+        "ui_locales_supported": crate::i18n::Lang::shipped().map(|l| l.tag()).collect::<Vec<_>>(),
         "claims_locales_supported": ["en"],
         "authorization_response_iss_parameter_supported": true,
     });

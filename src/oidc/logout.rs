@@ -17,6 +17,7 @@ use url::Url;
 
 use super::hint;
 use super::params::Params;
+use crate::i18n::{self, Lang};
 use crate::state::{AppState, LookupError};
 use crate::store::oidc::digest;
 use crate::web::{error_page, removed_cookie, BROWSER_COOKIE, SESSION_COOKIE};
@@ -24,6 +25,7 @@ use crate::web::{error_page, removed_cookie, BROWSER_COOKIE, SESSION_COOKIE};
 #[derive(Template, WebTemplate)]
 #[template(path = "logout.html")]
 struct LogoutPage {
+    l: Lang,
     done: bool,
     csrf: String,
     /// Carried through the confirmation form (empty: none).
@@ -35,6 +37,7 @@ struct LogoutPage {
 impl LogoutPage {
     fn done() -> Self {
         Self {
+            l: i18n::current(),
             done: true,
             csrf: String::new(),
             client_id: String::new(),
@@ -71,29 +74,33 @@ pub async fn logout_post(
         (None, _) => return logout(app, jar, params, false).await,
     };
     if !confirmed {
+        let l = i18n::current();
         return error_page(
+            l,
             StatusCode::FORBIDDEN,
-            "Logout not confirmed",
-            "This form expired or was sent from another site.",
-            "Open the logout page again and confirm there.",
+            &l.t("logout-not-confirmed-title"),
+            &l.t("logout-not-confirmed"),
+            &l.t("logout-not-confirmed-next"),
         );
     }
     logout(app, jar, params, true).await
 }
 
 async fn logout(app: AppState, jar: CookieJar, params: Params, confirmed: bool) -> Response {
+    let l = i18n::current();
     let invalid = |message: &str| {
         error_page(
+            l,
             StatusCode::BAD_REQUEST,
-            "Invalid logout request",
-            message,
-            "Go back to the website; your session here was not changed.",
+            &l.t("logout-invalid-title"),
+            &l.t(message),
+            &l.t("logout-invalid-next"),
         )
     };
     let hint = match params.get("id_token_hint") {
         Some(token) => match hint::verify(&app.oidc, token) {
             Some(hint) => Some(hint),
-            None => return invalid("The id_token_hint is not an ID token from this provider."),
+            None => return invalid("logout-bad-hint"),
         },
         None => None,
     };
@@ -101,9 +108,7 @@ async fn logout(app: AppState, jar: CookieJar, params: Params, confirmed: bool) 
         hint.as_ref().and_then(|h| h.client_id()),
         params.get("client_id"),
     ) {
-        (Some(a), Some(b)) if a != b => {
-            return invalid("client_id does not match the id_token_hint.")
-        }
+        (Some(a), Some(b)) if a != b => return invalid("logout-hint-mismatch"),
         (Some(id), _) | (None, Some(id)) => Some(id.to_owned()),
         (None, None) => None,
     };
@@ -122,7 +127,7 @@ async fn logout(app: AppState, jar: CookieJar, params: Params, confirmed: bool) 
         None => None,
         Some(uri) => {
             if client_id.is_none() {
-                return invalid("post_logout_redirect_uri needs an id_token_hint or a client_id.");
+                return invalid("logout-redirect-needs-client");
             }
             let registered = client.as_ref().is_some_and(|c| {
                 c.settings
@@ -131,7 +136,7 @@ async fn logout(app: AppState, jar: CookieJar, params: Params, confirmed: bool) 
                     .any(|u| u == uri)
             });
             if !registered {
-                return invalid("This post_logout_redirect_uri is not registered for the client.");
+                return invalid("logout-bad-redirect");
             }
             Some(uri.to_owned())
         }
@@ -156,6 +161,7 @@ async fn logout(app: AppState, jar: CookieJar, params: Params, confirmed: bool) 
     });
     if !hint_matches && !confirmed {
         return LogoutPage {
+            l: i18n::current(),
             done: false,
             csrf: logout_csrf(&app, &jar).unwrap_or_default(),
             client_id: client_id.unwrap_or_default(),

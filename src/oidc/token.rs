@@ -164,10 +164,14 @@ async fn device_code(
     let response = issue(app, client, &grant, &grant.scope, false, now).await?;
     app.metrics.token_issued("device_code");
     tracing::info!(client = %client.client_id, subject = %grant.subject, "device logged in");
-    // Best effort, as for codes: the person's app is told that a device is in.
-    if let Err(e) =
-        crate::login::notice::queue(app, client, &grant.subject, None, &grant.id, visitor).await
-    {
+    // Best effort, as for codes: the person's app is told that a device is in, in the
+    // language of the device's login page.
+    let noticed = async {
+        let flow = app.store.flow(&device.flow_id).await?;
+        let l = flow.map(|f| f.language()).unwrap_or_default();
+        crate::login::notice::queue(app, client, &grant.subject, None, &grant.id, visitor, l).await
+    };
+    if let Err(e) = noticed.await {
         tracing::warn!(error = %e, "cannot queue a login notice");
     }
     Ok(response)

@@ -69,6 +69,9 @@ pub struct ClientSettings {
     pub allow: Vec<String>,
     /// The grants it may use at the token endpoint (of [`GRANT_TYPES`]).
     pub grant_types: Vec<String>,
+    /// The language of the compat `/auth` API's requests when a call names none (a
+    /// shipped language's tag); none: English.
+    pub language: Option<String>,
 }
 
 impl ClientSettings {
@@ -85,6 +88,7 @@ impl ClientSettings {
             always_refresh: false,
             id_token_alg: SigningAlg::RS256,
             grant_types: default_grant_types(),
+            language: None,
         }
     }
 
@@ -122,6 +126,15 @@ impl ClientSettings {
                 "unknown grant type {bad:?}; supported: authorization_code, refresh_token, \
                  device_code ({DEVICE_CODE_GRANT})"
             )));
+        }
+        if let Some(language) = &self.language {
+            if crate::i18n::Lang::parse(language).is_none_or(|lang| lang.tag() != language) {
+                let shipped: Vec<&str> = crate::i18n::Lang::shipped().map(|l| l.tag()).collect();
+                return Err(ClientError::Invalid(format!(
+                    "unknown language {language:?}; shipped: {}",
+                    shipped.join(", ")
+                )));
+            }
         }
         if self.grant_types.is_empty() {
             return Err(ClientError::Invalid(
@@ -345,6 +358,7 @@ impl Client {
                 id_token_alg: SigningAlg::parse(&alg).unwrap_or(SigningAlg::RS256),
                 allow: json_list("allow")?,
                 grant_types: grant_types.split_whitespace().map(str::to_owned).collect(),
+                language: row.try_get("language")?,
             },
             created_at: row.try_get("created_at")?,
             self_registered: flag("self_registered")?,
@@ -426,8 +440,8 @@ impl Store {
         sqlx::query(
             "UPDATE clients SET name = $1, secret_hash = $2, redirect_uris = $3, \
              post_logout_redirect_uris = $4, trusted = $5, jid_as_email = $6, \
-             allowed_scopes = $7, always_refresh = $8, id_token_alg = $9, allow = $10, grant_types = $11 \
-             WHERE id = $12",
+             allowed_scopes = $7, always_refresh = $8, id_token_alg = $9, allow = $10, grant_types = $11, \
+             language = $12 WHERE id = $13",
         )
         .bind(settings.name.trim())
         .bind(secret_hash)
@@ -440,6 +454,7 @@ impl Store {
         .bind(settings.id_token_alg.as_str())
         .bind(json(&settings.allow))
         .bind(settings.grant_types.join(" "))
+        .bind(&settings.language)
         .bind(client_id)
         .execute(self.pool())
         .await?;

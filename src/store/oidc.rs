@@ -87,6 +87,8 @@ pub struct LoginFlow {
     pub origin: Option<String>,
     /// The address asked was a contact with no app online when the request went out.
     pub offline: bool,
+    /// The language of its pages and XMPP messages (a shipped language's tag).
+    pub lang: String,
 }
 
 impl LoginFlow {
@@ -124,6 +126,7 @@ impl LoginFlow {
             send_code: None,
             origin: Some(origin),
             offline: false,
+            lang: crate::i18n::current().tag().to_owned(),
         }
     }
 
@@ -153,7 +156,13 @@ impl LoginFlow {
             send_code: row.try_get("send_code")?,
             origin: row.try_get("origin")?,
             offline: row.try_get::<i64, _>("offline")? != 0,
+            lang: row.try_get("lang")?,
         })
+    }
+
+    /// The language its pages and messages speak.
+    pub fn language(&self) -> crate::i18n::Lang {
+        crate::i18n::Lang::parse(&self.lang).unwrap_or_default()
     }
 
     pub fn prompts(&self, value: &str) -> bool {
@@ -304,8 +313,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO login_flows (id, browser_hash, csrf, client_id, redirect_uri, scope, state, nonce, \
              code_challenge, prompt, max_age, login_hint, claims, status, jid, code, sent_at, auth_time, \
-             created_at, expires_at, send_code, origin, offline) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
+             created_at, expires_at, send_code, origin, offline, lang) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
         )
         .bind(&flow.id)
         .bind(&flow.browser_hash)
@@ -330,8 +339,19 @@ impl Store {
         .bind(&flow.send_code)
         .bind(&flow.origin)
         .bind(i64::from(flow.offline))
+        .bind(&flow.lang)
         .execute(self.pool())
         .await?;
+        Ok(())
+    }
+
+    /// The language picked on a login's page: its next pages and messages speak it.
+    pub async fn set_flow_lang(&self, id: &str, lang: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE login_flows SET lang = $1 WHERE id = $2")
+            .bind(lang)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 

@@ -15,6 +15,8 @@ pub struct ConfirmedByCode {
     pub redirect_uri: String,
     /// Where the page was opened.
     pub origin: Option<String>,
+    /// The page's language.
+    pub lang: String,
 }
 
 /// A contact as stored: its normalized bare JID, subscription (`from`, `to`, `both`) and
@@ -32,6 +34,8 @@ pub struct Notice {
     pub id: String,
     pub subject: String,
     pub body: String,
+    /// The body's language.
+    pub lang: String,
 }
 
 /// A login notice to store.
@@ -41,6 +45,7 @@ pub struct NewNotice<'a> {
     pub grant_id: Option<&'a str>,
     pub flow_id: Option<&'a str>,
     pub body: &'a str,
+    pub lang: &'a str,
     /// Already sent (the answer to a code), not queued.
     pub sent: bool,
 }
@@ -91,7 +96,7 @@ impl Store {
              sent_at = NULL, send_code = NULL \
              WHERE send_code = $3 AND expires_at > $2 \
              AND status IN ('new', 'sent', 'denied', 'expired', 'unreachable') \
-             RETURNING id, client_id, redirect_uri, origin",
+             RETURNING id, client_id, redirect_uri, origin, lang",
         )
         .bind(subject)
         .bind(now)
@@ -104,6 +109,7 @@ impl Store {
                 client_id: row.try_get("client_id")?,
                 redirect_uri: row.try_get("redirect_uri")?,
                 origin: row.try_get("origin")?,
+                lang: row.try_get("lang")?,
             })
         })
         .transpose()
@@ -237,8 +243,8 @@ impl Store {
     pub async fn add_notice(&self, notice: NewNotice<'_>, now: i64) -> Result<String, sqlx::Error> {
         let id = random::token(22);
         sqlx::query(
-            "INSERT INTO login_notices (id, subject, session_hash, grant_id, flow_id, body, created_at, sent_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO login_notices (id, subject, session_hash, grant_id, flow_id, body, created_at, sent_at, lang) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&id)
         .bind(notice.subject)
@@ -248,6 +254,7 @@ impl Store {
         .bind(notice.body)
         .bind(now)
         .bind(notice.sent.then_some(now))
+        .bind(notice.lang)
         .execute(self.pool())
         .await?;
         Ok(id)
@@ -275,7 +282,7 @@ impl Store {
     /// Notices not sent yet, oldest first, newer than `since`.
     pub async fn unsent_notices(&self, since: i64, limit: i64) -> Result<Vec<Notice>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT id, subject, body FROM login_notices WHERE sent_at IS NULL AND created_at >= $1 \
+            "SELECT id, subject, body, lang FROM login_notices WHERE sent_at IS NULL AND created_at >= $1 \
              ORDER BY created_at LIMIT $2",
         )
         .bind(since)
@@ -288,6 +295,7 @@ impl Store {
                     id: row.try_get("id")?,
                     subject: row.try_get("subject")?,
                     body: row.try_get("body")?,
+                    lang: row.try_get("lang")?,
                 })
             })
             .collect()

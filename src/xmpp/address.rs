@@ -33,6 +33,19 @@ pub enum JidError {
     BadDomain(String),
 }
 
+impl JidError {
+    /// What the login page says, in `l`.
+    pub fn message(&self, l: crate::i18n::Lang) -> String {
+        match self {
+            JidError::Empty => l.t("jid-empty"),
+            JidError::TooLong => l.t("jid-too-long"),
+            JidError::Malformed(input) => l.t1("jid-malformed", "input", input),
+            JidError::NoLocalpart(domain) => l.t1("jid-no-localpart", "domain", domain),
+            JidError::BadDomain(domain) => l.t1("jid-bad-domain", "domain", domain),
+        }
+    }
+}
+
 impl UserJid {
     /// Parses what a person typed (or a stanza's sender): surrounding spaces and an `xmpp:`
     /// prefix are dropped; case and Unicode forms are normalized (RFC 7622 stringprep via the

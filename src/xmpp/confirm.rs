@@ -31,6 +31,7 @@ use super::limits::{network_of, Limiter, Refusal, Refused, Requester};
 use super::roster::{self, Roster, Route, Subscription};
 use super::stanzas::{self, Incoming, IncomingMessage, PresenceKind, RequestText};
 use crate::config::Limits;
+use crate::i18n::{self, Lang};
 use crate::metrics::Metrics;
 use crate::random;
 
@@ -147,10 +148,6 @@ const UNREACHABLE_CONDITIONS: &[&str] = &[
 /// IQ errors after which XEP-0070 falls back to the message form (no XEP-0070 support,
 /// or the resource went away).
 const FALLBACK_CONDITIONS: &[&str] = &["service-unavailable", "feature-not-implemented"];
-/// Plain-text answers that refuse the login.
-const NO_WORDS: &[&str] = &[
-    "no", "n", "deny", "refuse", "reject", "non", "nein", "nee", "nej",
-];
 
 /// What people type, as compared: case, the spaces around it and a trailing `.` or `!`
 /// do not matter.
@@ -158,24 +155,31 @@ fn plain_words(text: &str) -> String {
     text.trim().trim_end_matches(['.', '!']).to_lowercase()
 }
 
-/// Whether a plain-text reply `text` refuses the login: one of `NO_WORDS`.
+/// Whether a plain-text reply `text` refuses the login: a refusal word of any shipped
+/// language (`refusal-words` in locales/), or one of a few more that people type.
 pub(crate) fn is_refusal_word(text: &str) -> bool {
-    NO_WORDS.contains(&plain_words(text).as_str())
+    const MORE: &[&str] = &["nee", "nej", "nei", "não", "nie", "ne"];
+    let said = plain_words(text);
+    i18n::REFUSAL_WORDS.contains(&said) || MORE.contains(&said.as_str())
 }
 
-/// Whether `text` asks to undo the last login ("not me", after a login notice).
+/// Whether `text` asks to undo the last login ("not me", after a login notice), in any
+/// shipped language.
 fn is_not_me(text: &str) -> bool {
-    matches!(
-        plain_words(text).as_str(),
-        "not me" | "wasn't me" | "was not me"
-    )
+    let said = plain_words(text).replace('’', "'");
+    i18n::NOT_ME_PHRASES.contains(&said)
 }
 
 /// What the login service says to a message it cannot use.
-const HELP: &str = "This is a login service. To log in, send the code shown on the \
-                    login page (like K7XM-4QPA). To answer a confirmation request, reply \
-                    with its code, or \"no\". After a login notice, reply \"not me\" to \
-                    end that login.";
+fn help(l: Lang) -> String {
+    l.args(
+        "xmpp-help",
+        &[
+            ("no", l.refusal_word().as_str().into()),
+            ("notme", l.not_me_phrase().as_str().into()),
+        ],
+    )
+}
 
 type RequestId = u64;
 
@@ -250,12 +254,18 @@ pub enum Event {
     Roster(roster::Change),
     /// A message that may carry login codes (`keys`, see [`random::code_candidates`]),
     /// from an address within its limits.
-    Code { from: UserJid, keys: Vec<String> },
+    /// `lang`: the message's language, if it says one that ships.
+    Code {
+        from: UserJid,
+        keys: Vec<String>,
+        lang: Option<Lang>,
+    },
     /// "not me" from an address within its limits: undo the login its `thread` answers, or
     /// its last one.
     NotMe {
         from: UserJid,
         thread: Option<String>,
+        lang: Option<Lang>,
     },
     /// Login notices were queued: send them.
     Notices,
@@ -690,15 +700,18 @@ impl Registry {
             return vec![];
         }
         let keys = random::code_candidates(body);
+        let lang = message.lang;
         let event = if is_not_me(body) {
             Event::NotMe {
                 from,
                 thread: message.thread.clone(),
+                lang,
             }
         } else if !keys.is_empty() {
-            Event::Code { from, keys }
+            Event::Code { from, keys, lang }
         } else if self.limiter.admit_help(from.domain(), now) {
-            return vec![stanzas::chat(me, &message.from, HELP, None)];
+            let l = lang.unwrap_or_default();
+            return vec![stanzas::chat(me, &message.from, &help(l), None, l)];
         } else {
             return vec![];
         };
@@ -980,6 +993,7 @@ mod tests {
                 requester: "Wiki".into(),
                 origin: Some("192.0.2.1".into()),
                 purpose: Purpose::Login,
+                lang: Lang::default(),
             },
             requester: Requester::default(),
             timeout: Duration::from_secs(60),
@@ -1074,6 +1088,7 @@ mod tests {
                     requester: "r".into(),
                     origin: None,
                     purpose: Purpose::Login,
+                    lang: Lang::default(),
                 },
                 requester: Requester::default(),
                 timeout: Duration::from_secs(1),
@@ -1192,6 +1207,7 @@ mod tests {
                 requester: "r".into(),
                 origin: None,
                 purpose: Purpose::Login,
+                lang: Lang::default(),
             },
             requester: Requester::default(),
             timeout: Duration::from_secs(1),
@@ -1209,6 +1225,7 @@ mod tests {
                     requester: "r".into(),
                     origin: None,
                     purpose: Purpose::Login,
+                    lang: Lang::default(),
                 },
                 requester: Requester::default(),
                 timeout: Duration::from_secs(1),
@@ -1278,6 +1295,7 @@ mod tests {
                     requester: "Wiki".into(),
                     origin: None,
                     purpose: Purpose::Login,
+                    lang: Lang::default(),
                 },
                 requester,
                 timeout: Duration::from_secs(60),
@@ -1502,14 +1520,15 @@ mod tests {
         let mut events = c.take_events().unwrap();
         assert_eq!(events.try_recv().unwrap(), Event::Connected);
         let code = random::confirmation_code();
-        let replies = feed(&c, &format!("<message xmlns='NS' from='Bob@Example.org/x' type='chat'><body>Log in to Gitea: {code}</body></message>"));
+        let replies = feed(&c, &format!("<message xmlns='NS' from='Bob@Example.org/x' type='chat'><body xml:lang='fr'>Connexion à Gitea : {code}</body></message>"));
         assert!(replies.is_empty());
         let bob = UserJid::parse("bob@example.org").unwrap();
         assert_eq!(
             events.try_recv().unwrap(),
             Event::Code {
                 from: bob.clone(),
-                keys: vec![random::code_key(&code)]
+                keys: vec![random::code_key(&code)],
+                lang: Lang::parse("fr"),
             }
         );
         // Help for anything else; nothing for group chats, headlines and errors.
@@ -1518,14 +1537,15 @@ mod tests {
         }
         let replies = feed(
             &c,
-            "<message xmlns='NS' from='bob@example.org/x'><body>Not me!</body></message>",
+            "<message xmlns='NS' from='bob@example.org/x' xml:lang='de'><body>Nicht ich!</body></message>",
         );
         assert!(replies.is_empty());
         assert_eq!(
             events.try_recv().unwrap(),
             Event::NotMe {
                 from: bob,
-                thread: None
+                thread: None,
+                lang: Lang::parse("de"),
             }
         );
         // Two messages a minute from bob: the third is ignored.
@@ -1535,9 +1555,14 @@ mod tests {
         )
         .is_empty());
         assert!(events.try_recv().is_err());
-        let help = feed(&c, "<message xmlns='NS' from='dave@example.org/x' type='chat'><body>hello</body></message>");
+        let help = feed(&c, "<message xmlns='NS' from='dave@example.org/x' type='chat' xml:lang='es'><body>hola</body></message>");
         assert_eq!(help.len(), 1);
         assert_eq!(help[0].attr("to"), Some("dave@example.org/x"));
+        // In the language the message was written in.
+        assert_eq!(
+            help[0].attr_ns(minidom::rxml::Namespace::xml(), "lang"),
+            Some("es")
+        );
         // Wrong codes count against the sender.
         let dave = UserJid::parse("dave@example.org").unwrap();
         c.wrong_codes(&dave, 10);

@@ -15,6 +15,7 @@ use super::limits::Requester;
 use super::roster::{Change, Subscription};
 use super::stanzas;
 use super::stanzas::{Purpose, RequestText};
+use crate::i18n::Lang;
 use crate::random;
 use crate::state::AppState;
 use crate::store::device::DeviceAuthorization;
@@ -64,8 +65,10 @@ async fn handle(app: &AppState, event: Event) {
         }
         Event::Connected => connected(app).await,
         Event::Roster(change) => store_change(app, change).await,
-        Event::Code { from, keys } => code_received(app, &from, &keys).await,
-        Event::NotMe { from, thread } => not_me(app, &from, thread.as_deref()).await,
+        Event::Code { from, keys, lang } => code_received(app, &from, &keys, lang).await,
+        Event::NotMe { from, thread, lang } => {
+            not_me(app, &from, thread.as_deref(), lang.unwrap_or_default()).await
+        }
         Event::Notices => send_notices(app).await,
     };
     if let Err(e) = result {
@@ -139,17 +142,30 @@ async fn store_change(app: &AppState, change: Change) -> Result<(), sqlx::Error>
     }
 }
 
-fn reply(app: &AppState, to: &UserJid, body: &str, thread: Option<&str>) {
+fn reply(app: &AppState, to: &UserJid, body: &str, thread: Option<&str>, lang: Lang) {
     let confirmer = app.dispatcher.confirmer();
     let to = Jid::from(to.bare().clone());
-    confirmer.send(stanzas::chat(confirmer.service_jid(), &to, body, thread));
+    confirmer.send(stanzas::chat(
+        confirmer.service_jid(),
+        &to,
+        body,
+        thread,
+        lang,
+    ));
 }
 
 /// "Log in to Gitea: K7XM-4QPA" from `from`: the page showing that code is confirmed for
 /// the sender, who is told which site it was and where that page was opened, and can
 /// answer "not me". Codes that match no page count against the sender.
-async fn code_received(app: &AppState, from: &UserJid, keys: &[String]) -> Result<(), sqlx::Error> {
+/// Answers speak the page's language, else the message's.
+async fn code_received(
+    app: &AppState,
+    from: &UserJid,
+    keys: &[String],
+    lang: Option<Lang>,
+) -> Result<(), sqlx::Error> {
     let now = app.clock.now();
+    let l = lang.unwrap_or_default();
     for key in keys {
         let code = random::code_from_key(key);
         if let Some(client_id) = app.store.send_code_client(&code, now).await? {
@@ -157,8 +173,8 @@ async fn code_received(app: &AppState, from: &UserJid, keys: &[String]) -> Resul
                 if !crate::access::may_log_in(&app.store, &client, from.subject()).await? {
                     tracing::info!(jid = %from.subject(), "a code from an address this client does not let in");
                     let refusal =
-                        crate::login::not_allowed_message(from.subject(), &client.settings.name);
-                    reply(app, from, &refusal, None);
+                        crate::login::not_allowed_message(from.subject(), &client.settings.name, l);
+                    reply(app, from, &refusal, None, l);
                     return Ok(());
                 }
             }
@@ -169,7 +185,7 @@ async fn code_received(app: &AppState, from: &UserJid, keys: &[String]) -> Resul
             .await?
         else {
             if let Some(device) = app.store.device_by_user_code(&code, now).await? {
-                return device_code_received(app, from, device).await;
+                return device_code_received(app, from, device, lang).await;
             }
             continue;
         };
@@ -177,21 +193,31 @@ async fn code_received(app: &AppState, from: &UserJid, keys: &[String]) -> Resul
         app.dispatcher.withdraw(&confirmed.flow_id).await;
         app.metrics.code_login();
         tracing::info!(jid = %from.subject(), "login page confirmed by a code sent over XMPP");
+        let l = Lang::parse(&confirmed.lang).unwrap_or(l);
         let site = match app.client(&confirmed.client_id).await? {
             Some(client) => client.settings.name,
-            None => "the website".into(),
+            None => l.t("xmpp-the-website"),
         };
         // A device's login (RFC 8628) has no site to name.
-        let host = url::Url::parse(&confirmed.redirect_uri)
+        let site = match url::Url::parse(&confirmed.redirect_uri)
             .ok()
-            .and_then(|u| u.host_str().map(|host| format!(" ({host})")))
-            .unwrap_or_default();
-        let origin = confirmed.origin.as_deref().unwrap_or("an unknown place");
-        let body = format!(
-            "You are logging in to {site}{host} as {jid}, on the page opened from {origin}. \
-             Continue there.\nNot you, or not your browser? Reply \"not me\" to stop this \
-             login: someone who shows you a code to send gets logged in as you.",
-            jid = from.subject()
+            .and_then(|u| u.host_str().map(str::to_owned))
+        {
+            Some(host) => format!("{site} ({host})"),
+            None => site,
+        };
+        let origin = confirmed
+            .origin
+            .clone()
+            .unwrap_or_else(|| l.t("xmpp-unknown-origin"));
+        let body = l.args(
+            "xmpp-code-received",
+            &[
+                ("site", site.as_str().into()),
+                ("jid", from.subject().into()),
+                ("origin", origin.as_str().into()),
+                ("notme", l.not_me_phrase().as_str().into()),
+            ],
         );
         let notice = NewNotice {
             subject: from.subject(),
@@ -199,20 +225,15 @@ async fn code_received(app: &AppState, from: &UserJid, keys: &[String]) -> Resul
             grant_id: None,
             flow_id: Some(&confirmed.flow_id),
             body: &body,
+            lang: l.tag(),
             sent: true,
         };
         let thread = app.store.add_notice(notice, now).await?;
-        reply(app, from, &body, Some(&thread));
+        reply(app, from, &body, Some(&thread), l);
         return Ok(());
     }
     app.dispatcher.confirmer().wrong_codes(from, keys.len());
-    reply(
-        app,
-        from,
-        "This code matches no open login page. A code works once, only while the page \
-         that shows it is open; check it, or start the login again.",
-        None,
-    );
+    reply(app, from, &l.t("xmpp-code-unknown"), None, l);
     Ok(())
 }
 
@@ -223,14 +244,11 @@ async fn device_code_received(
     app: &AppState,
     from: &UserJid,
     device: DeviceAuthorization,
+    lang: Option<Lang>,
 ) -> Result<(), sqlx::Error> {
+    let l = lang.unwrap_or_default();
     if device.bound {
-        reply(
-            app,
-            from,
-            "This device code is being used on a web page: continue the login there.",
-            None,
-        );
+        reply(app, from, &l.t("xmpp-device-in-browser"), None, l);
         return Ok(());
     }
     let (Some(client), Some(flow)) = (
@@ -240,8 +258,8 @@ async fn device_code_received(
         return Ok(());
     };
     if !crate::access::may_log_in(&app.store, &client, from.subject()).await? {
-        let refusal = crate::login::not_allowed_message(from.subject(), &client.settings.name);
-        reply(app, from, &refusal, None);
+        let refusal = crate::login::not_allowed_message(from.subject(), &client.settings.name, l);
+        reply(app, from, &refusal, None, l);
         return Ok(());
     }
     let code = random::confirmation_code();
@@ -250,12 +268,7 @@ async fn device_code_received(
         .flow_sent(&flow.id, from.subject(), &code, app.clock.now(), false)
         .await?
     {
-        reply(
-            app,
-            from,
-            "A confirmation request for this device is already waiting for an answer.",
-            None,
-        );
+        reply(app, from, &l.t("xmpp-device-waiting"), None, l);
         return Ok(());
     }
     let request = ConfirmRequest {
@@ -267,6 +280,7 @@ async fn device_code_received(
             requester: client.settings.name.clone(),
             origin: flow.origin.clone(),
             purpose: Purpose::Device,
+            lang: l,
         },
         requester: Requester {
             ip: None,
@@ -278,22 +292,23 @@ async fn device_code_received(
     if let Err(e) = app.dispatcher.request(request, Some(&flow.id)).await {
         app.store.flow_not_sent(&flow.id, &code).await?;
         let why = match e {
-            RequestError::Refused(refused) => refused.reason.to_string(),
-            other => other.to_string(),
+            RequestError::Refused(refused) => refused.reason.message(l),
+            RequestError::Disconnected => l.t("login-disconnected"),
         };
-        reply(
-            app,
-            from,
-            &format!("The device cannot be logged in now: {why}."),
-            None,
-        );
+        let why = why.trim_end_matches('.');
+        reply(app, from, &l.t1("xmpp-device-cannot", "why", why), None, l);
     }
     Ok(())
 }
 
 /// "not me" after a login notice (or the answer to a code): that login ends: its page,
 /// its session, and the tokens issued in it. The notice it answers, if the reply says.
-async fn not_me(app: &AppState, from: &UserJid, thread: Option<&str>) -> Result<(), sqlx::Error> {
+async fn not_me(
+    app: &AppState,
+    from: &UserJid,
+    thread: Option<&str>,
+    l: Lang,
+) -> Result<(), sqlx::Error> {
     let now = app.clock.now();
     let since = now - NOTICE_RETENTION_SECS;
     let mut notice = None;
@@ -310,25 +325,23 @@ async fn not_me(app: &AppState, from: &UserJid, thread: Option<&str>) -> Result<
             .await?;
     }
     let answer = match notice {
-        None => "There is no recent login of yours to undo.".to_owned(),
+        None => l.t("xmpp-not-me-nothing"),
         Some(notice) => match app.store.undo_login(&notice, now).await? {
-            None => "That login was already undone.".to_owned(),
+            None => l.t("xmpp-not-me-already"),
             Some(revoked) => {
                 if let Some(flow) = &notice.flow_id {
                     app.dispatcher.withdraw(flow).await;
                 }
                 tracing::warn!(jid = %from.subject(), revoked, "a login was undone by its owner (\"not me\")");
-                format!(
-                    "Done: that login ({}) is ended, and {revoked} site authorization(s) \
-                     given in it are revoked. The site may keep its own session until it \
-                     checks back; if someone else can log in as you, secure your XMPP \
-                     account.",
-                    notice.body.lines().next().unwrap_or_default()
+                let login = notice.body.lines().next().unwrap_or_default();
+                l.args(
+                    "xmpp-not-me-done",
+                    &[("login", login.into()), ("revoked", revoked.into())],
                 )
             }
         },
     };
-    reply(app, from, &answer, None);
+    reply(app, from, &answer, None, l);
     Ok(())
 }
 
@@ -350,7 +363,8 @@ pub async fn send_notices(app: &AppState) -> Result<(), sqlx::Error> {
                 continue;
             }
             if let Ok(to) = UserJid::parse(&notice.subject) {
-                reply(app, &to, &notice.body, Some(&notice.id));
+                let l = Lang::parse(&notice.lang).unwrap_or_default();
+                reply(app, &to, &notice.body, Some(&notice.id), l);
             }
         }
         if batch < NOTICE_BATCH as usize {

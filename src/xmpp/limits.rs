@@ -75,6 +75,24 @@ impl Refusal {
         }
     }
 
+    /// Why, as the login page says it, in `l`.
+    pub fn message(self, l: crate::i18n::Lang) -> String {
+        match self {
+            Refusal::AlreadyPending => l.t("refusal-already-pending"),
+            Refusal::JidPending => l.t("refusal-jid-pending"),
+            Refusal::RecentlyDenied => l.t("refusal-recently-denied"),
+            Refusal::JidCooldown => l.t("refusal-jid-cooldown"),
+            Refusal::JidRate => l.t("refusal-jid-rate"),
+            Refusal::DomainRate => l.t("refusal-domain-rate"),
+            Refusal::IpRate => l.t("refusal-ip-rate"),
+            Refusal::NetworkShare => l.t("refusal-network-share"),
+            Refusal::ClientShare => l.t("refusal-client-share"),
+            Refusal::TooManyPending => l.t("refusal-too-many-pending"),
+            Refusal::SenderRate => l.t("refusal-sender-rate"),
+            Refusal::WrongCodes => l.t("refusal-wrong-codes"),
+        }
+    }
+
     pub fn from_code(code: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|r| r.code() == code)
     }

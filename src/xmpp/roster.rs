@@ -139,8 +139,6 @@ pub struct Roster {
     asked: HashMap<String, Asked>,
 }
 
-/// Our presence status text, what apps show under the contact's name.
-const STATUS: &str = "Login service: send me the code from a login page";
 /// Unanswered disco#info queries kept at most (clients that never answer)…
 const MAX_ASKED: usize = 1_000;
 /// …and for how long.
@@ -175,7 +173,7 @@ impl Roster {
         for (jid, contact) in &self.contacts {
             let to = Jid::from(jid.clone());
             if contact.subscription.gets_our_presence() {
-                send.push(stanzas::available(&self.me, &to, STATUS));
+                send.push(stanzas::available(&self.me, &to));
             }
             if contact.subscription.sends_us_presence() {
                 send.push(stanzas::presence(&self.me, &to, PresenceKind::Probe));
@@ -249,8 +247,7 @@ impl Roster {
                         PresenceKind::Subscribe,
                     ));
                 }
-                out.send
-                    .push(stanzas::available(&self.me, &bare_to, STATUS));
+                out.send.push(stanzas::available(&self.me, &bare_to));
                 self.set_subscription(&from, true, sends_us, &mut out);
             }
             PresenceKind::Subscribed if current.is_some() => {
@@ -270,8 +267,7 @@ impl Roster {
             // Unknown probers get nothing: answering `unsubscribed` would cancel a
             // subscription that only our lost state forgot.
             PresenceKind::Probe if gets_ours => {
-                out.send
-                    .push(stanzas::available(&self.me, &presence.from, STATUS));
+                out.send.push(stanzas::available(&self.me, &presence.from));
             }
             PresenceKind::Available if sends_us => {
                 if let Some(full) = sender.full() {

@@ -16,6 +16,7 @@ use xmpp_parsers::ping::Ping;
 use xmpp_parsers::presence::{Presence, Type as PresenceType};
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
+use crate::i18n::Lang as Language;
 use crate::random;
 
 /// What a confirmation request says, in both its machine and human forms.
@@ -29,6 +30,8 @@ pub struct RequestText {
     /// Where the request comes from, e.g. the browser's IP address, when known.
     pub origin: Option<String>,
     pub purpose: Purpose,
+    /// The language of the body (that of the page that asked).
+    pub lang: Language,
 }
 
 /// What the person is asked to confirm. The compat `/auth` API's check is worded apart from
@@ -79,49 +82,26 @@ pub fn confirm_message(
     thread: &str,
     text: &RequestText,
 ) -> Element {
+    let l = text.lang;
     let origin = text
         .origin
         .as_ref()
-        .map(|o| format!("Requested from: {o}\n"))
+        .map(|o| format!("{}\n", l.t1("xmpp-requested-from", "origin", o)))
         .unwrap_or_default();
+    let bare = to.to_bare().to_string();
+    let no = l.refusal_word();
+    let args = [
+        ("requester", text.requester.as_str().into()),
+        ("code", text.code.as_str().into()),
+        ("url", text.url.as_str().into()),
+        ("jid", bare.as_str().into()),
+        ("origin", origin.as_str().into()),
+        ("no", no.as_str().into()),
+    ];
     let body = match text.purpose {
-        Purpose::Login => format!(
-            "{requester} asks you to confirm a login as {bare}.\n\
-             Code: {code} (it must match the code on the login page)\n\
-             Page: {url}\n{origin}\n\
-             If your app shows no Accept/Deny buttons, reply with the code {code} to accept, \
-             or \"no\" to refuse. If you did not try to log in, reply \"no\": nobody gets in \
-             without your answer.",
-            requester = text.requester,
-            code = text.code,
-            url = text.url,
-            bare = to.to_bare(),
-        ),
-        Purpose::SiteCheck => format!(
-            "The site {url} ({requester}) asks you to confirm that you are {bare}, for \
-             something you are doing on that site. It is not a login page.\n\
-             Transaction: {code} (it must match what the site shows you)\n\n\
-             If your app shows no Accept/Deny buttons, reply with {code} to accept, or \
-             \"no\" to refuse. If you are not using {url} right now, reply \"no\".",
-            requester = text.requester,
-            code = text.code,
-            url = text.url,
-            bare = to.to_bare(),
-        ),
-        Purpose::Device => format!(
-            "A device asks to log in as you ({bare}) to {requester}.\n\
-             Code: {code} (if you typed the device's code on a web page, it must match the \
-             code shown there)\n\
-             Page: {url}\n{origin}\n\
-             If your app shows no Accept/Deny buttons, reply with the code {code} to accept, \
-             or \"no\" to refuse. Accept only for a device in front of you (a TV, an app, a \
-             command-line tool) that you are logging in right now: someone who gives you a \
-             code to type or send gets logged in as you.",
-            requester = text.requester,
-            code = text.code,
-            url = text.url,
-            bare = to.to_bare(),
-        ),
+        Purpose::Login => l.args("xmpp-request-login", &args),
+        Purpose::SiteCheck => l.args("xmpp-request-site-check", &args),
+        Purpose::Device => l.args("xmpp-request-device", &args),
     };
     let mut message = Message::normal(Some(to.clone()))
         .with_body(Lang::new(), body)
@@ -139,6 +119,16 @@ pub fn confirm_message(
         minidom::rxml::xml_ncname!("type").to_owned(),
         "normal",
     );
+    with_language(element, l)
+}
+
+/// `xml:lang` on a stanza whose text is in `lang` (RFC 6120 §8.1.5).
+fn with_language(mut element: Element, lang: Language) -> Element {
+    element.set_attr(
+        minidom::rxml::Namespace::XML,
+        minidom::rxml::xml_ncname!("lang").to_owned(),
+        lang.tag(),
+    );
     element
 }
 
@@ -153,7 +143,7 @@ pub fn confirm_iq(from: &BareJid, to: &FullJid, id: &str, text: &RequestText) ->
 /// A chat message from the login service (answers, login notices); `chat` so that apps
 /// show it in the conversation with us. A `thread` lets a reply say which message it
 /// answers.
-pub fn chat(from: &BareJid, to: &Jid, body: &str, thread: Option<&str>) -> Element {
+pub fn chat(from: &BareJid, to: &Jid, body: &str, thread: Option<&str>, lang: Language) -> Element {
     let mut message = Message::chat(Some(to.clone())).with_body(Lang::new(), body.to_owned());
     message.from = Some(Jid::from(from.clone()));
     message.id = Some(Id(random::token(16)));
@@ -161,7 +151,7 @@ pub fn chat(from: &BareJid, to: &Jid, body: &str, thread: Option<&str>) -> Eleme
         parent: None,
         id: id.to_owned(),
     });
-    message.into()
+    with_language(message.into(), lang)
 }
 
 /// A presence stanza of `kind` (subscriptions, probes, unavailable) from the service.
@@ -182,12 +172,20 @@ pub fn presence(from: &BareJid, to: &Jid, kind: PresenceKind) -> Element {
         .into()
 }
 
-/// The service's available presence, with a status text apps show under its name.
-pub fn available(from: &BareJid, to: &Jid, status: &str) -> Element {
+/// The service's available presence, with the status text apps show under its name in
+/// every shipped language (apps pick theirs; the one without `xml:lang` is English).
+pub fn available(from: &BareJid, to: &Jid) -> Element {
     let mut presence = Presence::new(PresenceType::None)
         .with_from(Jid::from(from.clone()))
         .with_to(to.clone());
-    presence.set_status(Lang::new(), status.to_owned());
+    for lang in Language::shipped() {
+        let tag = if lang == Language::default() {
+            String::new()
+        } else {
+            lang.tag().to_owned()
+        };
+        presence.set_status(Lang(tag), lang.t("xmpp-status"));
+    }
     presence.into()
 }
 
@@ -322,6 +320,8 @@ pub struct IncomingMessage {
     /// A `<confirm/>` child without an `id`: an answer we cannot read.
     pub confirm_unreadable: bool,
     pub body: Option<String>,
+    /// The shipped language the body says it is in, if any.
+    pub lang: Option<Language>,
     /// The conversation thread (XEP-0201) the message continues, if it says.
     pub thread: Option<String>,
 }
@@ -368,10 +368,13 @@ pub fn classify(stanza: &Element) -> Incoming {
             let confirm = stanza.children().find(|c| c.is("confirm", ns::HTTP_AUTH));
             let confirm_id = confirm.and_then(|c| c.attr("id")).map(str::to_owned);
             let confirm_unreadable = confirm.is_some() && confirm_id.is_none();
-            let body = stanza
-                .children()
-                .find(|c| c.name() == "body")
-                .map(Element::text);
+            let body_element = stanza.children().find(|c| c.name() == "body");
+            let body = body_element.map(Element::text);
+            // The body's language, else the stanza's (RFC 6120 §8.1.5).
+            let lang = body_element
+                .and_then(|b| b.attr_ns(minidom::rxml::Namespace::xml(), "lang"))
+                .or_else(|| stanza.attr_ns(minidom::rxml::Namespace::xml(), "lang"))
+                .and_then(Language::parse);
             let conversational = matches!(stanza.attr("type"), None | Some("chat" | "normal"));
             Incoming::Message(IncomingMessage {
                 from,
@@ -386,6 +389,7 @@ pub fn classify(stanza: &Element) -> Incoming {
                 confirm_id,
                 confirm_unreadable,
                 body,
+                lang,
                 thread: stanza
                     .children()
                     .find(|c| c.name() == "thread")
@@ -457,6 +461,7 @@ mod tests {
             requester: "Example Wiki".into(),
             origin: Some("203.0.113.9".into()),
             purpose: Purpose::Login,
+            lang: Language::default(),
         }
     }
 
@@ -495,7 +500,43 @@ mod tests {
         assert_eq!(confirm.attr("url"), Some("https://idp.example/login"));
         let body = elem.get_child("body", NS).unwrap().text();
         assert!(
-            body.contains("K7XM-4QPA") && body.contains("Example Wiki") && body.contains("\"no\"")
+            body.contains("K7XM-4QPA") && body.contains("Example Wiki") && body.contains("“no”"),
+            "{body}"
+        );
+        assert_eq!(
+            elem.attr_ns(minidom::rxml::Namespace::xml(), "lang"),
+            Some("en")
+        );
+    }
+
+    /// The request speaks the language of the page that asked, and says so.
+    #[test]
+    fn a_request_is_in_the_pages_language_with_xml_lang() {
+        let from = BareJid::new("auth.example").unwrap();
+        let to = Jid::from(BareJid::new("alice@example.org").unwrap());
+        let french = RequestText {
+            lang: Language::parse("fr").unwrap(),
+            ..text()
+        };
+        let elem = confirm_message(&from, &to, "m1", "t1", &french);
+        assert_eq!(
+            elem.attr_ns(minidom::rxml::Namespace::xml(), "lang"),
+            Some("fr")
+        );
+        let body = elem.get_child("body", NS).unwrap().text();
+        assert!(
+            body.contains("vous demande de confirmer une connexion"),
+            "{body}"
+        );
+        assert!(
+            body.contains("« non »") && body.contains("K7XM-4QPA"),
+            "{body}"
+        );
+        assert!(body.contains("Demandé depuis : 203.0.113.9"), "{body}");
+        let reply = chat(&from, &to, "Bonjour", None, Language::parse("de").unwrap());
+        assert_eq!(
+            reply.attr_ns(minidom::rxml::Namespace::xml(), "lang"),
+            Some("de")
         );
     }
 

@@ -119,7 +119,7 @@ async fn prompt_bombing_one_jid_one_domain_one_ip() {
         if response.status().as_u16() == 429 {
             let page = response.text().await.unwrap();
             assert!(
-                page.contains("too many login attempts from your network"),
+                page.contains("Too many login attempts from your network"),
                 "{page}"
             );
             refused += 1;

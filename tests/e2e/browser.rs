@@ -71,6 +71,23 @@ impl Browser {
         Self::from_address(app, None)
     }
 
+    /// A browser whose `Accept-Language` is `languages` (e.g. "de-AT,de;q=0.9,en;q=0.5").
+    pub fn speaking(app: &impl Provider, languages: &str) -> Self {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        let mut headers = HeaderMap::new();
+        headers.insert(reqwest::header::ACCEPT_LANGUAGE, languages.parse().unwrap());
+        Self {
+            http: reqwest::Client::builder()
+                .cookie_provider(jar.clone())
+                .redirect(Policy::none())
+                .default_headers(headers)
+                .build()
+                .unwrap(),
+            jar,
+            origin: app.issuer(),
+        }
+    }
+
     /// A browser whose connections come from `address` (another loopback address, e.g.
     /// 127.0.0.2: another network as far as the provider's limits can tell).
     pub fn from_address(app: &impl Provider, address: Option<std::net::IpAddr>) -> Self {

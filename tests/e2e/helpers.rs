@@ -193,6 +193,8 @@ pub struct Received {
     pub code: String,
     pub from: String,
     pub body: String,
+    /// The stanza's `xml:lang`, empty if none.
+    pub lang: String,
 }
 
 /// A person at a real XMPP client: slixmpp (tests/support/xmpp_user.py) logged in to Prosody.
@@ -213,6 +215,8 @@ pub struct Chat {
     pub body: String,
     /// Its thread (XEP-0201), empty if none.
     pub thread: String,
+    /// The stanza's `xml:lang`, empty if none.
+    pub lang: String,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -294,6 +298,7 @@ impl XmppUser {
             code: text("code"),
             from: text("from"),
             body: text("body"),
+            lang: text("lang"),
         }
     }
 
@@ -305,6 +310,7 @@ impl XmppUser {
             from: text("from"),
             body: text("body"),
             thread: text("thread"),
+            lang: text("lang"),
         }
     }
 

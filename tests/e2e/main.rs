@@ -17,6 +17,7 @@ mod fuzz;
 mod hardening;
 mod helpers;
 mod integrations;
+mod languages;
 mod load;
 mod metadata_documents;
 mod oidc_conformance;

@@ -5,8 +5,10 @@ Started by the Rust tests (tests/e2e/helpers.rs). It prints one JSON event per l
 stdout and reads one JSON command per line on stdin:
 
   events:   {"event": "online", "jid": FULL_JID}
-            {"event": "confirm", "kind": "iq"|"message", "code": ID, "from": JID, "body": TEXT}
-            {"event": "chat", "from": JID, "body": TEXT, "thread": ID}   a message that is no request
+            {"event": "confirm", "kind": "iq"|"message", "code": ID, "from": JID, "body": TEXT,
+             "lang": XML_LANG}
+            {"event": "chat", "from": JID, "body": TEXT, "thread": ID, "lang": XML_LANG}
+                                               a message that is no request
             {"event": "presence", "from": JID, "type": "available"|"unavailable"}  from others
   commands: {"cmd": "mode", "mode": MODE}     how to answer the next requests
             {"cmd": "raw", "xml": XML}         send a stanza as is (attacks, odd replies)
@@ -21,7 +23,8 @@ disco#info with its features (no http-auth) but announces no caps.
 
 Answer modes: ignore, accept (IQ result / message confirm, as XEP-0070 §4.6), deny
 (IQ or message error not-authorized), body-code (plain-text reply with the code, as a client
-without XEP-0070 support would), body-no.
+without XEP-0070 support would), body-no, body-say:WORDS (a plain-text reply WORDS, as a
+person types it, e.g. "body-say:nein").
 """
 import argparse
 import asyncio
@@ -33,6 +36,11 @@ import sys
 import slixmpp
 
 NS_AUTH = "http://jabber.org/protocol/http-auth"
+
+
+def xml_lang(stanza):
+    """The stanza's own xml:lang attribute, as sent (empty if none)."""
+    return stanza.xml.get("{http://www.w3.org/XML/1998/namespace}lang", "")
 
 
 def emit(**event):
@@ -114,7 +122,7 @@ class User(slixmpp.ClientXMPP):
             return
         code = confirm.get("id")
         emit(event="confirm", kind="message", code=code, body=msg["body"],
-             **{"from": str(msg["from"])})
+             lang=xml_lang(msg), **{"from": str(msg["from"])})
         self.answer_with_body(msg["from"], code)
 
     def on_chat(self, msg):
@@ -123,13 +131,16 @@ class User(slixmpp.ClientXMPP):
             return
         if msg.xml.find("{%s}confirm" % NS_AUTH) is not None:
             return
-        emit(event="chat", body=msg["body"], thread=msg["thread"], **{"from": str(msg["from"])})
+        emit(event="chat", body=msg["body"], thread=msg["thread"], lang=xml_lang(msg),
+             **{"from": str(msg["from"])})
 
     def answer_with_body(self, to, code):
         if self.mode == "body-code":
             self.send_message(mto=to.bare, mbody=code.lower(), mtype="chat")
         elif self.mode == "body-no":
             self.send_message(mto=to.bare, mbody="no", mtype="chat")
+        elif self.mode.startswith("body-say:"):
+            self.send_message(mto=to.bare, mbody=self.mode[len("body-say:"):], mtype="chat")
 
     def on_confirm_iq(self, iq):
         code = iq["confirm"]["id"]
@@ -148,7 +159,7 @@ class User(slixmpp.ClientXMPP):
             return
         code = msg["confirm"]["id"]
         emit(event="confirm", kind="message", code=code, body=msg["body"],
-             **{"from": str(msg["from"])})
+             lang=xml_lang(msg), **{"from": str(msg["from"])})
         if self.mode in ("accept", "deny"):
             reply = self.Message(sto=msg["from"], stype="normal")
             reply["thread"] = msg["thread"]
