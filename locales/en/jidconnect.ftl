@@ -95,7 +95,7 @@ wait-offline = Your XMPP app seems to be offline. Open it and the request arrive
 wait-continue-as = Continue as { $jid }
 wait-continue = I have accepted, continue
 wait-help-summary = No request in your XMPP app?
-wait-help-plain = Apps without confirmation buttons show it as a message from { $component }: reply with the code { $code } to accept, or { $no } to refuse.
+wait-help-plain = Apps without confirmation buttons show it as a message from { $component }: reply with the code { $reply } to accept, or { $no } to refuse.
 # { $countdown } is a duration such as "90 seconds", counting down on the page.
 wait-expires = The request expires in { $countdown }.
 wait-strangers = Some apps and servers hide messages from strangers.

@@ -18,23 +18,24 @@ mkdirSync(ARTIFACTS, { recursive: true });
 
 // What each page says, per language (from locales/*/jidconnect.ftl).
 const WORDS = {
-  en: { login: /^Log in to Demo site/, wait: "Check your XMPP app", refused: "You refused this login", gone: "This login has expired", seconds: /\d+ seconds/ },
-  fr: { login: /^Connexion à Demo site/, wait: "Regardez votre application XMPP", refused: "Vous avez refusé cette connexion", gone: "Cette connexion a expiré", seconds: /\d+ secondes/ },
-  es: { login: /^Iniciar sesión en Demo site/, wait: "Revisa tu aplicación XMPP", refused: "Has rechazado este inicio de sesión", gone: "Este inicio de sesión ha caducado", seconds: /\d+ segundos/ },
-  ca: { login: /^Inicia la sessió a Demo site/, wait: "Reviseu l'aplicació XMPP", refused: "Heu rebutjat aquest inici de sessió", gone: "Aquest inici de sessió ha caducat", seconds: /\d+ segons/ },
-  de: { login: /^Bei Demo site anmelden/, wait: "Sieh in deiner XMPP-App nach", refused: "Du hast diese Anmeldung abgelehnt", gone: "Diese Anmeldung ist abgelaufen", seconds: /\d+ Sekunden/ },
+  en: { login: /^Log in to Demo site/, wait: "Check your XMPP app", refused: "You refused this login", gone: "This login has expired", seconds: /\d+\sseconds/ },
+  fr: { login: /^Connexion à Demo site/, wait: "Regardez votre application XMPP", refused: "Vous avez refusé cette connexion", gone: "Cette connexion a expiré", seconds: /\d+\ssecondes/ },
+  es: { login: /^Iniciar sesión en Demo site/, wait: "Revisa tu aplicación XMPP", refused: "Has rechazado este inicio de sesión", gone: "Este inicio de sesión ha caducado", seconds: /\d+\ssegundos/ },
+  ca: { login: /^Inicia la sessió a Demo site/, wait: "Reviseu l'aplicació XMPP", refused: "Heu rebutjat aquest inici de sessió", gone: "Aquest inici de sessió ha caducat", seconds: /\d+\ssegons/ },
+  de: { login: /^Bei Demo site anmelden/, wait: "Sieh in deiner XMPP-App nach", refused: "Du hast diese Anmeldung abgelehnt", gone: "Diese Anmeldung ist abgelaufen", seconds: /\d+\sSekunden/ },
 };
 const NAMES = { en: "English", fr: "Français", es: "Español", ca: "Català", de: "Deutsch" };
 
-// A second app of the demo user that refuses every request it is asked directly (its full
-// JID): the refused page without disturbing the demo's accepting confirmer.
+// A second app of the demo user that refuses the requests sent to it alone (to its full
+// JID, as an IQ) and ignores those to the bare JID: the refused page without disturbing the
+// demo's accepting confirmer.
 let browser;
 let refuser;
 before(async () => {
   browser = await launchChromium();
   refuser = spawn("python3", [
     new URL("../support/xmpp_user.py", import.meta.url).pathname,
-    "--jid", "demo@localhost/refuser", "--password", "demo", "--port", XMPP_PORT, "--mode", "deny",
+    "--jid", "demo@localhost/refuser", "--password", "demo", "--port", XMPP_PORT, "--mode", "deny-iq",
   ], { stdio: ["pipe", "pipe", "inherit"] });
   const lines = createInterface({ input: refuser.stdout });
   await new Promise((resolve) => lines.on("line", (line) => {
@@ -51,21 +52,23 @@ async function shot(page, name) {
 }
 
 // The site's login link, then this language by `how`; returns on jidconnect's login page.
-async function startLogin(page, lang, how) {
+// `prompt`: asked for with it (consent, so that the consent page shows in every language;
+// login, for a browser that has logged in already).
+async function startLogin(page, lang, how, prompt) {
   let authorize;
   page.on("request", (request) => {
     if (request.url().startsWith(`${IDP}/authorize`)) authorize ??= request.url();
   });
   await page.goto(SITE);
   await page.locator("a", { hasText: "Log in with XMPP" }).click();
+  await page.waitForURL((url) => url.href.startsWith(`${IDP}/login/`) || url.href.startsWith(`${SITE}/callback`));
+  const url = new URL(authorize);
+  // The site asks for the language (OIDC Core §3.1.2.1), with one that does not ship first.
+  if (how === "ui_locales") url.searchParams.set("ui_locales", `ja ${lang}`);
+  url.searchParams.set("prompt", prompt);
+  await page.goto(url.toString());
   await page.waitForURL(`${IDP}/login/**`);
-  if (how === "ui_locales") {
-    // The site asks for the language (OIDC Core §3.1.2.1), with one that does not ship first.
-    const url = new URL(authorize);
-    url.searchParams.set("ui_locales", `ja ${lang}`);
-    await page.goto(url.toString());
-    await page.waitForURL(`${IDP}/login/**`);
-  } else if (how === "picker") {
+  if (how === "picker") {
     await page.getByRole("navigation").getByRole("link", { name: NAMES[lang] }).click();
     await page.waitForURL(/\?lang=/);
   }
@@ -81,7 +84,7 @@ for (const [lang, how] of [["fr", "ui_locales"], ["de", "Accept-Language"], ["es
     const words = WORDS[lang];
 
     // Login page, waiting page (with its countdown), consent, back on the site.
-    await startLogin(page, lang, how);
+    await startLogin(page, lang, how, "consent");
     assert.match(await page.locator("h1").innerText(), words.login);
     await shot(page, `${lang}-1-login`);
     await page.locator("#jid").fill("demo@localhost");
@@ -98,17 +101,16 @@ for (const [lang, how] of [["fr", "ui_locales"], ["de", "Accept-Language"], ["es
       return now && now !== before ? now : null;
     }, first, { timeout: 5000 });
     assert.match(await next.jsonValue(), words.seconds);
-    await page.waitForURL(/\/consent$|\/callback/, { timeout: 20000 });
-    if (page.url().endsWith("/consent")) {
-      assert.equal(await page.locator("html").getAttribute("lang"), lang);
-      await shot(page, `${lang}-3-consent`);
-      await page.locator("button[value=allow]").click();
-    }
+    await page.waitForURL(/\/consent$/, { timeout: 20000 });
+    assert.equal(await page.locator("html").getAttribute("lang"), lang);
+    await shot(page, `${lang}-3-consent`);
+    await page.locator("button[value=allow]").click();
     await page.waitForURL(`${SITE}/callback**`);
     assert.match(await page.locator("h1").innerText(), /Logged in as demo@localhost/);
 
     // A request refused in the XMPP app: the refused page.
-    await startLogin(page, lang, how === "picker" ? "cookie" : how);
+    // After the picker, the cookie keeps the language.
+    await startLogin(page, lang, how === "picker" ? "cookie" : how, "login");
     await page.locator("#jid").fill("demo@localhost/refuser");
     await page.locator("#jid").press("Enter");
     await page.waitForFunction((text) => document.querySelector("h1")?.textContent.includes(text), words.refused, { timeout: 20000 });

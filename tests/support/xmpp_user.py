@@ -23,7 +23,8 @@ disco#info with its features (no http-auth) but announces no caps.
 
 Answer modes: ignore, accept (IQ result / message confirm, as XEP-0070 §4.6), deny
 (IQ or message error not-authorized), body-code (plain-text reply with the code, as a client
-without XEP-0070 support would), body-no, body-say:WORDS (a plain-text reply WORDS, as a
+without XEP-0070 support would), body-no, deny-iq (deny requests sent to this resource as an
+IQ, ignore those sent to the bare JID), body-say:WORDS (a plain-text reply WORDS, as a
 person types it, e.g. "body-say:nein").
 """
 import argparse
@@ -147,7 +148,7 @@ class User(slixmpp.ClientXMPP):
         emit(event="confirm", kind="iq", code=code, body="", **{"from": str(iq["from"])})
         if self.mode == "accept":
             iq.reply().send()
-        elif self.mode == "deny":
+        elif self.mode in ("deny", "deny-iq"):
             reply = iq.reply()
             reply["type"] = "error"
             reply["error"]["type"] = "auth"
