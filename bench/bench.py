@@ -348,6 +348,9 @@ domain_per_minute = 4000000000
 ip_per_minute = 4000000000
 login_pages_per_minute = 4000000000
 max_pending = 200000
+# Every pending login comes from one network (127.0.0.1) and one client: the default 10%
+# share would refuse the pending-logins workload's 20,001st ("JID form answered 429").
+max_pending_share_percent = 100
 [oidc]
 code_ttl_secs = 600
 """)

@@ -270,24 +270,13 @@ async fn refresh_token(
     let presented = params
         .get("refresh_token")
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
-    let row = app
+    let Some(row) = app
         .store
-        .token(presented)
+        .claim_refresh_token(presented, &client.client_id, now)
         .await?
-        .filter(|row| row.kind == TokenKind::Refresh && row.grant.client_id == client.client_id)
-        .ok_or_else(|| OAuthError::invalid_grant("unknown refresh token"))?;
-    if row.grant.revoked || row.expires_at <= now {
-        return Err(OAuthError::invalid_grant(
-            "the refresh token has expired or was revoked",
-        ));
-    }
-    if !app.store.spend_refresh_token(presented, now).await? {
-        app.store.revoke_grant(&row.grant.id).await?;
-        tracing::warn!(client = %client.client_id, "refresh token replayed; grant revoked");
-        return Err(OAuthError::invalid_grant(
-            "the refresh token was already used; every token of this grant is revoked",
-        ));
-    }
+    else {
+        return Err(refused_refresh_token(app, client, presented, now).await?);
+    };
     let scope = match params.get("scope") {
         None => row.scope.clone(),
         Some(asked) => {
@@ -306,6 +295,32 @@ async fn refresh_token(
     let response = issue(app, client, &row.grant, &scope, false, now).await?;
     app.metrics.token_issued("refresh_token");
     Ok(response)
+}
+
+/// Why a refresh token could not be spent. A used one was replayed: its grant is revoked.
+async fn refused_refresh_token(
+    app: &AppState,
+    client: &Client,
+    presented: &str,
+    now: i64,
+) -> Result<OAuthError, OAuthError> {
+    let Some(row) =
+        app.store.token(presented).await?.filter(|row| {
+            row.kind == TokenKind::Refresh && row.grant.client_id == client.client_id
+        })
+    else {
+        return Ok(OAuthError::invalid_grant("unknown refresh token"));
+    };
+    if row.grant.revoked || row.expires_at <= now {
+        return Ok(OAuthError::invalid_grant(
+            "the refresh token has expired or was revoked",
+        ));
+    }
+    app.store.revoke_grant(&row.grant.id).await?;
+    tracing::warn!(client = %client.client_id, "refresh token replayed; grant revoked");
+    Ok(OAuthError::invalid_grant(
+        "the refresh token was already used; every token of this grant is revoked",
+    ))
 }
 
 /// Access token and ID token for `scope`, and (when the grant has `offline_access`, or by

@@ -275,19 +275,37 @@ const GRANT_FIELDS: [&str; 9] = [
     "revoked",
 ];
 
+/// The grant of a row of `table` (its `grant_id`), as `RETURNING` subqueries: SQLite's
+/// `UPDATE … FROM` cannot name the updated table in `RETURNING`.
+fn returned_grant(table: &str) -> String {
+    GRANT_FIELDS
+        .iter()
+        .map(|field| {
+            format!("(SELECT g.{field} FROM grants g WHERE g.id = {table}.grant_id) AS {field}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// [`Store::redeem_code`]'s claim: the code and its grant, or no row when the code is
 /// unknown or was used. Built once: sqlx keeps a prepared statement per SQL text.
 static CLAIM_CODE: LazyLock<String> = LazyLock::new(|| {
-    let grant = GRANT_FIELDS
-        .iter()
-        .map(|field| {
-            format!("(SELECT g.{field} FROM grants g WHERE g.id = auth_codes.grant_id) AS {field}")
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
     format!(
         "UPDATE auth_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL \
-         RETURNING redirect_uri, code_challenge, expires_at, {grant}"
+         RETURNING redirect_uri, code_challenge, expires_at, {}",
+        returned_grant("auth_codes")
+    )
+});
+
+/// [`Store::claim_refresh_token`]'s claim: a live refresh token of a live grant of this
+/// client, spent, with its grant; no row otherwise.
+static CLAIM_REFRESH: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE tokens SET used_at = $1 WHERE token_hash = $2 AND kind = 'refresh' \
+         AND used_at IS NULL AND expires_at > $1 \
+         AND grant_id IN (SELECT id FROM grants WHERE client_id = $3 AND revoked = 0) \
+         RETURNING scope AS token_scope, expires_at, created_at, {}",
+        returned_grant("tokens")
     )
 });
 
@@ -737,14 +755,33 @@ impl Store {
         .transpose()
     }
 
-    /// Spends a refresh token (rotation); exactly one caller wins.
-    pub async fn spend_refresh_token(&self, token: &str, now: i64) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("UPDATE tokens SET used_at = $1 WHERE token_hash = $2 AND kind = 'refresh' AND used_at IS NULL")
+    /// Spends a refresh token of `client_id` (rotation) and reads what it stands for, in
+    /// one statement; exactly one caller wins. `None` when it is unknown, another client's,
+    /// expired, revoked or already used: [`Store::token`] then tells which.
+    pub async fn claim_refresh_token(
+        &self,
+        token: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<Option<TokenRow>, sqlx::Error> {
+        let claimed = sqlx::query(&CLAIM_REFRESH)
             .bind(now)
             .bind(digest(token))
-            .execute(self.pool())
+            .bind(client_id)
+            .fetch_optional(self.pool())
             .await?;
-        Ok(done.rows_affected() == 1)
+        claimed
+            .map(|row| {
+                Ok(TokenRow {
+                    kind: TokenKind::Refresh,
+                    scope: row.try_get("token_scope")?,
+                    expires_at: row.try_get("expires_at")?,
+                    created_at: row.try_get("created_at")?,
+                    used: false,
+                    grant: Grant::from_row(&row)?,
+                })
+            })
+            .transpose()
     }
 
     /// Deletes expired login flows, the only rows anyone can create without logging in.

@@ -73,30 +73,24 @@ impl Browser {
 
     /// A browser whose `Accept-Language` is `languages` (e.g. "de-AT,de;q=0.9,en;q=0.5").
     pub fn speaking(app: &impl Provider, languages: &str) -> Self {
-        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         let mut headers = HeaderMap::new();
         headers.insert(reqwest::header::ACCEPT_LANGUAGE, languages.parse().unwrap());
-        Self {
-            http: reqwest::Client::builder()
-                .cookie_provider(jar.clone())
-                .redirect(Policy::none())
-                .default_headers(headers)
-                .build()
-                .unwrap(),
-            jar,
-            origin: app.issuer(),
-        }
+        Self::built(app, reqwest::Client::builder().default_headers(headers))
     }
 
     /// A browser whose connections come from `address` (another loopback address, e.g.
     /// 127.0.0.2: another network as far as the provider's limits can tell).
     pub fn from_address(app: &impl Provider, address: Option<std::net::IpAddr>) -> Self {
+        Self::built(app, reqwest::Client::builder().local_address(address))
+    }
+
+    /// A browser from `builder`: with its own cookies, following no redirects by itself.
+    fn built(app: &impl Provider, builder: reqwest::ClientBuilder) -> Self {
         let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         Self {
-            http: reqwest::Client::builder()
+            http: builder
                 .cookie_provider(jar.clone())
                 .redirect(Policy::none())
-                .local_address(address)
                 .build()
                 .unwrap(),
             jar,

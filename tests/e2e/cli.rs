@@ -109,6 +109,26 @@ fn client_commands_manage_the_registry() {
             "refresh_token"
         ])
     );
+    // A language for the compat /auth API's requests: a shipped one (fr-CA is French), or
+    // a clear refusal.
+    assert!(shown_tv["language"].is_null(), "English by default");
+    let french = run(&config, &["client", "update", tv_id, "--language", "fr-CA"]);
+    assert!(
+        french.status.success(),
+        "{}",
+        String::from_utf8_lossy(&french.stderr)
+    );
+    let shown_tv = json(&run(&config, &["client", "show", tv_id, "--json"]));
+    assert_eq!(shown_tv["language"], "fr");
+    let shown = run(&config, &["client", "show", tv_id]);
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("language:        fr"));
+    let klingon = run(&config, &["client", "update", tv_id, "--language", "tlh"]);
+    assert!(!klingon.status.success());
+    let why = String::from_utf8_lossy(&klingon.stderr);
+    assert!(
+        why.contains("not a shipped language") && why.contains("de"),
+        "{why}"
+    );
     let no_redirect = run(
         &config,
         &[
