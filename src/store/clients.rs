@@ -386,7 +386,7 @@ impl Store {
         sqlx::query("INSERT INTO clients (id, name, secret_hash, redirect_uris, created_at) VALUES ($1, '', NULL, '[]', $2)")
             .bind(&client_id)
             .bind(now)
-            .execute(self.pool())
+            .execute(self.durable_pool())
             .await?;
         self.write_settings(
             &client_id,
@@ -456,7 +456,7 @@ impl Store {
         .bind(settings.grant_types.join(" "))
         .bind(&settings.language)
         .bind(client_id)
-        .execute(self.pool())
+        .execute(self.durable_pool())
         .await?;
         Ok(())
     }
@@ -554,7 +554,7 @@ impl Store {
     pub async fn remove_client(&self, client_id: &str) -> Result<(), ClientError> {
         let done = sqlx::query("DELETE FROM clients WHERE id = $1")
             .bind(client_id)
-            .execute(self.pool())
+            .execute(self.durable_pool())
             .await?;
         self.client_cache.forget();
         if done.rows_affected() == 0 {
@@ -579,7 +579,7 @@ impl Store {
         sqlx::query("UPDATE clients SET secret_hash = $1 WHERE id = $2")
             .bind(hash_secret(&secret))
             .bind(client_id)
-            .execute(self.pool())
+            .execute(self.durable_pool())
             .await?;
         self.client_cache.forget();
         Ok(NewCredentials {

@@ -31,6 +31,8 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// For writes that must survive a power cut ([`Store::durable_pool`]).
+    durable: AnyPool,
     backend: Backend,
     /// The SQLite file (none for PostgreSQL or an in-memory database).
     sqlite_file: Option<std::path::PathBuf>,
@@ -79,9 +81,32 @@ impl Store {
             .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
             .acquire_timeout(Duration::from_secs(5))
             .after_connect(move |conn, _| Box::pin(async move { prepare(conn, backend).await }))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .with_context(cannot_open)?;
+        // SQLite in WAL mode with synchronous = NORMAL (the pool above) keeps the file
+        // consistent through a power cut but may lose the last commits: fine for a login
+        // page or a code that lives 60 s, not for a spent refresh token or a revocation,
+        // which would come back. Those go through connections with synchronous = FULL,
+        // whose commits sync the WAL (and so every commit before them). An in-memory
+        // database has nothing to sync (and a second pool would be another database);
+        // PostgreSQL's commits are durable already.
+        let durable = match (backend, sqlite_file(database_url)) {
+            (Backend::Sqlite, Some(_)) => AnyPoolOptions::new()
+                .max_connections(2)
+                .acquire_timeout(Duration::from_secs(5))
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        prepare(conn, backend).await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        Ok(())
+                    })
+                })
+                .connect_with(options)
+                .await
+                .with_context(cannot_open)?,
+            _ => pool.clone(),
+        };
         let migrator = match backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
@@ -100,6 +125,7 @@ impl Store {
         });
         Ok(Self {
             pool,
+            durable,
             backend,
             sqlite_file,
             sqlite_dir,
@@ -137,11 +163,19 @@ impl Store {
     /// Closes every connection (SQLite then checkpoints and removes its -wal file), once
     /// nothing needs the database any more.
     pub async fn close(&self) {
+        self.durable.close().await;
         self.pool.close().await;
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// For writes that must survive a power cut: spent refresh tokens and the tokens that
+    /// replace them, revocations, ended sessions, "not me", client changes. On SQLite each
+    /// commit here syncs the log to disk; elsewhere it is [`Store::pool`].
+    pub(crate) fn durable_pool(&self) -> &AnyPool {
+        &self.durable
     }
 
     /// The check at start: a cheap write (it fails on a read-only database, which a SELECT
@@ -274,6 +308,36 @@ pub fn redacted(database_url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Writes that must survive a power cut go through connections that sync every commit;
+    /// the others through connections that may lose the last commits (never consistency).
+    #[tokio::test]
+    async fn sqlite_syncs_only_the_writes_that_must_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("j.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        let synchronous = |pool: &AnyPool| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query_scalar::<_, i64>("PRAGMA synchronous")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+            }
+        };
+        // 1 = NORMAL, 2 = FULL (sqlite.org/pragma.html#pragma_synchronous).
+        assert_eq!(synchronous(store.pool()).await, 1);
+        assert_eq!(synchronous(store.durable_pool()).await, 2);
+        let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(store.durable_pool())
+            .await
+            .unwrap();
+        assert_eq!(journal, "wal");
+        // In memory there is one database, so one pool.
+        let memory = Store::connect("sqlite::memory:").await.unwrap();
+        assert_eq!(synchronous(memory.durable_pool()).await, 1);
+        store.close().await;
+    }
 
     #[test]
     fn passwords_stay_out_of_messages() {

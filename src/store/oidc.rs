@@ -546,7 +546,7 @@ impl Store {
     pub async fn end_session(&self, token: &str) -> Result<(), sqlx::Error> {
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(digest(token))
-            .execute(self.pool())
+            .execute(self.durable_pool())
             .await?;
         Ok(())
     }
@@ -627,7 +627,7 @@ impl Store {
     pub async fn revoke_grant(&self, grant_id: &str) -> Result<(), sqlx::Error> {
         sqlx::query("UPDATE grants SET revoked = 1 WHERE id = $1")
             .bind(grant_id)
-            .execute(self.pool())
+            .execute(self.durable_pool())
             .await?;
         Ok(())
     }
@@ -768,7 +768,7 @@ impl Store {
             .bind(now)
             .bind(digest(token))
             .bind(client_id)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.durable_pool())
             .await?;
         claimed
             .map(|row| {
@@ -822,7 +822,7 @@ impl Store {
     pub async fn delete_token(&self, token: &str) -> Result<(), sqlx::Error> {
         sqlx::query("DELETE FROM tokens WHERE token_hash = $1")
             .bind(digest(token))
-            .execute(self.pool())
+            .execute(self.durable_pool())
             .await?;
         Ok(())
     }

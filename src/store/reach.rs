@@ -351,7 +351,7 @@ impl Store {
         notice: &LastNotice,
         now: i64,
     ) -> Result<Option<u64>, sqlx::Error> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.durable_pool().begin().await?;
         let claimed = sqlx::query(
             "UPDATE login_notices SET undone_at = $1 WHERE id = $2 AND undone_at IS NULL",
         )
