@@ -89,12 +89,6 @@ impl From<u64> for Arg<'_> {
     }
 }
 
-impl From<i64> for Arg<'_> {
-    fn from(n: i64) -> Self {
-        Arg::Number(n)
-    }
-}
-
 impl Lang {
     /// Every shipped language, English first.
     pub fn shipped() -> impl Iterator<Item = Lang> {
@@ -336,7 +330,7 @@ fn escape(text: &str) -> String {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Prefs {
     /// Picked on this page (`?lang=`).
-    pub picked: Option<Lang>,
+    picked: Option<Lang>,
     cookie: Option<Lang>,
     accept: Option<Lang>,
 }

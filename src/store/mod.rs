@@ -86,9 +86,9 @@ impl Store {
             .with_context(cannot_open)?;
         // SQLite in WAL mode with synchronous = NORMAL (the pool above) keeps the file
         // consistent through a power cut but may lose the last commits: fine for a login
-        // page or a code that lives 60 s, not for a spent refresh token or a revocation,
-        // which would come back. Those go through connections with synchronous = FULL,
-        // whose commits sync the WAL (and so every commit before them). An in-memory
+        // page or a code that lives 60 s, not for a revocation, which would come back.
+        // Those go through connections with synchronous = FULL, whose commits sync the
+        // WAL (and so every commit before them). An in-memory
         // database has nothing to sync (and a second pool would be another database);
         // PostgreSQL's commits are durable already.
         let durable = match (backend, sqlite_file(database_url)) {
@@ -171,9 +171,9 @@ impl Store {
         &self.pool
     }
 
-    /// For writes that must survive a power cut: spent refresh tokens and the tokens that
-    /// replace them, revocations, ended sessions, "not me", client changes. On SQLite each
-    /// commit here syncs the log to disk; elsewhere it is [`Store::pool`].
+    /// For rare writes that must survive a power cut: revocations, ended sessions, "not
+    /// me", client changes. On SQLite each commit here syncs the log to disk; elsewhere it
+    /// is [`Store::pool`].
     pub(crate) fn durable_pool(&self) -> &AnyPool {
         &self.durable
     }

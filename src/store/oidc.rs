@@ -764,11 +764,13 @@ impl Store {
         client_id: &str,
         now: i64,
     ) -> Result<Option<TokenRow>, sqlx::Error> {
+        // Not through the durable pool: under load its writers and the pool's queue on
+        // SQLite's one write lock with busy-wait back-offs (docs/performance.md).
         let claimed = sqlx::query(&CLAIM_REFRESH)
             .bind(now)
             .bind(digest(token))
             .bind(client_id)
-            .fetch_optional(self.durable_pool())
+            .fetch_optional(self.pool())
             .await?;
         claimed
             .map(|row| {
