@@ -303,7 +303,8 @@ static CLAIM_REFRESH: LazyLock<String> = LazyLock::new(|| {
     format!(
         "UPDATE tokens SET used_at = $1 WHERE token_hash = $2 AND kind = 'refresh' \
          AND used_at IS NULL AND expires_at > $1 \
-         AND grant_id IN (SELECT id FROM grants WHERE client_id = $3 AND revoked = 0) \
+         AND EXISTS (SELECT 1 FROM grants g WHERE g.id = tokens.grant_id \
+                     AND g.client_id = $3 AND g.revoked = 0) \
          RETURNING scope AS token_scope, expires_at, created_at, {}",
         returned_grant("tokens")
     )
@@ -764,8 +765,6 @@ impl Store {
         client_id: &str,
         now: i64,
     ) -> Result<Option<TokenRow>, sqlx::Error> {
-        // Not through the durable pool: under load its writers and the pool's queue on
-        // SQLite's one write lock with busy-wait back-offs (docs/performance.md).
         let claimed = sqlx::query(&CLAIM_REFRESH)
             .bind(now)
             .bind(digest(token))
@@ -827,5 +826,36 @@ impl Store {
             .execute(self.durable_pool())
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hot claims read their grant by its key, never by scanning the client's grants
+    /// (which grow with every login: a claim that scanned them cost milliseconds).
+    #[tokio::test]
+    async fn claims_look_their_grant_up_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("j.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        for claim in [CLAIM_CODE.as_str(), CLAIM_REFRESH.as_str()] {
+            let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {claim}"))
+                .bind(0_i64)
+                .bind("hash")
+                .bind("client")
+                .fetch_all(store.pool())
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.try_get::<String, _>("detail").unwrap())
+                .collect();
+            assert!(
+                plan.iter().all(|step| !step.starts_with("SCAN")),
+                "{claim}\n{plan:#?}"
+            );
+        }
+        store.close().await;
     }
 }
