@@ -153,7 +153,7 @@ impl Lang {
 
     /// The message `key`.
     pub fn t(self, key: &str) -> String {
-        LOCALES.lookup(self.0, key)
+        self.lookup(key, None)
     }
 
     /// The message `key` with values.
@@ -168,7 +168,16 @@ impl Lang {
                 (Cow::Borrowed(*name), value)
             })
             .collect();
-        LOCALES.lookup_with_args(self.0, key, &args)
+        self.lookup(key, Some(&args))
+    }
+
+    /// This language's message, else English's. Straight from the bundle: the loader's
+    /// `lookup` negotiates languages on every call, and a page makes dozens.
+    fn lookup(self, key: &str, args: Option<&HashMap<Cow<'static, str>, FluentValue>>) -> String {
+        LOCALES
+            .lookup_single_language(self.0, key, args)
+            .or_else(|_| LOCALES.lookup_single_language(Lang::default().0, key, args))
+            .unwrap_or_else(|_| format!("Unknown localization key: {key:?}"))
     }
 
     /// For templates: the message `key` with one value.
