@@ -342,7 +342,19 @@ async fn serve_connects_and_stops_gracefully_on_sigterm() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let http = reqwest::Client::new();
+    // Read as it comes: a server whose stderr pipe fills up blocks on its next log line
+    // (the test would then wait for ever instead of failing).
+    let mut stderr_pipe = child.stderr.take().unwrap();
+    let stderr_read = tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let mut stderr = String::new();
+        stderr_pipe.read_to_string(&mut stderr).await.unwrap();
+        stderr
+    });
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let health = http
@@ -373,15 +385,7 @@ async fn serve_connects_and_stops_gracefully_on_sigterm() {
         .unwrap()
         .unwrap();
     assert!(status.success(), "clean exit on SIGTERM");
-    let mut stderr = String::new();
-    use tokio::io::AsyncReadExt;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .await
-        .unwrap();
+    let stderr = stderr_read.await.unwrap();
     assert!(
         !stderr.contains(&prosody.secret),
         "the component secret is never logged"
