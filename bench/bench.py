@@ -237,9 +237,10 @@ class Bot:
 
 
 class PostgreSQL:
-    """A private cluster on the server core, trust auth on loopback, data in a temp dir."""
+    """A private cluster on the server core, trust auth on loopback, data in a temp dir;
+    `settings` are extra `-c name=value` options."""
 
-    def __init__(self, procs):
+    def __init__(self, procs, settings=()):
         versions = sorted(Path("/usr/lib/postgresql").iterdir(), key=lambda p: int(p.name))
         bindir = versions[-1] / "bin"
         self.data = Path(tempfile.mkdtemp(prefix="jidconnect-bench-pg-"))
@@ -252,7 +253,9 @@ class PostgreSQL:
         self.process = procs.start(
             "postgres", [*as_postgres, str(bindir / "postgres"), "-D", str(self.data / "db"),
                          "-p", str(self.port), "-k", str(self.data),
-                         "-c", "listen_addresses=127.0.0.1"], SERVER_CORE)
+                         "-c", "listen_addresses=127.0.0.1",
+                         *(arg for setting in settings for arg in ("-c", setting))],
+            SERVER_CORE)
         wait_port(self.port, "PostgreSQL")
         # Retried: the port opens a moment before the server accepts connections.
         for _ in range(50):

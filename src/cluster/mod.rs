@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
-use sqlx::Row;
+use sqlx::{Executor, Row};
 use tokio::sync::{oneshot, watch, Notify};
 use tokio::task::JoinSet;
 
@@ -136,9 +136,17 @@ impl Cluster {
         clock: Clock,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Arc<Self>> {
+        // Its rows are hand-offs that live seconds: a crash of PostgreSQL that loses the
+        // last ones ends their logins, as a failover does (see `Store::durable_pool`).
         let pool = PgPoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(5))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("SET synchronous_commit = off").await?;
+                    Ok(())
+                })
+            })
             .connect(&config.database_url)
             .await
             .context("cannot open the PostgreSQL database for the cluster")?;

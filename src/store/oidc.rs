@@ -769,7 +769,7 @@ impl Store {
             .bind(now)
             .bind(digest(token))
             .bind(client_id)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.spend_pool())
             .await?;
         claimed
             .map(|row| {

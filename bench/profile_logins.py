@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""Where a full login spends its time, per deployment (docs/performance.md): jidconnect on
+SQLite, on PostgreSQL alone, and as several instances on one PostgreSQL. Run by
+bench/profile-logins.
+
+The same logins as the bench's workload 3 (bench_logins through authorize, the JID form,
+the wait page and continue; bench/bot.py accepting every XEP-0070 request over a private
+Prosody), and per login:
+- server CPU from /proc, jidconnect's processes and PostgreSQL's apart;
+- PostgreSQL's work from its own statistics: `pg_stat_statements` (each statement's
+  calls and execution time, NOTIFYs included) and `pg_stat_database` (commits), reset
+  after a warm-up, so they count the measured logins and what ran meanwhile (heartbeats,
+  polls), not the startup;
+- context switches of the jidconnect processes (/proc/PID/status), a measure of task
+  hand-offs between threads.
+Counts do not depend on what else runs on the machine; CPU and rates do.
+"""
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench  # noqa: E402  (the bench's processes, services and login driver)
+
+
+def context_switches(pids):
+    """Every thread's voluntary and involuntary switches (a process's own status file
+    counts only its main thread's)."""
+    total = 0
+    for pid in bench.process_tree(pids):
+        for status in Path(f"/proc/{pid}/task").glob("*/status"):
+            try:
+                lines = status.read_text().splitlines()
+            except OSError:
+                continue
+            total += sum(int(line.split()[1]) for line in lines
+                         if line.startswith(("voluntary_ctxt", "nonvoluntary_ctxt")))
+    return total
+
+
+class Postgres(bench.PostgreSQL):
+    """The bench's private cluster, with pg_stat_statements loaded."""
+
+    def __init__(self, procs):
+        super().__init__(procs, settings=["shared_preload_libraries=pg_stat_statements",
+                                          "pg_stat_statements.track=all"])
+        self.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", "postgres")
+
+    def sql(self, query, database):
+        result = subprocess.run(
+            ["runuser", "-u", "postgres", "--", "psql", "-h", "127.0.0.1", "-p",
+             str(self.port), "-d", database, "-AtXqc", query],
+            capture_output=True, text=True)
+        if result.returncode != 0:
+            raise bench.BenchError(f"psql: {result.stderr.strip()}")
+        return result.stdout
+
+    def reset(self, database):
+        self.sql("SELECT pg_stat_statements_reset()", "postgres")
+        self.sql("SELECT pg_stat_reset()", database)
+
+    def counts(self, database):
+        statements = json.loads(self.sql(
+            "SELECT coalesce(json_agg(s), '[]') FROM (SELECT query, sum(calls) AS calls, "
+            "sum(total_exec_time) AS ms FROM pg_stat_statements "
+            f"WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '{database}') "
+            "GROUP BY query ORDER BY sum(calls) DESC) s", "postgres"))
+        commits = int(self.sql(
+            f"SELECT xact_commit FROM pg_stat_database WHERE datname = '{database}'",
+            "postgres"))
+        return statements, commits
+
+
+def measure(setup, logins, procs_cpu, pg_cpu, switches, postgres, database, helper,
+            concurrency, work):
+    """Runs the logins; per-login figures."""
+    if postgres:
+        postgres.reset(database)
+    cpu0, pg0, cs0 = procs_cpu(), pg_cpu(), switches()
+    stats = bench.mint_codes(helper, setup, logins, concurrency, work / "codes")
+    cpu, pg, cs = procs_cpu() - cpu0, pg_cpu() - pg0, switches() - cs0
+    result = {"logins_s": stats["logins"] / stats["seconds"],
+              "p50_ms": stats["p50_ms"], "p99_ms": stats["p99_ms"],
+              "jidconnect_cpu_us": cpu * 1e6 / logins, "postgres_cpu_us": pg * 1e6 / logins,
+              "context_switches": cs / logins}
+    if postgres:
+        statements, commits = postgres.counts(database)
+        result["commits"] = commits / logins
+        result["statements"] = [
+            {"query": " ".join(s["query"].split()), "calls": s["calls"] / logins,
+             "us": s["ms"] * 1e3 / logins} for s in statements]
+    return result
+
+
+def report(name, result):
+    lines = [f"### {name}", "",
+             f"{result['logins_s']:,.0f} logins/s, p50 / p99 {result['p50_ms']:.1f} / "
+             f"{result['p99_ms']:.1f} ms; per login: jidconnect CPU "
+             f"{result['jidconnect_cpu_us']:,.0f} µs, PostgreSQL CPU "
+             f"{result['postgres_cpu_us']:,.0f} µs, {result['context_switches']:.1f} context "
+             "switches (jidconnect)"]
+    if "statements" in result:
+        total = sum(s["calls"] for s in result["statements"])
+        lines += [f"{result['commits']:.2f} commits and {total:.2f} statements per login:", "",
+                  "| per login | calls | exec µs | statement |", "|---|---|---|---|"]
+        for s in result["statements"]:
+            if s["calls"] >= 0.005:
+                query = s["query"][:140].replace("|", "\\|")
+                lines.append(f"| | {s['calls']:.2f} | {s['us']:.0f} | `{query}` |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--helper", required=True)
+    parser.add_argument("--logins", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--instances", type=int, nargs="*", default=[1, 3],
+                        help="PostgreSQL cluster sizes to profile")
+    parser.add_argument("--no-sqlite", action="store_true")
+    args = parser.parse_args()
+    run_dir = bench.BENCH / ".run" / "profile-logins"
+    bench.shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    procs = bench.Processes(run_dir)
+    postgres = None
+    out = []
+    try:
+        bench.log(f"machine: {bench.machine()}")
+        prosody = bench.Prosody(procs, run_dir, ["auth.localhost", "cluster.localhost"],
+                                args.concurrency)
+        bench.Bot(procs, prosody, args.concurrency)
+        warm = min(200, args.logins)
+        if not args.no_sqlite:
+            bench.log("SQLite")
+            server = bench.start_jidconnect(procs, run_dir, args.binary, "sqlite",
+                                            "auth.localhost", prosody.component_port,
+                                            prosody.secret)
+            pids = [server.pid]
+            (run_dir / "sqlite-warm").mkdir()
+            bench.mint_codes(args.helper, server, warm, args.concurrency,
+                             run_dir / "sqlite-warm" / "codes")
+            result = measure(server, args.logins, lambda: bench.cpu_seconds(pids),
+                             lambda: 0.0, lambda: context_switches(pids), None, None,
+                             args.helper, args.concurrency, run_dir / "sqlite-warm")
+            out.append(("SQLite, 1 instance", result))
+            procs.stop([p for p in procs.started if p.pid == server.pid])
+        if args.instances:
+            postgres = Postgres(procs)
+        for size in args.instances:
+            bench.log(f"PostgreSQL, {size} instance(s)")
+            database = f"profile{size}"
+            cluster = bench.Cluster(procs, run_dir / database, args.binary,
+                                    postgres.create_database(database),
+                                    postgres.process.pid, prosody)
+            while len(cluster.instances) < size:
+                cluster.add_instance()
+            pids = [process.pid for _, process, _ in cluster.instances]
+            work = cluster.home / "work"
+            work.mkdir()
+            bench.mint_codes(args.helper, cluster, warm, args.concurrency, work / "warm")
+            result = measure(cluster, args.logins, lambda: bench.cpu_seconds(pids),
+                             lambda: bench.cpu_seconds([postgres.process.pid]),
+                             lambda: context_switches(pids), postgres, database,
+                             args.helper, args.concurrency, work)
+            out.append((f"PostgreSQL, {size} instance(s)", result))
+            cluster.stop()
+        text = "\n".join(report(name, result) for name, result in out)
+        (run_dir / "results.json").write_text(json.dumps(out, indent=1))
+        (run_dir / "results.md").write_text(text)
+        print(text)
+    except bench.BenchError as error:
+        bench.log(f"FAILED: {error}")
+        return 1
+    finally:
+        procs.stop_all()
+        if postgres:
+            postgres.remove()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
