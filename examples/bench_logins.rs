@@ -1,8 +1,9 @@
 //! The login driver of the benchmark (bench/run): many browsers at once, each with its
 //! own cookies, going through the real authorization flow until the redirect with a code.
 //!
-//! Against jidconnect it fills in the JID form, waits (polling the status URL, as the
-//! wait page does) for the XMPP user to accept, continues, and allows consent if asked.
+//! Against jidconnect it fills in the JID form, waits (asking the status URL, which
+//! answers on a change, as the wait page does) for the XMPP user to accept, continues, and
+//! allows consent if asked.
 //! Against an OIDC provider that approves on its own (the peer) it just follows the
 //! redirects. With `--stop-after-send` each login ends once its XEP-0070 request is sent,
 //! to leave many pending at once.
@@ -244,12 +245,11 @@ async fn login(
     bail!("no code after 12 steps")
 }
 
-/// Polls the flow's status URL, quickly at first (a bench bot answers in milliseconds),
-/// then every 20 ms.
+/// Asks the flow's status as the wait page does: the server answers when it is no longer
+/// "sent" (a long poll), or unchanged after a while, and then it asks again.
 async fn wait_for_answer(browser: &mut Browser<'_>, flow: &Url) -> anyhow::Result<()> {
-    let status_url = Url::parse(&format!("{flow}/status"))?;
+    let status_url = Url::parse(&format!("{flow}/status?wait=sent"))?;
     let deadline = Instant::now() + Duration::from_secs(60);
-    let mut pause = Duration::from_millis(1);
     while Instant::now() < deadline {
         let (_, response) = browser.get(status_url.clone()).await?;
         let body: serde_json::Value = response.json().await?;
@@ -258,8 +258,6 @@ async fn wait_for_answer(browser: &mut Browser<'_>, flow: &Url) -> anyhow::Resul
             Some("accepted") => return Ok(()),
             other => bail!("the confirmation ended as {other:?}"),
         }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(20));
     }
     bail!("no answer within 60 s")
 }

@@ -247,11 +247,14 @@ impl Application {
     ) -> anyhow::Result<()> {
         tracing::info!(listen = %self.local_addr(), issuer = %self.state.config.issuer, "jidconnect serving");
         let shutdown = self.shutdown.clone();
+        let store = self.state.store.clone();
         let http = self.state.config.http.clone();
         crate::server::serve(self.listener, self.router, &http, async move {
             stop.await;
-            // Waiting requests (the /auth long poll) end as "unreachable" at once.
+            // Waiting requests end at once: the /auth long poll as "unreachable", a login
+            // page's status request with the status as it is.
             let _ = shutdown.send(true);
+            store.stop_watching_flows();
         })
         .await;
         let _ = self.shutdown.send(true);

@@ -30,8 +30,11 @@
       if (data.offline && help) help.open = true;
     }
   }
+  // The server answers when the status changes (or after a while, unchanged): a long poll.
+  var url = status.dataset.url + "?wait=" + encodeURIComponent(initial);
   function poll() {
-    fetch(status.dataset.url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+    var asked = Date.now();
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) {
         // The page expired or was used elsewhere: nothing more to wait for.
         if (r.status >= 400 && r.status < 500) return null;
@@ -41,7 +44,8 @@
       .then(function (data) {
         if (!data) return;
         show(data);
-        if (data.status === initial) { setTimeout(poll, 1000); return; }
+        // Unchanged: ask again, at once after a long wait, else in a second.
+        if (data.status === initial) { setTimeout(poll, Date.now() - asked < 1000 ? 1000 : 0); return; }
         status.textContent = texts[data.status] || "";
         status.className = "status status-" + data.status;
         if (data.status === "accepted" && initial === "sent" && !data.by_code) { form.submit(); }
@@ -49,7 +53,7 @@
       })
       .catch(function () { setTimeout(poll, 3000); });
   }
-  setTimeout(poll, 1000);
+  poll();
 
   // "expires in 90 seconds", one second less each second, in the page's language.
   function countDown(expiry) {

@@ -42,6 +42,8 @@ use crate::xmpp::limits::{Refusal, Refused};
 const REQUESTS_CHANNEL: &str = "jidconnect_requests";
 const DECISIONS_CHANNEL: &str = "jidconnect_decisions";
 const KEYS_CHANNEL: &str = "jidconnect_keys";
+/// A login flow changed on another instance (payload: its id): wakes its waiting page.
+const FLOWS_CHANNEL: &str = "jidconnect_flows";
 
 /// How long an asking instance waits for the leader to take its request.
 const PICKUP_WAIT: Duration = Duration::from_secs(5);
@@ -446,38 +448,51 @@ impl Cluster {
     }
 
     /// Records a final status (if the request is still open) and announces it; the login
-    /// flow it was for, if any, gets the answer too. The leader calls this for every answer.
+    /// flow it was for, if any, gets the answer too, and its waiting page (on whichever
+    /// instance) is woken. The leader calls this for every answer. One statement, so one
+    /// round trip and one commit: the notifications go out with the commit.
     pub async fn decide(&self, id: &str, status: Status) -> Result<(), sqlx::Error> {
         let now = self.clock.now();
-        let mut tx = self.pool.begin().await?;
-        let decided = sqlx::query(
-            "UPDATE confirmations SET status = $1, decided_at = $2 WHERE id = $3 AND status IN ('queued', 'sent') \
-             RETURNING flow_id, code",
+        let flow_status = crate::xmpp::inbox::flow_status(status);
+        let answered: Option<Option<String>> = sqlx::query_scalar(
+            "WITH decided AS ( \
+               UPDATE confirmations SET status = $1, decided_at = $2 \
+               WHERE id = $3 AND status IN ('queued', 'sent') RETURNING flow_id, code), \
+             answered AS ( \
+               UPDATE login_flows f SET status = $4, auth_time = $5 FROM decided d \
+               WHERE $4::text IS NOT NULL AND f.id = d.flow_id AND f.code = d.code \
+               AND f.status = 'sent' RETURNING f.id), \
+             announced AS (SELECT pg_notify($6, $3 || ' ' || $1) FROM decided), \
+             woken AS (SELECT pg_notify($7, id) FROM answered) \
+             SELECT (SELECT id FROM answered) FROM decided \
+             WHERE (SELECT count(*) FROM announced) + (SELECT count(*) FROM woken) >= 0",
         )
         .bind(status.as_str())
         .bind(now)
         .bind(id)
-        .fetch_optional(&mut *tx)
+        .bind(flow_status.map(|s| s.as_str()))
+        .bind((status == Status::Accepted).then_some(now))
+        .bind(DECISIONS_CHANNEL)
+        .bind(FLOWS_CHANNEL)
+        .fetch_optional(&self.pool)
         .await?;
-        if decided.is_some() {
-            notify_decision(&mut tx, id, status.as_str()).await?;
-        }
-        tx.commit().await?;
-        let flow = decided.and_then(|row| {
-            Some((
-                row.get::<Option<String>, _>("flow_id")?,
-                row.get::<String, _>("code"),
-            ))
-        });
-        if let (Some((flow_id, code)), Some(flow_status)) =
-            (flow, crate::xmpp::inbox::flow_status(status))
-        {
-            let auth_time = (status == Status::Accepted).then_some(now);
-            self.store
-                .flow_answered(&flow_id, &code, flow_status, auth_time)
-                .await?;
+        if let Some(Some(flow_id)) = answered {
+            self.store.flow_changed(&flow_id);
         }
         Ok(())
+    }
+
+    /// Flow `flow_id` changed here (its login confirmed by a code sent over XMPP): its
+    /// waiting page may be on another instance.
+    pub async fn announce_flow(&self, flow_id: &str) {
+        let sent = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(FLOWS_CHANNEL)
+            .bind(flow_id)
+            .execute(&self.pool)
+            .await;
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "cannot announce a login flow's change");
+        }
     }
 
     /// The login flow `flow_id` gave up on its request: the row ends as withdrawn, and the
@@ -543,7 +558,12 @@ async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch
         let listener = async {
             let mut listener = PgListener::connect(&cluster.database_url).await?;
             listener
-                .listen_all([REQUESTS_CHANNEL, DECISIONS_CHANNEL, KEYS_CHANNEL])
+                .listen_all([
+                    REQUESTS_CHANNEL,
+                    DECISIONS_CHANNEL,
+                    KEYS_CHANNEL,
+                    FLOWS_CHANNEL,
+                ])
                 .await?;
             Ok::<_, sqlx::Error>(listener)
         };
@@ -574,6 +594,7 @@ async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch
                 Ok(Some(n)) => match n.channel() {
                     REQUESTS_CHANNEL => cluster.queued.notify_one(),
                     KEYS_CHANNEL => cluster.keys_changed.notify_one(),
+                    FLOWS_CHANNEL => cluster.store.flow_changed(n.payload()),
                     _ => {
                         if let Some((id, state)) = n
                             .payload()

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -567,15 +567,21 @@ fn site_of(redirect_uri: &str) -> String {
     }
 }
 
-/// What the pages' script polls: the flow's status, whether the person is a contact
+/// What the pages' script asks: the flow's status, whether the person is a contact
 /// whose XMPP app was offline when asked (then the page says so at once), and whether a
-/// code sent from an app confirmed it.
+/// code sent from an app confirmed it. With `?wait=STATUS` (the status the page shows) it
+/// answers when the status is another, or after [`LONG_POLL`] at the latest: the page
+/// moves on the moment the person answers, without asking every second.
 async fn status(
     State(app): State<AppState>,
     jar: CookieJar,
     Path(id): Path<String>,
+    Query(query): Query<StatusQuery>,
 ) -> Result<Response, FlowError> {
-    let (flow, _) = load(&app, &jar, &id).await?;
+    let flow = match query.wait.as_deref() {
+        Some(shown) => wait_for_change(&app, &jar, &id, shown).await?,
+        None => load(&app, &jar, &id).await?.0,
+    };
     let offline = flow.status == FlowStatus::Sent && flow.offline;
     // Confirmed by a code sent from an app: the page shows who sent it before continuing.
     let by_code =
@@ -586,6 +592,46 @@ async fn status(
         "by_code": by_code,
     }))
     .into_response())
+}
+
+#[derive(Deserialize)]
+struct StatusQuery {
+    wait: Option<String>,
+}
+
+/// How long a status request waits for a change: well within the request timeout and
+/// the idle timeouts of proxies in front.
+const LONG_POLL: Duration = Duration::from_secs(20);
+
+/// The flow once its status is not `shown` any more, or as it is after [`LONG_POLL`]
+/// (or at shutdown).
+async fn wait_for_change(
+    app: &AppState,
+    jar: &CookieJar,
+    id: &str,
+    shown: &str,
+) -> Result<LoginFlow, FlowError> {
+    let hold = LONG_POLL.min(Duration::from_secs(
+        app.config.http.request_timeout_secs.saturating_sub(5),
+    ));
+    let deadline = tokio::time::Instant::now() + hold;
+    let waiter = app.store.watch_flow(id);
+    loop {
+        // Enabled before the read: a change between the read and the wait still wakes it.
+        let changed = waiter.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let (flow, _) = load(app, jar, id).await?;
+        let now = tokio::time::Instant::now();
+        if flow.status.as_str() != shown || now >= deadline || waiter.closed() {
+            return Ok(flow);
+        }
+        let look_again = deadline.min(now + crate::store::flow_watch::RECHECK_EVERY);
+        tokio::select! {
+            _ = changed => {}
+            _ = tokio::time::sleep_until(look_again) => {}
+        }
+    }
 }
 
 /// "Use another address": back to the login page; the pending request is withdrawn.

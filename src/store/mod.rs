@@ -7,6 +7,7 @@
 pub mod client_cache;
 pub mod clients;
 pub mod device;
+pub mod flow_watch;
 pub mod groups;
 pub mod oidc;
 pub mod reach;
@@ -40,6 +41,8 @@ pub struct Store {
     sqlite_dir: Option<std::path::PathBuf>,
     /// Shared by the clones: one cache per process (per `connect`).
     client_cache: std::sync::Arc<client_cache::ClientCache>,
+    /// Shared by the clones: the requests waiting for a flow to change.
+    flow_watch: std::sync::Arc<flow_watch::FlowWatch>,
 }
 
 /// Below this much free space next to the SQLite file, `/healthz` reports a problem:
@@ -136,11 +139,34 @@ impl Store {
             sqlite_file,
             sqlite_dir,
             client_cache: Default::default(),
+            flow_watch: Default::default(),
         })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Waits for changes of flow `id` until the waiter is dropped.
+    pub fn watch_flow(&self, id: &str) -> flow_watch::FlowWaiter {
+        self.flow_watch.watch(id)
+    }
+
+    /// Flow `id` changed, here or elsewhere: its waiters look again.
+    pub fn flow_changed(&self, id: &str) {
+        self.flow_watch.changed(id);
+    }
+
+    /// Wakes the flow's waiters if a write changed it.
+    fn changed_if(&self, rows_affected: u64, id: &str) {
+        if rows_affected > 0 {
+            self.flow_watch.changed(id);
+        }
+    }
+
+    /// Shutdown: every waiting request answers now.
+    pub fn stop_watching_flows(&self) {
+        self.flow_watch.close();
     }
 
     /// SQLite serves one instance: holds an exclusive lock on the database file for as long

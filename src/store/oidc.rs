@@ -403,12 +403,13 @@ impl Store {
         .bind(i64::from(offline))
         .execute(self.pool())
         .await?;
+        self.changed_if(done.rows_affected(), id);
         Ok(done.rows_affected() == 1)
     }
 
     /// Undoes [`Self::flow_sent`] for a request that could not be sent.
     pub async fn flow_not_sent(&self, id: &str, code: &str) -> Result<(), sqlx::Error> {
-        sqlx::query(
+        let done = sqlx::query(
             "UPDATE login_flows SET status = 'new', code = NULL, sent_at = NULL \
              WHERE id = $1 AND code = $2 AND status = 'sent'",
         )
@@ -416,6 +417,7 @@ impl Store {
         .bind(code)
         .execute(self.pool())
         .await?;
+        self.changed_if(done.rows_affected(), id);
         Ok(())
     }
 
@@ -427,7 +429,7 @@ impl Store {
         status: FlowStatus,
         auth_time: Option<i64>,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query(
+        let done = sqlx::query(
             "UPDATE login_flows SET status = $1, auth_time = $2 WHERE id = $3 AND code = $4 AND status = 'sent'",
         )
         .bind(status.as_str())
@@ -436,6 +438,7 @@ impl Store {
         .bind(code)
         .execute(self.pool())
         .await?;
+        self.changed_if(done.rows_affected(), id);
         Ok(())
     }
 
@@ -469,7 +472,10 @@ impl Store {
                 Err(sqlx::Error::Database(e)) if e.is_unique_violation() && attempts < 3 => {
                     attempts += 1;
                 }
-                result => return result.map(|_| ()),
+                result => {
+                    self.changed_if(result?.rows_affected(), id);
+                    return Ok(());
+                }
             }
         }
     }
@@ -483,6 +489,7 @@ impl Store {
         .bind(id)
         .execute(self.pool())
         .await?;
+        self.changed_if(done.rows_affected(), id);
         Ok(done.rows_affected() == 1)
     }
 
@@ -507,6 +514,7 @@ impl Store {
         .bind(id)
         .execute(self.pool())
         .await?;
+        self.changed_if(done.rows_affected(), id);
         Ok(done.rows_affected() == 1)
     }
 

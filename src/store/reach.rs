@@ -103,16 +103,21 @@ impl Store {
         .bind(code)
         .fetch_optional(self.pool())
         .await?;
-        row.map(|row| {
-            Ok(ConfirmedByCode {
-                flow_id: row.try_get("id")?,
-                client_id: row.try_get("client_id")?,
-                redirect_uri: row.try_get("redirect_uri")?,
-                origin: row.try_get("origin")?,
-                lang: row.try_get("lang")?,
+        let confirmed = row
+            .map(|row| {
+                Ok::<_, sqlx::Error>(ConfirmedByCode {
+                    flow_id: row.try_get("id")?,
+                    client_id: row.try_get("client_id")?,
+                    redirect_uri: row.try_get("redirect_uri")?,
+                    origin: row.try_get("origin")?,
+                    lang: row.try_get("lang")?,
+                })
             })
-        })
-        .transpose()
+            .transpose()?;
+        if let Some(confirmed) = &confirmed {
+            self.flow_changed(&confirmed.flow_id);
+        }
+        Ok(confirmed)
     }
 
     pub async fn contacts(&self) -> Result<Vec<StoredContact>, sqlx::Error> {

@@ -115,6 +115,14 @@ impl Dispatcher {
         }
     }
 
+    /// A login flow changed here outside the confirmation requests (a code sent over
+    /// XMPP confirmed it): with several instances, its waiting page may be on another.
+    pub async fn announce_flow(&self, flow_id: &str) {
+        if let Dispatcher::Cluster { cluster, .. } = self {
+            cluster.announce_flow(flow_id).await;
+        }
+    }
+
     /// Login notices were queued: whoever holds the link sends them.
     pub async fn notices_queued(&self) {
         match self {

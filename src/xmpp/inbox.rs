@@ -191,6 +191,7 @@ async fn code_received(
         };
         // A confirmation request the page had sent (to any address) is moot now.
         app.dispatcher.withdraw(&confirmed.flow_id).await;
+        app.dispatcher.announce_flow(&confirmed.flow_id).await;
         app.metrics.code_login();
         tracing::info!(jid = %from.subject(), "login page confirmed by a code sent over XMPP");
         let l = Lang::parse(&confirmed.lang).unwrap_or(l);

@@ -23,13 +23,13 @@ use jidconnect::store::clients::ClientSettings;
 const WAIT: Duration = Duration::from_secs(20);
 
 /// A TCP load balancer: each new connection goes to the next live backend in turn.
-struct Balancer {
+pub struct Balancer {
     port: u16,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Balancer {
-    async fn start(port: u16, backends: Vec<u16>) -> Self {
+    pub async fn start(port: u16, backends: Vec<u16>) -> Self {
         let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         let next = Arc::new(AtomicUsize::new(0));
         let task = tokio::spawn(async move {

@@ -25,4 +25,5 @@ mod oidc_flows;
 mod oidc_security;
 mod reach;
 mod registration;
+mod status_wait;
 mod store;

@@ -1,0 +1,143 @@
+//! Wakes the requests that wait for a login flow to change: the wait and send-the-code
+//! pages ask for their flow's status and are answered when it changes (a long poll), not
+//! by asking again and again.
+//!
+//! Every change of a flow's status through this process's [`Store`] wakes its waiters;
+//! with several instances, a change made by another instance (the leader records the
+//! XMPP answers) arrives as a notification ([`crate::cluster`]). Waiters also look again
+//! every [`RECHECK_EVERY`], for a notification lost while a connection was down and for
+//! the rare changes that wake nobody (a logout ending a browser's flows).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::futures::Notified;
+use tokio::sync::Notify;
+
+/// How often a waiter looks again without being woken.
+pub const RECHECK_EVERY: Duration = Duration::from_secs(2);
+
+#[derive(Default)]
+pub struct FlowWatch {
+    waiting: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Set at shutdown: nobody waits any more.
+    closed: AtomicBool,
+}
+
+impl FlowWatch {
+    /// Flow `id` changed: its waiters look again.
+    pub fn changed(&self, id: &str) {
+        if let Some(notify) = self.waiting().get(id) {
+            notify.notify_waiters();
+        }
+    }
+
+    /// Wakes every waiter for good (shutdown: the open requests answer at once).
+    pub fn close(&self) {
+        let waiting = self.waiting();
+        self.closed.store(true, Ordering::SeqCst);
+        for notify in waiting.values() {
+            notify.notify_waiters();
+        }
+    }
+
+    /// Registers interest in flow `id` until the returned waiter is dropped.
+    pub fn watch(self: &Arc<Self>, id: &str) -> FlowWaiter {
+        let notify = self.waiting().entry(id.to_owned()).or_default().clone();
+        FlowWaiter {
+            watch: self.clone(),
+            id: id.to_owned(),
+            notify,
+        }
+    }
+
+    fn waiting(&self) -> MutexGuard<'_, HashMap<String, Arc<Notify>>> {
+        // A plain map: a panic elsewhere cannot leave it half-updated.
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+pub struct FlowWaiter {
+    watch: Arc<FlowWatch>,
+    id: String,
+    notify: Arc<Notify>,
+}
+
+impl FlowWaiter {
+    /// A wake-up to await. Enable it (`Notified::enable`) before reading the flow, so that
+    /// a change between the read and the wait is not missed.
+    pub fn notified(&self) -> Notified<'_> {
+        self.notify.notified()
+    }
+
+    /// Whether the server is stopping: then nobody should wait.
+    pub fn closed(&self) -> bool {
+        self.watch.closed.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for FlowWaiter {
+    fn drop(&mut self) {
+        let mut waiting = self.watch.waiting();
+        // The map's reference and ours: no other waiter for this flow.
+        if Arc::strong_count(&self.notify) == 2 {
+            waiting.remove(&self.id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_change_wakes_the_flows_waiters_only() {
+        let watch = Arc::new(FlowWatch::default());
+        let a = watch.watch("a");
+        let b = watch.watch("b");
+        let woken_a = a.notified();
+        let woken_b = b.notified();
+        tokio::pin!(woken_a, woken_b);
+        woken_a.as_mut().enable();
+        woken_b.as_mut().enable();
+        watch.changed("a");
+        tokio::time::timeout(Duration::from_secs(1), woken_a)
+            .await
+            .expect("the change of a wakes a");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), woken_b)
+                .await
+                .is_err(),
+            "b did not change"
+        );
+    }
+
+    #[tokio::test]
+    async fn waiters_leave_nothing_behind() {
+        let watch = Arc::new(FlowWatch::default());
+        let first = watch.watch("a");
+        let second = watch.watch("a");
+        drop(first);
+        assert_eq!(watch.waiting().len(), 1, "the second still waits");
+        drop(second);
+        assert!(watch.waiting().is_empty());
+        watch.changed("a");
+    }
+
+    #[tokio::test]
+    async fn closing_wakes_everyone_and_stops_new_waits() {
+        let watch = Arc::new(FlowWatch::default());
+        let a = watch.watch("a");
+        let woken = a.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        assert!(!a.closed());
+        watch.close();
+        tokio::time::timeout(Duration::from_secs(1), woken)
+            .await
+            .expect("closing wakes the waiter");
+        assert!(watch.watch("b").closed());
+    }
+}
