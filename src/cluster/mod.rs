@@ -301,6 +301,7 @@ impl Cluster {
         }
     }
 
+    /// Queues the request for the leader, and tells it: one statement.
     async fn queue(
         &self,
         id: &str,
@@ -308,35 +309,73 @@ impl Cluster {
         flow_id: Option<&str>,
         now: i64,
     ) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO confirmations (id, jid, code, method, url, requester, origin, ip, timeout_secs, \
-             flow_id, status, requested_by, created_at, client_id, device, purpose, lang) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12, $13, $14, $15, $16)",
+        let statement = format!(
+            "WITH queued AS ({INSERT_ROW} RETURNING id) SELECT pg_notify($19, '') FROM queued"
+        );
+        bind_row(
+            sqlx::query(&statement),
+            &self.instance,
+            id,
+            request,
+            flow_id,
+            now,
         )
-        .bind(id)
-        .bind(request.jid.to_string())
-        .bind(&request.text.code)
-        .bind(&request.text.method)
-        .bind(&request.text.url)
-        .bind(&request.text.requester)
-        .bind(&request.text.origin)
-        .bind(request.requester.ip.map(|ip| ip.to_string()))
-        .bind(request.timeout.as_secs() as i64)
-        .bind(flow_id)
+        .bind("queued")
+        .bind(None::<&str>)
+        .bind(REQUESTS_CHANNEL)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+
+    /// The leader's own request: no hand-off. Its row is written first, as sent by us,
+    /// because the answer may come before this returns and is recorded in the row (see
+    /// [`Self::decide`]); the limits then apply as to any request.
+    pub async fn send_own(
+        &self,
+        confirmer: &Confirmer,
+        request: ConfirmRequest,
+        flow_id: Option<&str>,
+    ) -> Result<Confirmation, RequestError> {
+        let now = self.clock.now();
+        let id = random::token(20);
+        let inserted = bind_row(
+            sqlx::query(INSERT_ROW),
+            &self.instance,
+            &id,
+            &request,
+            flow_id,
+            now,
+        )
+        .bind("sent")
         .bind(&self.instance)
+        .execute(&self.pool)
+        .await;
+        if let Err(e) = inserted {
+            tracing::warn!(error = %e, "cannot record a confirmation request");
+            return Err(RequestError::Disconnected);
+        }
+        let sent = confirmer.request_tagged(request, Some(id.clone()));
+        let (status, refusal) = match &sent {
+            Ok(_) => return sent,
+            Err(RequestError::Refused(refused)) => ("refused", Some(refused)),
+            Err(RequestError::Disconnected) => ("unreachable", None),
+        };
+        let ended = sqlx::query(
+            "UPDATE confirmations SET status = $1, sent_by = NULL, refusal = $2, \
+             retry_after_secs = $3, decided_at = $4 WHERE id = $5",
+        )
+        .bind(status)
+        .bind(refusal.map(|r| r.reason.code()))
+        .bind(refusal.map(|r| r.retry_after.as_secs().max(1) as i64))
         .bind(now)
-        .bind(&request.requester.client_id)
-        .bind(&request.requester.device)
-        .bind(request.text.purpose.as_str())
-        .bind(request.text.lang.tag())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(REQUESTS_CHANNEL)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await
+        .bind(&id)
+        .execute(&self.pool)
+        .await;
+        if let Err(e) = ended {
+            tracing::warn!(error = %e, "cannot record an unsent confirmation request");
+        }
+        sent
     }
 
     /// No leader took the request in time: withdraw it, unless it was taken meanwhile.
@@ -532,6 +571,41 @@ impl Cluster {
     fn watchers(&self) -> MutexGuard<'_, HashMap<String, Watched>> {
         self.watchers.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// A request's row, bound by [`bind_row`]; then `status` ($17) and `sent_by` ($18).
+const INSERT_ROW: &str = "INSERT INTO confirmations (id, jid, code, method, url, requester, origin, ip, \
+     timeout_secs, flow_id, requested_by, created_at, client_id, device, purpose, lang, status, sent_by) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// Binds $1 to $16 of [`INSERT_ROW`].
+fn bind_row<'q>(
+    query: PgQuery<'q>,
+    instance: &'q str,
+    id: &'q str,
+    request: &'q ConfirmRequest,
+    flow_id: Option<&'q str>,
+    now: i64,
+) -> PgQuery<'q> {
+    query
+        .bind(id)
+        .bind(request.jid.to_string())
+        .bind(&request.text.code)
+        .bind(&request.text.method)
+        .bind(&request.text.url)
+        .bind(&request.text.requester)
+        .bind(&request.text.origin)
+        .bind(request.requester.ip.map(|ip| ip.to_string()))
+        .bind(request.timeout.as_secs() as i64)
+        .bind(flow_id)
+        .bind(instance)
+        .bind(now)
+        .bind(&request.requester.client_id)
+        .bind(&request.requester.device)
+        .bind(request.text.purpose.as_str())
+        .bind(request.text.lang.tag())
 }
 
 async fn notify_decision(

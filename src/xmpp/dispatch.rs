@@ -62,14 +62,16 @@ impl Dispatcher {
                 confirmer.request_tagged(request, flow_id.map(str::to_owned))
             }
             Dispatcher::Cluster { confirmer, cluster } => {
-                // The leader knows its own link; its heartbeat row can lag behind on a
-                // busy machine, and would refuse requests that it can send.
-                let link_up = if cluster.is_leader() {
-                    confirmer.is_connected()
-                } else {
-                    cluster.leader_connected().await
-                };
-                if !link_up {
+                // The leader knows its own link (its heartbeat row can lag behind on a
+                // busy machine, and would refuse requests that it can send), and sends
+                // its own requests itself.
+                if cluster.is_leader() {
+                    if !confirmer.is_connected() {
+                        return Err(RequestError::Disconnected);
+                    }
+                    return cluster.send_own(confirmer, request, flow_id).await;
+                }
+                if !cluster.leader_connected().await {
                     return Err(RequestError::Disconnected);
                 }
                 cluster.request(request, flow_id).await
