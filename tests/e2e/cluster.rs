@@ -66,6 +66,20 @@ impl Provider for Balancer {
     }
 }
 
+/// Instances "a" and "b" on `database`, behind a balancer that is their issuer.
+pub async fn two_instances(prosody: &Prosody, database: &TestDatabase) -> (Vec<TestApp>, Balancer) {
+    let balancer_port = free_port();
+    let issuer = format!("http://127.0.0.1:{balancer_port}");
+    let mut apps = Vec::new();
+    for name in ["a", "b"] {
+        let instance = [("JIDCONNECT_INSTANCE_NAME", name)];
+        apps.push(spawn_instance(prosody, &database.url, &issuer, &instance).await);
+    }
+    let balancer =
+        Balancer::start(balancer_port, apps.iter().map(|a| a.addr.port()).collect()).await;
+    (apps, balancer)
+}
+
 async fn health(url: &str) -> Option<Value> {
     reqwest::get(format!("{url}/healthz"))
         .await
@@ -366,17 +380,9 @@ async fn any_instance_serves_any_request() {
 async fn codes_and_contacts_go_to_the_leader_and_survive_a_change_of_leader() {
     let prosody = Prosody::start().await;
     let database = TestDatabase::postgres().await;
-    let balancer_port = free_port();
-    let issuer = format!("http://127.0.0.1:{balancer_port}");
-    let mut apps = Vec::new();
-    for name in ["a", "b"] {
-        let instance = [("JIDCONNECT_INSTANCE_NAME", name)];
-        apps.push(spawn_instance(&prosody, &database.url, &issuer, &instance).await);
-    }
+    let (mut apps, balancer) = two_instances(&prosody, &database).await;
     let urls: Vec<String> = apps.iter().map(|a| a.issuer()).collect();
     let leader = agreed_leader(&urls).await;
-    let balancer =
-        Balancer::start(balancer_port, apps.iter().map(|a| a.addr.port()).collect()).await;
     let (leading, other) = if leader == "a" { (0, 1) } else { (1, 0) };
     let (client_id, secret) = apps[0]
         .add_client(ClientSettings::new(

@@ -9,10 +9,9 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use crate::browser::{field, Browser, RelyingParty, REDIRECT_URI};
-use crate::cluster::Balancer;
+use crate::cluster::two_instances;
 use crate::helpers::{
-    free_port, spawn_app, spawn_instance, Client, Prosody, Provider, TestApp, TestDatabase,
-    XmppUser, COMPONENT,
+    spawn_app, Client, Prosody, Provider, TestApp, TestDatabase, XmppUser, COMPONENT,
 };
 use crate::reach::xmpp_link;
 use jidconnect::store::clients::ClientSettings;
@@ -81,6 +80,17 @@ async fn send_request(
     wait_url
 }
 
+/// A login on one instance, waiting for alice (a plain-text app that does not answer
+/// by itself): the app, the browser, alice, and the wait page's URL.
+async fn waiting_login(prosody: &Prosody) -> (TestApp, Browser, XmppUser, String) {
+    let app = spawn_app(prosody).await;
+    let rp = rp_for(&app, &app).await;
+    let browser = Browser::new(&app);
+    let mut alice = XmppUser::login(prosody, "alice", "phone", Client::PlainText, "ignore").await;
+    let wait_url = send_request(&browser, &rp, &app, &mut alice).await;
+    (app, browser, alice, wait_url)
+}
+
 /// The request's code as the wait page shows it.
 async fn code_on(browser: &Browser, wait_url: &str) -> String {
     let html = browser.open(wait_url).await.page().2;
@@ -94,11 +104,7 @@ async fn code_on(browser: &Browser, wait_url: &str) -> String {
 #[tokio::test]
 async fn the_wait_page_is_answered_when_the_person_answers() {
     let prosody = Prosody::start().await;
-    let app = spawn_app(&prosody).await;
-    let rp = rp_for(&app, &app).await;
-    let browser = Browser::new(&app);
-    let mut alice = XmppUser::login(&prosody, "alice", "phone", Client::PlainText, "ignore").await;
-    let wait_url = send_request(&browser, &rp, &app, &mut alice).await;
+    let (app, browser, mut alice, wait_url) = waiting_login(&prosody).await;
 
     // A page that shows another status than the flow's is answered at once.
     let stale = ask(&browser, format!("{wait_url}/status?wait=new"))
@@ -123,11 +129,7 @@ async fn the_wait_page_is_answered_when_the_person_answers() {
 #[tokio::test]
 async fn a_waiting_status_request_ends_at_shutdown() {
     let prosody = Prosody::start().await;
-    let app = spawn_app(&prosody).await;
-    let rp = rp_for(&app, &app).await;
-    let browser = Browser::new(&app);
-    let mut alice = XmppUser::login(&prosody, "alice", "phone", Client::PlainText, "ignore").await;
-    let wait_url = send_request(&browser, &rp, &app, &mut alice).await;
+    let (app, browser, _alice, wait_url) = waiting_login(&prosody).await;
     let waiting = ask(&browser, format!("{wait_url}/status?wait=sent"));
     still_waiting(&waiting).await;
     app.stop().await;
@@ -146,15 +148,7 @@ async fn a_waiting_status_request_ends_at_shutdown() {
 async fn a_page_waiting_on_any_instance_is_answered() {
     let prosody = Prosody::start().await;
     let database = TestDatabase::postgres().await;
-    let balancer_port = free_port();
-    let issuer = format!("http://127.0.0.1:{balancer_port}");
-    let mut apps = Vec::new();
-    for name in ["a", "b"] {
-        let instance = [("JIDCONNECT_INSTANCE_NAME", name)];
-        apps.push(spawn_instance(&prosody, &database.url, &issuer, &instance).await);
-    }
-    let balancer =
-        Balancer::start(balancer_port, apps.iter().map(|a| a.addr.port()).collect()).await;
+    let (apps, balancer) = two_instances(&prosody, &database).await;
     let rp = rp_for(&apps[0], &balancer).await;
     let mut alice = XmppUser::login(&prosody, "alice", "phone", Client::PlainText, "ignore").await;
     for (asked, waits) in [(0, 1), (1, 0)] {
