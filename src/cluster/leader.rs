@@ -10,7 +10,9 @@ use std::time::Duration;
 use sqlx::{Connection, PgConnection, Row};
 use tokio::sync::watch;
 
-use super::{notify_decision, parse_ip, Cluster, HEARTBEAT_EVERY};
+use super::{
+    instance_channel, listen_for_requests, notify_decision, parse_ip, Cluster, HEARTBEAT_EVERY,
+};
 use crate::config::{Limits, XmppConfig};
 use crate::i18n::Lang;
 use crate::xmpp::address::UserJid;
@@ -53,6 +55,7 @@ pub(super) async fn run(
         if let Err(e) = take_over(&cluster, &confirmer, &limits, since).await {
             tracing::warn!(error = %e, "taking over the pending requests failed");
         }
+        let requests = tokio::spawn(listen_for_requests(cluster.clone()));
         let (end_term, term) = watch::channel(false);
         let component = tokio::spawn(component::run(
             xmpp.clone(),
@@ -69,6 +72,7 @@ pub(super) async fn run(
             &mut shutdown,
         )
         .await;
+        requests.abort();
         let _ = end_term.send(true);
         outbox = match component.await {
             Ok(outbox) => outbox,
@@ -308,8 +312,8 @@ async fn take_queued(cluster: &Arc<Cluster>, confirmer: &Confirmer) {
 async fn take_batch(cluster: &Arc<Cluster>, confirmer: &Confirmer) -> Result<usize, sqlx::Error> {
     let mut tx = cluster.pool.begin().await?;
     let rows = sqlx::query(
-        "SELECT id, jid, code, method, url, requester, origin, purpose, lang, ip, client_id, device, timeout_secs \
-         FROM confirmations WHERE status = 'queued' ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+        "SELECT id, jid, code, method, url, requester, origin, purpose, lang, ip, client_id, device, timeout_secs, \
+         requested_by FROM confirmations WHERE status = 'queued' ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED",
     )
     .bind(TAKE_BATCH)
     .fetch_all(&mut *tx)
@@ -373,7 +377,8 @@ async fn take_batch(cluster: &Arc<Cluster>, confirmer: &Confirmer) -> Result<usi
                 "unreachable"
             }
         };
-        notify_decision(&mut tx, &id, state).await?;
+        let asker: String = row.get("requested_by");
+        notify_decision(&mut tx, &instance_channel(&asker), &id, state).await?;
     }
     tx.commit().await.map(|()| taken)
 }

@@ -7,9 +7,11 @@
 //!   connection ends, which a SIGKILL does at once). Every instance, the leader included,
 //!   writes its confirmation requests to the `confirmations` table; the leader sends them,
 //!   applies the anti-abuse limits for the whole deployment, and records the answers.
-//! - Waking up. NOTIFY tells the leader a request is queued and tells the asking instance
-//!   its request was decided; a poll every [`POLL_EVERY`] covers notifications lost while
-//!   a connection was down.
+//! - Waking up. NOTIFY tells the leader a request is queued (only the leader listens
+//!   there), tells the asking instance, on a channel of its own, that its request was
+//!   taken or decided, and tells every instance that a login flow changed (its page may
+//!   wait on any of them); a poll every [`POLL_EVERY`] covers notifications lost while a
+//!   connection was down.
 //! - Signing keys, shared in the `signing_keys` table; a rotation is announced by NOTIFY
 //!   and every instance reloads ([`keys`]).
 
@@ -38,12 +40,48 @@ use crate::xmpp::component::stopped;
 use crate::xmpp::confirm::{ConfirmRequest, Confirmation, Confirmer, Outbox, RequestError, Status};
 use crate::xmpp::limits::{Refusal, Refused};
 
-/// NOTIFY channels.
+/// NOTIFY channels. Requests: to the leader. Decisions: to every instance (withdrawals,
+/// which the leader must hear); the leader tells an asking instance about its own
+/// requests on that instance's channel ([`instance_channel`]).
 const REQUESTS_CHANNEL: &str = "jidconnect_requests";
 const DECISIONS_CHANNEL: &str = "jidconnect_decisions";
 const KEYS_CHANNEL: &str = "jidconnect_keys";
 /// A login flow changed on another instance (payload: its id): wakes its waiting page.
 const FLOWS_CHANNEL: &str = "jidconnect_flows";
+
+/// The channel of the instance named `instance`: a digest, because a channel is an SQL
+/// identifier of at most 63 bytes and a name is any text. [`INSTANCE_CHANNEL_SQL`] is the
+/// same in SQL.
+fn instance_channel(instance: &str) -> String {
+    format!(
+        "jidconnect_to_{}",
+        &crate::store::oidc::digest(instance)[..16]
+    )
+}
+const INSTANCE_CHANNEL_SQL: &str =
+    "'jidconnect_to_' || left(encode(sha256(convert_to(requested_by, 'UTF8')), 'hex'), 16)";
+
+/// [`Cluster::decide`]: the request's row and its login flow answered, the asking instance
+/// (unless it is the leader itself) and the flow's waiting page told.
+static DECIDE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH decided AS ( \
+               UPDATE confirmations SET status = $1, decided_at = $2 \
+               WHERE id = $3 AND status IN ('queued', 'sent') RETURNING flow_id, code, requested_by), \
+             answered AS ( \
+               UPDATE login_flows f SET status = $4, auth_time = $5 FROM decided d \
+               WHERE $4::text IS NOT NULL AND f.id = d.flow_id AND f.code = d.code \
+               AND f.status = 'sent' RETURNING f.id), \
+             announced AS (SELECT pg_notify({INSTANCE_CHANNEL_SQL}, $3 || ' ' || $1) \
+               FROM decided WHERE requested_by <> $6), \
+             woken AS (SELECT pg_notify($7, id) FROM answered) \
+             SELECT (SELECT id FROM answered) FROM decided \
+             WHERE (SELECT count(*) FROM announced) + (SELECT count(*) FROM woken) >= 0"
+    )
+});
+
+/// How long an instance trusts the leader's heartbeat row it last read.
+const LEADER_SEEN_FOR: Duration = Duration::from_secs(1);
 
 /// How long an asking instance waits for the leader to take its request.
 const PICKUP_WAIT: Duration = Duration::from_secs(5);
@@ -60,6 +98,8 @@ const LOST_AFTER_SECS: i64 = 15;
 pub struct Cluster {
     /// This instance's name, as `/healthz` shows it.
     pub instance: String,
+    /// Where the leader tells this instance about its requests.
+    channel: String,
     pool: PgPool,
     database_url: String,
     store: Store,
@@ -74,6 +114,8 @@ pub struct Cluster {
     queued: Notify,
     /// A key rotation was announced.
     keys_changed: Notify,
+    /// Whether a live leader held the XMPP link, and when that was read.
+    leader_seen: Mutex<Option<(tokio::time::Instant, bool)>>,
 }
 
 struct Watched {
@@ -158,6 +200,7 @@ impl Cluster {
             config.instance_name.clone()
         };
         Ok(Arc::new(Self {
+            channel: instance_channel(&instance),
             instance,
             pool,
             database_url: config.database_url.clone(),
@@ -169,6 +212,7 @@ impl Cluster {
             watchers: Mutex::default(),
             queued: Notify::new(),
             keys_changed: Notify::new(),
+            leader_seen: Mutex::default(),
         }))
     }
 
@@ -224,16 +268,24 @@ impl Cluster {
         &self.pool
     }
 
-    /// Whether a live leader holds the XMPP link, per its last heartbeat.
+    /// Whether a live leader holds the XMPP link, per its last heartbeat (read at most
+    /// every [`LEADER_SEEN_FOR`]: a busy instance asks this before every request).
     pub async fn leader_connected(&self) -> bool {
-        match self.leader().await {
+        let now = tokio::time::Instant::now();
+        let seen = *self.leader_seen.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, connected)) = seen.filter(|(at, _)| now - *at < LEADER_SEEN_FOR) {
+            return connected;
+        }
+        let connected = match self.leader().await {
             Ok(Some(leader)) => leader.is_live(self.clock.now()) && leader.xmpp_connected,
             Ok(None) => false,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the cluster leader");
                 false
             }
-        }
+        };
+        *self.leader_seen.lock().unwrap_or_else(|p| p.into_inner()) = Some((now, connected));
+        connected
     }
 
     /// The leader's last heartbeat, if any instance ever led.
@@ -493,28 +545,16 @@ impl Cluster {
     pub async fn decide(&self, id: &str, status: Status) -> Result<(), sqlx::Error> {
         let now = self.clock.now();
         let flow_status = crate::xmpp::inbox::flow_status(status);
-        let answered: Option<Option<String>> = sqlx::query_scalar(
-            "WITH decided AS ( \
-               UPDATE confirmations SET status = $1, decided_at = $2 \
-               WHERE id = $3 AND status IN ('queued', 'sent') RETURNING flow_id, code), \
-             answered AS ( \
-               UPDATE login_flows f SET status = $4, auth_time = $5 FROM decided d \
-               WHERE $4::text IS NOT NULL AND f.id = d.flow_id AND f.code = d.code \
-               AND f.status = 'sent' RETURNING f.id), \
-             announced AS (SELECT pg_notify($6, $3 || ' ' || $1) FROM decided), \
-             woken AS (SELECT pg_notify($7, id) FROM answered) \
-             SELECT (SELECT id FROM answered) FROM decided \
-             WHERE (SELECT count(*) FROM announced) + (SELECT count(*) FROM woken) >= 0",
-        )
-        .bind(status.as_str())
-        .bind(now)
-        .bind(id)
-        .bind(flow_status.map(|s| s.as_str()))
-        .bind((status == Status::Accepted).then_some(now))
-        .bind(DECISIONS_CHANNEL)
-        .bind(FLOWS_CHANNEL)
-        .fetch_optional(&self.pool)
-        .await?;
+        let answered: Option<Option<String>> = sqlx::query_scalar(&DECIDE)
+            .bind(status.as_str())
+            .bind(now)
+            .bind(id)
+            .bind(flow_status.map(|s| s.as_str()))
+            .bind((status == Status::Accepted).then_some(now))
+            .bind(&self.instance)
+            .bind(FLOWS_CHANNEL)
+            .fetch_optional(&self.pool)
+            .await?;
         if let Some(Some(flow_id)) = answered {
             self.store.flow_changed(&flow_id);
         }
@@ -547,7 +587,8 @@ impl Cluster {
         .fetch_all(&mut *tx)
         .await?;
         for id in &ids {
-            notify_decision(&mut tx, id, Status::Withdrawn.as_str()).await?;
+            // To every instance: the leader must hear it.
+            notify_decision(&mut tx, DECISIONS_CHANNEL, id, Status::Withdrawn.as_str()).await?;
         }
         tx.commit().await
     }
@@ -608,13 +649,16 @@ fn bind_row<'q>(
         .bind(request.text.lang.tag())
 }
 
+/// Announces a request's new state on `channel`: [`DECISIONS_CHANNEL`] (every instance)
+/// or the asking instance's own.
 async fn notify_decision(
     tx: &mut sqlx::PgConnection,
+    channel: &str,
     id: &str,
     status: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(DECISIONS_CHANNEL)
+        .bind(channel)
         .bind(format!("{id} {status}"))
         .execute(tx)
         .await?;
@@ -633,10 +677,10 @@ async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch
             let mut listener = PgListener::connect(&cluster.database_url).await?;
             listener
                 .listen_all([
-                    REQUESTS_CHANNEL,
                     DECISIONS_CHANNEL,
                     KEYS_CHANNEL,
                     FLOWS_CHANNEL,
+                    &cluster.channel,
                 ])
                 .await?;
             Ok::<_, sqlx::Error>(listener)
@@ -657,7 +701,6 @@ async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch
         };
         // Whatever happened while we were not listening.
         cluster.catch_up().await;
-        cluster.queued.notify_one();
         cluster.keys_changed.notify_one();
         loop {
             let notification = tokio::select! {
@@ -666,7 +709,6 @@ async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch
             };
             match notification {
                 Ok(Some(n)) => match n.channel() {
-                    REQUESTS_CHANNEL => cluster.queued.notify_one(),
                     KEYS_CHANNEL => cluster.keys_changed.notify_one(),
                     FLOWS_CHANNEL => cluster.store.flow_changed(n.payload()),
                     _ => {
@@ -686,7 +728,6 @@ async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch
                 // The connection dropped; the next call reconnects, and we may have missed some.
                 Ok(None) => {
                     cluster.catch_up().await;
-                    cluster.queued.notify_one();
                     cluster.keys_changed.notify_one();
                 }
                 Err(e) => {
@@ -698,6 +739,33 @@ async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch
     }
 }
 
+/// The leader's ear for queued requests (and login notices): a listener of its own, so
+/// that the other instances are not woken for every request. Runs while leading.
+pub(super) async fn listen_for_requests(cluster: Arc<Cluster>) {
+    loop {
+        let listener = async {
+            let mut listener = PgListener::connect(&cluster.database_url).await?;
+            listener.listen(REQUESTS_CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        match listener.await {
+            Ok(mut listener) => {
+                // Whatever was queued while nobody listened.
+                cluster.queued.notify_one();
+                // `None`: the connection dropped and came back; some may be missed.
+                while listener.try_recv().await.is_ok() {
+                    cluster.queued.notify_one();
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the leader cannot listen for queued requests; retrying");
+            }
+        }
+        // The leader also sweeps the queue every second meanwhile.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
 async fn poll(cluster: Arc<Cluster>, mut shutdown: watch::Receiver<bool>) {
     let mut every = tokio::time::interval(POLL_EVERY);
     loop {
@@ -705,5 +773,32 @@ async fn poll(cluster: Arc<Cluster>, mut shutdown: watch::Receiver<bool>) {
             _ = every.tick() => cluster.catch_up().await,
             _ = stopped(&mut shutdown) => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Connection;
+
+    /// The leader computes an instance's channel in SQL, the instance in Rust: they agree,
+    /// whatever the name.
+    #[tokio::test]
+    async fn an_instances_channel_is_the_same_in_sql() {
+        let url = std::env::var("JIDCONNECT_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        for name in ["a", "web-1.example.org-4242", "Zürich ☃ instance", ""] {
+            let in_sql: String = sqlx::query_scalar(&format!(
+                "SELECT {INSTANCE_CHANNEL_SQL} FROM (SELECT $1::text AS requested_by) r"
+            ))
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+            assert_eq!(in_sql, instance_channel(name), "{name}");
+            assert!(in_sql.len() <= 63, "a channel name is an identifier");
+        }
+        assert_ne!(instance_channel("a"), instance_channel("b"));
     }
 }
