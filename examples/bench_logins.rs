@@ -233,6 +233,12 @@ async fn login(
                 confirm: None,
             });
         }
+        // The wait page, as a browser follows the redirect to it.
+        let (_, wait_page) = browser.get(action.clone()).await?;
+        if wait_page.status() != StatusCode::OK {
+            bail!("the wait page answered {}", wait_page.status());
+        }
+        wait_page.bytes().await?;
         wait_for_answer(&mut browser, &action).await?;
         confirm = Some(sent_at.elapsed());
         (url, response) = browser

@@ -5,9 +5,13 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use fast_qr::convert::svg::SvgBuilder;
+use fast_qr::convert::{Builder, Shape};
+use fast_qr::{QRBuilder, ECL};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use qrcode::render::svg;
-use qrcode::QrCode;
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use crate::i18n::Lang;
 
@@ -31,7 +35,7 @@ pub struct SendCode {
     /// `xmpp:COMPONENT?message;body=…`.
     pub uri: String,
     /// The URI as a QR code, an SVG `data:` URI (the CSP allows `data:` images).
-    pub qr: String,
+    pub qr: Arc<str>,
     pub component: String,
 }
 
@@ -85,18 +89,39 @@ pub fn spelled(code: &str) -> String {
         .join(" ")
 }
 
-fn qr_data_uri(uri: &str) -> String {
+/// The QR codes drawn lately, by URI: the login page and then the wait page show the
+/// same one (docs/performance.md: drawing one cost a third of a login's CPU with the
+/// qrcode crate). Bounded: emptied when full.
+static RECENT_QR: LazyLock<Mutex<HashMap<String, Arc<str>>>> = LazyLock::new(Default::default);
+const RECENT_QR_MAX: usize = 256;
+
+fn qr_data_uri(uri: &str) -> Arc<str> {
+    let recent = || RECENT_QR.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(qr) = recent().get(uri) {
+        return qr.clone();
+    }
+    let qr: Arc<str> = draw_qr(uri).into();
+    let mut recent = recent();
+    if recent.len() >= RECENT_QR_MAX {
+        recent.clear();
+    }
+    recent.insert(uri.to_owned(), qr.clone());
+    qr
+}
+
+/// fast_qr rather than the qrcode crate: the same code (error correction M, the mask of
+/// least penalty), drawn about 6× faster, which a login page's CPU showed.
+fn draw_qr(uri: &str) -> String {
     // A short URI always fits a QR code; the error is for data beyond version 40.
-    let Ok(code) = QrCode::new(uri.as_bytes()) else {
+    let Ok(code) = QRBuilder::new(uri.as_bytes()).ecl(ECL::M).build() else {
         return String::new();
     };
-    let svg = code
-        .render::<svg::Color>()
-        .min_dimensions(200, 200)
-        .quiet_zone(true)
-        .dark_color(svg::Color("#000000"))
-        .light_color(svg::Color("#ffffff"))
-        .build();
+    let svg = SvgBuilder::default()
+        .shape(Shape::Square)
+        .margin(4)
+        .module_color([0, 0, 0, 255])
+        .background_color([255, 255, 255, 255])
+        .to_str(&code);
     format!("data:image/svg+xml;base64,{}", STANDARD.encode(svg))
 }
 
@@ -122,6 +147,14 @@ mod tests {
             .decode(send.qr.trim_start_matches("data:image/svg+xml;base64,"))
             .unwrap();
         assert!(String::from_utf8(svg).unwrap().contains("<svg"));
+        // Drawn once for the login page and the wait page.
+        let again = SendCode::new(
+            "auth.example.org",
+            "Gitea & Co",
+            "K7XM-4QPA",
+            Lang::default(),
+        );
+        assert!(Arc::ptr_eq(&send.qr, &again.qr));
         assert_eq!(
             roster_uri("auth.example.org", "Login service"),
             "xmpp:auth.example.org?roster;name=Login%20service"

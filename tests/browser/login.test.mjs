@@ -10,12 +10,30 @@ import { join } from "node:path";
 import { launchChromium } from "./chromium.mjs";
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
+import jsQR from "jsqr";
 
 const SITE = process.env.SITE_URL ?? "http://127.0.0.1:8081";
 const IDP = process.env.IDP_URL ?? "http://127.0.0.1:8080";
 const XMPP_PORT = process.env.XMPP_PORT ?? "15222";
 const ARTIFACTS = new URL("./artifacts/", import.meta.url).pathname;
 mkdirSync(ARTIFACTS, { recursive: true });
+
+/** The text of the QR code image `img`, as the browser drew it, read by a QR decoder. */
+async function decodeQr(page, img) {
+  const size = 400;
+  const pixels = await img.evaluate((element, size) => {
+    const canvas = document.createElement("canvas");
+    canvas.width = canvas.height = size;
+    const context = canvas.getContext("2d");
+    context.fillStyle = "#ffffff";
+    context.fillRect(0, 0, size, size);
+    context.drawImage(element, 0, 0, size, size);
+    return Array.from(context.getImageData(0, 0, size, size).data);
+  }, size);
+  const decoded = jsQR(Uint8ClampedArray.from(pixels), size, size);
+  assert.ok(decoded, "the QR code decodes");
+  return decoded.data;
+}
 
 let browser;
 before(async () => {
@@ -46,6 +64,8 @@ for (const [label, viewport] of [["desktop", { width: 1280, height: 860 }], ["ph
     assert.match(await openApp.getAttribute("href"), /^xmpp:auth\.localhost\?message;body=Log%20in%20to%20Demo%20site%3A%20[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}$/);
     if (label === "desktop") {
       assert.ok(await qr.isVisible(), "the QR code shows on a desktop");
+      // A phone's camera reads the same link from it.
+      assert.equal(await decodeQr(page, qr), await openApp.getAttribute("href"));
     } else {
       assert.ok(!(await qr.isVisible()), "no QR code on a phone");
       const [button, field] = [await openApp.boundingBox(), await address.boundingBox()];
