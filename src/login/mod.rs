@@ -584,8 +584,7 @@ async fn status(
     };
     let offline = flow.status == FlowStatus::Sent && flow.offline;
     // Confirmed by a code sent from an app: the page shows who sent it before continuing.
-    let by_code =
-        flow.status == FlowStatus::Accepted && flow.code.is_some() && flow.sent_at.is_none();
+    let by_code = flow.confirmed_by_code();
     Ok(Json(json!({
         "status": flow.status.as_str(),
         "offline": offline,
@@ -719,9 +718,11 @@ async fn continue_login(
         Some(device) if app.store.device_issued(device.value()).await? => device.value().to_owned(),
         _ => random::token(32),
     };
-    app.store
-        .notice_login(&id, Some(&session_hash), None)
-        .await?;
+    if confirmed.flow.confirmed_by_code() {
+        app.store
+            .notice_login(&id, Some(&session_hash), None)
+            .await?;
+    }
     app.store
         .remember_device(&device, &confirmed.subject, now)
         .await?;

@@ -701,9 +701,11 @@ pub async fn issue_code(
     // Best effort: the login does not depend on the notice. A login confirmed by a code
     // has a notice already (the answer to the code): it learns its grant.
     let noticed = async {
-        app.store
-            .notice_login(&flow.id, None, Some(&grant_id))
-            .await?;
+        if flow.confirmed_by_code() {
+            app.store
+                .notice_login(&flow.id, None, Some(&grant_id))
+                .await?;
+        }
         let l = flow.language();
         crate::login::notice::queue(app, client, subject, session_hash, &grant_id, visitor, l).await
     };

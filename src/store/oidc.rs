@@ -173,6 +173,12 @@ impl LoginFlow {
     pub fn is_device(&self) -> bool {
         self.redirect_uri.is_empty()
     }
+
+    /// Confirmed by the page's code, sent from the person's app (not by answering a
+    /// request): the only logins whose notice exists before they are done.
+    pub fn confirmed_by_code(&self) -> bool {
+        self.status == FlowStatus::Accepted && self.code.is_some() && self.sent_at.is_none()
+    }
 }
 
 #[derive(Debug, Clone)]
