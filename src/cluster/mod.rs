@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
-use sqlx::{Executor, Row};
+use sqlx::{Connection, Executor, Row};
 use tokio::sync::{oneshot, watch, Notify};
 use tokio::task::JoinSet;
 
@@ -185,6 +185,16 @@ impl Cluster {
         let pool = PgPoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(5))
+            // As the store's pools: a round trip only for a connection unused a while.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > crate::store::CHECK_IDLE_AFTER {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     conn.execute("SET synchronous_commit = off").await?;
@@ -779,7 +789,6 @@ async fn poll(cluster: Arc<Cluster>, mut shutdown: watch::Receiver<bool>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sqlx::Connection;
 
     /// The leader computes an instance's channel in SQL, the instance in Rust: they agree,
     /// whatever the name.

@@ -83,6 +83,8 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
             .acquire_timeout(Duration::from_secs(5))
+            .test_before_acquire(false)
+            .before_acquire(move |conn, meta| Box::pin(still_alive(conn, meta, backend)))
             .after_connect(move |conn, _| Box::pin(async move { prepare(conn, backend).await }))
             .connect_with(options.clone())
             .await
@@ -101,6 +103,8 @@ impl Store {
             _ => AnyPoolOptions::new()
                 .max_connections(if backend == Backend::Sqlite { 2 } else { 4 })
                 .acquire_timeout(Duration::from_secs(5))
+                .test_before_acquire(false)
+                .before_acquire(move |conn, meta| Box::pin(still_alive(conn, meta, backend)))
                 .after_connect(move |conn, _| {
                     Box::pin(async move {
                         prepare(conn, backend).await?;
@@ -282,6 +286,28 @@ async fn prepare(conn: &mut AnyConnection, backend: Backend) -> Result<(), sqlx:
     Ok(())
 }
 
+/// How long a PostgreSQL connection may sit unused before it is checked (a round trip)
+/// when taken from the pool.
+pub(crate) const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
+
+/// Whether a pooled connection may be handed out. sqlx's default pings every connection
+/// taken from the pool: a round trip per statement (to PostgreSQL, or to SQLite's worker
+/// thread), about as costly as the statement (docs/performance.md). An SQLite connection
+/// cannot be lost; a PostgreSQL one is checked only after [`CHECK_IDLE_AFTER`] unused,
+/// so that one dropped while the server restarted is replaced instead of failing a
+/// request. (sqlx also pings each connection when it is given back, and drops it if that
+/// fails.)
+async fn still_alive(
+    conn: &mut AnyConnection,
+    meta: sqlx::pool::PoolConnectionMetadata,
+    backend: Backend,
+) -> Result<bool, sqlx::Error> {
+    if backend == Backend::Postgres && meta.idle_for > CHECK_IDLE_AFTER {
+        conn.ping().await?;
+    }
+    Ok(true)
+}
+
 /// The file of a `sqlite:` URL (none for in-memory databases).
 fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     let path = url
@@ -386,9 +412,8 @@ mod tests {
         store.close().await;
     }
 
-    /// The same split on PostgreSQL: commits that wait for the disk only where they must.
-    #[tokio::test]
-    async fn postgres_waits_for_the_disk_only_where_it_must() {
+    /// A store on a database of its own on the test PostgreSQL; drop it with [`drop_db`].
+    async fn postgres_store() -> (Store, String, sqlx::PgConnection) {
         let admin = std::env::var("JIDCONNECT_TEST_POSTGRES")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
         let name = format!(
@@ -401,7 +426,21 @@ mod tests {
             .unwrap();
         let mut url = url::Url::parse(&admin).unwrap();
         url.set_path(&name);
-        let store = Store::connect(url.as_str()).await.unwrap();
+        (Store::connect(url.as_str()).await.unwrap(), name, conn)
+    }
+
+    async fn drop_db(store: Store, name: &str, mut admin: sqlx::PgConnection) {
+        store.close().await;
+        admin
+            .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
+            .await
+            .unwrap();
+    }
+
+    /// The same split on PostgreSQL: commits that wait for the disk only where they must.
+    #[tokio::test]
+    async fn postgres_waits_for_the_disk_only_where_it_must() {
+        let (store, name, admin) = postgres_store().await;
         let setting = |pool: &AnyPool| {
             let pool = pool.clone();
             async move {
@@ -414,10 +453,31 @@ mod tests {
         assert_eq!(setting(store.pool()).await, "off");
         assert_eq!(setting(store.durable_pool()).await, "on");
         assert_eq!(setting(store.spend_pool()).await, "on");
-        store.close().await;
-        conn.execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
-            .await
-            .unwrap();
+        drop_db(store, &name, admin).await;
+    }
+
+    /// Connections are not checked each time they are taken from the pool, yet one that
+    /// PostgreSQL dropped while it sat unused (a restart) is replaced, not a failed query.
+    #[tokio::test]
+    async fn a_connection_lost_while_unused_is_replaced() {
+        let (store, name, mut admin) = postgres_store().await;
+        sqlx::query("SELECT 1").execute(store.pool()).await.unwrap();
+        let ended: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+        )
+        .bind(&name)
+        .fetch_all(&mut admin)
+        .await
+        .unwrap();
+        assert!(!ended.is_empty(), "the store had connections open");
+        tokio::time::sleep(CHECK_IDLE_AFTER + Duration::from_millis(200)).await;
+        for _ in 0..12 {
+            sqlx::query("SELECT 1")
+                .execute(store.pool())
+                .await
+                .expect("a fresh connection instead of the lost one");
+        }
+        drop_db(store, &name, admin).await;
     }
 
     #[test]
