@@ -565,8 +565,13 @@ impl Cluster {
             .bind(FLOWS_CHANNEL)
             .fetch_optional(&self.pool)
             .await?;
-        if let Some(Some(flow_id)) = answered {
-            self.store.flow_changed(&flow_id);
+        if let Some(Some(flow_id)) = &answered {
+            self.store.flow_changed(flow_id);
+        }
+        // No notification is sent to the deciding instance itself (see DECIDE): a request
+        // it queued before it led learns its answer here.
+        if answered.is_some() {
+            self.observe(id, RowState::Decided(status));
         }
         Ok(())
     }

@@ -622,7 +622,7 @@ async fn wait_for_change(
         changed.as_mut().enable();
         let (flow, _) = load(app, jar, id).await?;
         let now = tokio::time::Instant::now();
-        if flow.status.as_str() != shown || now >= deadline || waiter.closed() {
+        if flow.status.as_str() != shown || now >= deadline || waiter.should_not_wait() {
             return Ok(flow);
         }
         let look_again = deadline.min(now + crate::store::flow_watch::RECHECK_EVERY);

@@ -18,10 +18,14 @@ use tokio::sync::Notify;
 
 /// How often a waiter looks again without being woken.
 pub const RECHECK_EVERY: Duration = Duration::from_secs(2);
+/// More waiters than this for one flow (a page open in a few tabs is fine) are told the
+/// status at once instead of waiting: each would read the flow on every wake-up.
+pub const MAX_WAITERS_PER_FLOW: usize = 4;
 
 #[derive(Default)]
 pub struct FlowWatch {
-    waiting: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Per flow: the wake-up and how many wait for it.
+    waiting: Mutex<HashMap<String, (Arc<Notify>, usize)>>,
     /// Set at shutdown: nobody waits any more.
     closed: AtomicBool,
 }
@@ -29,7 +33,7 @@ pub struct FlowWatch {
 impl FlowWatch {
     /// Flow `id` changed: its waiters look again.
     pub fn changed(&self, id: &str) {
-        if let Some(notify) = self.waiting().get(id) {
+        if let Some((notify, _)) = self.waiting().get(id) {
             notify.notify_waiters();
         }
     }
@@ -38,22 +42,25 @@ impl FlowWatch {
     pub fn close(&self) {
         let waiting = self.waiting();
         self.closed.store(true, Ordering::SeqCst);
-        for notify in waiting.values() {
+        for (notify, _) in waiting.values() {
             notify.notify_waiters();
         }
     }
 
     /// Registers interest in flow `id` until the returned waiter is dropped.
     pub fn watch(self: &Arc<Self>, id: &str) -> FlowWaiter {
-        let notify = self.waiting().entry(id.to_owned()).or_default().clone();
+        let mut waiting = self.waiting();
+        let (notify, count) = waiting.entry(id.to_owned()).or_default();
+        *count += 1;
         FlowWaiter {
             watch: self.clone(),
             id: id.to_owned(),
-            notify,
+            notify: notify.clone(),
+            crowded: *count > MAX_WAITERS_PER_FLOW,
         }
     }
 
-    fn waiting(&self) -> MutexGuard<'_, HashMap<String, Arc<Notify>>> {
+    fn waiting(&self) -> MutexGuard<'_, HashMap<String, (Arc<Notify>, usize)>> {
         // A plain map: a panic elsewhere cannot leave it half-updated.
         self.waiting.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -63,6 +70,8 @@ pub struct FlowWaiter {
     watch: Arc<FlowWatch>,
     id: String,
     notify: Arc<Notify>,
+    /// Past [`MAX_WAITERS_PER_FLOW`] when it came: it should not wait.
+    crowded: bool,
 }
 
 impl FlowWaiter {
@@ -72,18 +81,21 @@ impl FlowWaiter {
         self.notify.notified()
     }
 
-    /// Whether the server is stopping: then nobody should wait.
-    pub fn closed(&self) -> bool {
-        self.watch.closed.load(Ordering::SeqCst)
+    /// Whether this waiter should answer at once: the server is stopping, or too many
+    /// already wait for this flow.
+    pub fn should_not_wait(&self) -> bool {
+        self.crowded || self.watch.closed.load(Ordering::SeqCst)
     }
 }
 
 impl Drop for FlowWaiter {
     fn drop(&mut self) {
         let mut waiting = self.watch.waiting();
-        // The map's reference and ours: no other waiter for this flow.
-        if Arc::strong_count(&self.notify) == 2 {
-            waiting.remove(&self.id);
+        if let Some((_, count)) = waiting.get_mut(&self.id) {
+            *count -= 1;
+            if *count == 0 {
+                waiting.remove(&self.id);
+            }
         }
     }
 }
@@ -124,6 +136,27 @@ mod tests {
         drop(second);
         assert!(watch.waiting().is_empty());
         watch.changed("a");
+        // Dropped at once from several threads: still nothing left.
+        let waiters: Vec<_> = (0..64).map(|_| watch.watch("b")).collect();
+        let threads: Vec<_> = waiters
+            .into_iter()
+            .map(|w| std::thread::spawn(move || drop(w)))
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert!(watch.waiting().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_crowd_for_one_flow_is_answered_at_once() {
+        let watch = Arc::new(FlowWatch::default());
+        let tabs: Vec<_> = (0..MAX_WAITERS_PER_FLOW)
+            .map(|_| watch.watch("a"))
+            .collect();
+        assert!(tabs.iter().all(|w| !w.should_not_wait()));
+        assert!(watch.watch("a").should_not_wait());
+        assert!(!watch.watch("b").should_not_wait(), "other flows wait");
     }
 
     #[tokio::test]
@@ -133,11 +166,11 @@ mod tests {
         let woken = a.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
-        assert!(!a.closed());
+        assert!(!a.should_not_wait());
         watch.close();
         tokio::time::timeout(Duration::from_secs(1), woken)
             .await
             .expect("closing wakes the waiter");
-        assert!(watch.watch("b").closed());
+        assert!(watch.watch("b").should_not_wait());
     }
 }

@@ -36,7 +36,7 @@ impl Store {
         if !crate::access::valid_group_name(name) {
             return Err(GroupError::InvalidName(name.to_owned()));
         }
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.durable_pool().begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO access_groups (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
         )
@@ -58,7 +58,7 @@ impl Store {
         name: &str,
         members: &[String],
     ) -> Result<(), GroupError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.durable_pool().begin().await?;
         let exists = sqlx::query("SELECT 1 FROM access_groups WHERE name = $1")
             .bind(name)
             .fetch_optional(&mut *tx)
@@ -76,7 +76,7 @@ impl Store {
     }
 
     pub async fn remove_group(&self, name: &str) -> Result<(), GroupError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.durable_pool().begin().await?;
         // Members first: SQLite enforces the cascade only with foreign keys on.
         sqlx::query("DELETE FROM access_group_members WHERE group_name = $1")
             .bind(name)

@@ -507,7 +507,7 @@ impl Store {
              WHERE browser_hash = $1 AND status <> 'done'",
         )
         .bind(browser_hash)
-        .execute(self.pool())
+        .execute(self.durable_pool())
         .await?;
         Ok(done.rows_affected())
     }
