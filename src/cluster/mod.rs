@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
-use sqlx::{Connection, Executor, Row};
+use sqlx::{Executor, Row};
 use tokio::sync::{oneshot, watch, Notify};
 use tokio::task::JoinSet;
 
@@ -188,12 +188,7 @@ impl Cluster {
             // As the store's pools: a round trip only for a connection unused a while.
             .test_before_acquire(false)
             .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for > crate::store::CHECK_IDLE_AFTER {
-                        conn.ping().await?;
-                    }
-                    Ok(true)
-                })
+                Box::pin(async move { crate::store::ping_if_idle(conn, meta).await })
             })
             .after_connect(|conn, _| {
                 Box::pin(async move {
@@ -371,11 +366,8 @@ impl Cluster {
         flow_id: Option<&str>,
         now: i64,
     ) -> Result<(), sqlx::Error> {
-        let statement = format!(
-            "WITH queued AS ({INSERT_ROW} RETURNING id) SELECT pg_notify($19, '') FROM queued"
-        );
         bind_row(
-            sqlx::query(&statement),
+            sqlx::query(&QUEUE),
             &self.instance,
             id,
             request,
@@ -634,6 +626,11 @@ const INSERT_ROW: &str = "INSERT INTO confirmations (id, jid, code, method, url,
      timeout_secs, flow_id, requested_by, created_at, client_id, device, purpose, lang, status, sent_by) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
 
+/// [`Cluster::queue`]: the row, and the leader told ($19: its channel).
+static QUEUE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("WITH queued AS ({INSERT_ROW} RETURNING id) SELECT pg_notify($19, '') FROM queued")
+});
+
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
 /// Binds $1 to $16 of [`INSERT_ROW`].
@@ -794,6 +791,7 @@ async fn poll(cluster: Arc<Cluster>, mut shutdown: watch::Receiver<bool>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sqlx::Connection;
 
     /// The leader computes an instance's channel in SQL, the instance in Rust: they agree,
     /// whatever the name.

@@ -368,7 +368,7 @@ async fn show(
                 client_name: &client.settings.name,
                 jid,
                 code,
-                by_code: flow.sent_at.is_none(),
+                by_code: flow.confirmed_by_code(),
                 code_spelled: send_code::spelled(code),
                 status: flow.status.as_str(),
                 status_text: status_text(flow.status, &client, l),

@@ -80,11 +80,7 @@ impl Store {
             .await
             .with_context(cannot_open)?;
         first.close().await.with_context(cannot_open)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
-            .acquire_timeout(Duration::from_secs(5))
-            .test_before_acquire(false)
-            .before_acquire(move |conn, meta| Box::pin(still_alive(conn, meta, backend)))
+        let pool = pool_options(backend, if backend == Backend::Sqlite { 4 } else { 10 })
             .after_connect(move |conn, _| Box::pin(async move { prepare(conn, backend).await }))
             .connect_with(options.clone())
             .await
@@ -100,11 +96,7 @@ impl Store {
         // a second pool would be another database).
         let durable = match (backend, sqlite_file(database_url)) {
             (Backend::Sqlite, None) => pool.clone(),
-            _ => AnyPoolOptions::new()
-                .max_connections(if backend == Backend::Sqlite { 2 } else { 4 })
-                .acquire_timeout(Duration::from_secs(5))
-                .test_before_acquire(false)
-                .before_acquire(move |conn, meta| Box::pin(still_alive(conn, meta, backend)))
+            _ => pool_options(backend, if backend == Backend::Sqlite { 2 } else { 4 })
                 .after_connect(move |conn, _| {
                     Box::pin(async move {
                         prepare(conn, backend).await?;
@@ -208,7 +200,7 @@ impl Store {
     }
 
     /// For rare writes that must survive a crash: revocations, ended sessions, "not me",
-    /// client changes. Each commit here waits until it is on disk (but for an in-memory
+    /// client and access-group changes. Each commit here waits until it is on disk (but for an in-memory
     /// SQLite database, where this is [`Store::pool`]).
     pub(crate) fn durable_pool(&self) -> &AnyPool {
         &self.durable
@@ -290,19 +282,32 @@ async fn prepare(conn: &mut AnyConnection, backend: Backend) -> Result<(), sqlx:
 /// when taken from the pool.
 pub(crate) const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
 
-/// Whether a pooled connection may be handed out. sqlx's default pings every connection
-/// taken from the pool: a round trip per statement (to PostgreSQL, or to SQLite's worker
-/// thread), about as costly as the statement (docs/performance.md). An SQLite connection
-/// cannot be lost; a PostgreSQL one is checked only after [`CHECK_IDLE_AFTER`] unused,
-/// so that one dropped while the server restarted is replaced instead of failing a
-/// request. (sqlx also pings each connection when it is given back, and drops it if that
-/// fails.)
-async fn still_alive(
-    conn: &mut AnyConnection,
+/// A pool of at most `max_connections`, and how it checks the connections it hands out.
+/// sqlx's default pings every one taken from the pool: a round trip per statement (to
+/// PostgreSQL, or to SQLite's worker thread), about as costly as the statement
+/// (docs/performance.md). An SQLite connection cannot be lost; a PostgreSQL one is checked
+/// by [`ping_if_idle`]. (sqlx also pings each connection when it is given back, and drops
+/// it if that fails.)
+fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
+    let options = AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .test_before_acquire(false);
+    match backend {
+        Backend::Sqlite => options,
+        Backend::Postgres => options
+            .before_acquire(|conn, meta| Box::pin(async move { ping_if_idle(conn, meta).await })),
+    }
+}
+
+/// A PostgreSQL connection unused for over [`CHECK_IDLE_AFTER`] is checked before it is
+/// handed out, so that one dropped while the server restarted is replaced instead of
+/// failing a request; a busy one is not (the cluster's pool too).
+pub(crate) async fn ping_if_idle<C: Connection>(
+    conn: &mut C,
     meta: sqlx::pool::PoolConnectionMetadata,
-    backend: Backend,
 ) -> Result<bool, sqlx::Error> {
-    if backend == Backend::Postgres && meta.idle_for > CHECK_IDLE_AFTER {
+    if meta.idle_for > CHECK_IDLE_AFTER {
         conn.ping().await?;
     }
     Ok(true)
