@@ -76,9 +76,14 @@ async function startLogin(page, lang, how, prompt) {
   assert.equal(await page.locator("html").getAttribute("dir"), "ltr");
 }
 
-for (const [lang, how] of [["fr", "ui_locales"], ["de", "Accept-Language"], ["es", "picker"], ["ca", "Accept-Language"], ["en", "Accept-Language"]]) {
+// Every shipped language by every way of choosing it.
+const WAYS = ["ui_locales", "Accept-Language", "picker"];
+for (const [lang, how] of ["fr", "de", "es", "ca", "en"].flatMap((l) => WAYS.map((w) => [l, w]))) {
   test(`every page in ${NAMES[lang]}, chosen by ${how}`, async () => {
-    const locale = how === "Accept-Language" ? { ca: "ca-ES", de: "de-DE", en: "en-GB" }[lang] : "en-US";
+    // Otherwise the browser asks for another language, so that the choice shows.
+    const locale = how === "Accept-Language"
+      ? { fr: "fr-FR", de: "de-DE", es: "es-ES", ca: "ca-ES", en: "en-GB" }[lang]
+      : lang === "en" ? "de-DE" : "en-US";
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale });
     const page = await context.newPage();
     const words = WORDS[lang];
@@ -86,12 +91,12 @@ for (const [lang, how] of [["fr", "ui_locales"], ["de", "Accept-Language"], ["es
     // Login page, waiting page (with its countdown), consent, back on the site.
     await startLogin(page, lang, how, "consent");
     assert.match(await page.locator("h1").innerText(), words.login);
-    await shot(page, `${lang}-1-login`);
+    await shot(page, `${lang}-${how}-1-login`);
     await page.locator("#jid").fill("demo@localhost");
     await page.locator("#jid").press("Enter");
     await page.locator(".code").waitFor();
     assert.match(await page.locator("h1").innerText(), new RegExp(words.wait));
-    await shot(page, `${lang}-2-wait`);
+    await shot(page, `${lang}-${how}-2-wait`);
     const countdown = page.locator("#expiry .countdown");
     const first = await countdown.innerText();
     assert.match(first, words.seconds);
@@ -103,7 +108,7 @@ for (const [lang, how] of [["fr", "ui_locales"], ["de", "Accept-Language"], ["es
     assert.match(await next.jsonValue(), words.seconds);
     await page.waitForURL(/\/consent$/, { timeout: 20000 });
     assert.equal(await page.locator("html").getAttribute("lang"), lang);
-    await shot(page, `${lang}-3-consent`);
+    await shot(page, `${lang}-${how}-3-consent`);
     await page.locator("button[value=allow]").click();
     await page.waitForURL(`${SITE}/callback**`);
     assert.match(await page.locator("h1").innerText(), /Logged in as demo@localhost/);
@@ -115,14 +120,14 @@ for (const [lang, how] of [["fr", "ui_locales"], ["de", "Accept-Language"], ["es
     await page.locator("#jid").press("Enter");
     await page.waitForFunction((text) => document.querySelector("h1")?.textContent.includes(text), words.refused, { timeout: 20000 });
     assert.equal(await page.locator("html").getAttribute("lang"), lang);
-    await shot(page, `${lang}-4-refused`);
+    await shot(page, `${lang}-${how}-4-refused`);
 
     // An error page: a login that no longer exists.
     const response = await page.goto(`${IDP}/login/no-such-login${how === "ui_locales" ? `?lang=${lang}` : ""}`);
     assert.equal(response.status(), 404);
     assert.equal(await page.locator("html").getAttribute("lang"), lang);
     assert.equal(await page.locator("h1").innerText(), words.gone);
-    await shot(page, `${lang}-5-error`);
+    await shot(page, `${lang}-${how}-5-error`);
     await context.close();
   });
 }
