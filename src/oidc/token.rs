@@ -25,7 +25,8 @@ use crate::login::notice::Visitor;
 use crate::state::AppState;
 use crate::store::clients::{Client, GRANT_TYPES};
 use crate::store::device::{DeviceAuthorization, DeviceStatus, Pace};
-use crate::store::oidc::{Grant, Redemption, TokenKind};
+use crate::store::mint::{Mint, Minted, RefreshRule};
+use crate::store::oidc::{CodeRow, Grant, Redemption, TokenKind};
 
 #[derive(Serialize)]
 struct TokenResponse {
@@ -161,7 +162,11 @@ async fn device_code(
         .await?
         .filter(|g| !g.revoked)
         .ok_or_else(|| OAuthError::invalid_grant("the login was undone"))?;
-    let response = issue(app, client, &grant, &grant.scope, false, now).await?;
+    let minted = app
+        .store
+        .issue_tokens(&grant.id, now, mint(app, client, now, None))
+        .await?;
+    let response = respond(app, client, &grant, &grant.scope, false, now, minted).await?;
     app.metrics.token_issued("device_code");
     tracing::info!(client = %client.client_id, subject = %grant.subject, "device logged in");
     // Best effort, as for codes: the person's app is told that a device is in, in the
@@ -202,8 +207,9 @@ async fn authorization_code(
     let redirect_uri = params
         .get("redirect_uri")
         .ok_or_else(|| OAuthError::invalid_request("redirect_uri is required"))?;
-    let row = match app.store.redeem_code(code, now).await? {
-        Redemption::Fresh(row) => row,
+    let mint = mint(app, client, now, None);
+    let (row, minted) = match app.store.redeem_code_minting(code, now, mint).await? {
+        Redemption::Fresh(redeemed) => redeemed,
         Redemption::Replayed(grant_id) => {
             app.store.revoke_grant(&grant_id).await?;
             tracing::warn!(client = %client.client_id, "authorization code replayed; grant revoked");
@@ -213,8 +219,28 @@ async fn authorization_code(
         }
         Redemption::Unknown => return Err(OAuthError::invalid_grant("unknown code")),
     };
+    if let Err(refused) = check_code(&row, client, redirect_uri, params, now) {
+        app.store.discard_tokens(&minted).await?;
+        if row.grant.client_id != client.client_id {
+            app.store.revoke_grant(&row.grant.id).await?;
+        }
+        return Err(refused);
+    }
+    let response = respond(app, client, &row.grant, &row.grant.scope, true, now, minted).await?;
+    app.metrics.token_issued("authorization_code");
+    Ok(response)
+}
+
+/// What a redeemed code must match (RFC 6749 §4.1.3); another client's code is refused
+/// (and the caller revokes its grant: the code leaked).
+fn check_code(
+    row: &CodeRow,
+    client: &Client,
+    redirect_uri: &str,
+    params: &Params,
+    now: i64,
+) -> Result<(), OAuthError> {
     if row.grant.client_id != client.client_id {
-        app.store.revoke_grant(&row.grant.id).await?;
         return Err(OAuthError::invalid_grant(
             "the code was issued to another client",
         ));
@@ -227,10 +253,7 @@ async fn authorization_code(
             "redirect_uri differs from the authorization request",
         ));
     }
-    check_pkce(row.code_challenge.as_deref(), params.get("code_verifier"))?;
-    let response = issue(app, client, &row.grant, &row.grant.scope, true, now).await?;
-    app.metrics.token_issued("authorization_code");
-    Ok(response)
+    check_pkce(row.code_challenge.as_deref(), params.get("code_verifier"))
 }
 
 /// RFC 7636 §4.6 with S256, and RFC 9700 §2.1.1: a verifier without a challenge is refused.
@@ -270,31 +293,41 @@ async fn refresh_token(
     let presented = params
         .get("refresh_token")
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
-    let Some(row) = app
+    let mint = mint(app, client, now, params.get("scope"));
+    let Some((row, minted)) = app
         .store
-        .claim_refresh_token(presented, &client.client_id, now)
+        .spend_refresh_token(presented, &client.client_id, now, mint)
         .await?
     else {
         return Err(refused_refresh_token(app, client, presented, now).await?);
     };
-    let scope = match params.get("scope") {
-        None => row.scope.clone(),
-        Some(asked) => {
-            let granted: Vec<&str> = row.scope.split_whitespace().collect();
-            if let Some(extra) = asked.split_whitespace().find(|s| !granted.contains(s)) {
-                return Err(OAuthError::new(
-                    ErrorCode::InvalidScope,
-                    format!("scope {extra} was not granted"),
-                ));
-            }
-            asked.split_whitespace().collect::<Vec<_>>().join(" ")
+    let scope = match narrowed_scope(&row.scope, params.get("scope")) {
+        Ok(scope) => scope,
+        Err(refused) => {
+            app.store.discard_tokens(&minted).await?;
+            return Err(refused);
         }
     };
     // RFC 6749 §6: a narrower scope applies to the new access (and ID) token only; the new
     // refresh token keeps what was granted, so narrowing once loses nothing for good.
-    let response = issue(app, client, &row.grant, &scope, false, now).await?;
+    let response = respond(app, client, &row.grant, &scope, false, now, minted).await?;
     app.metrics.token_issued("refresh_token");
     Ok(response)
+}
+
+/// RFC 6749 §6: a refresh may ask for less than was granted, never more.
+fn narrowed_scope(granted: &str, asked: Option<&str>) -> Result<String, OAuthError> {
+    let Some(asked) = asked else {
+        return Ok(granted.to_owned());
+    };
+    let granted: Vec<&str> = granted.split_whitespace().collect();
+    if let Some(extra) = asked.split_whitespace().find(|s| !granted.contains(s)) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("scope {extra} was not granted"),
+        ));
+    }
+    Ok(asked.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// Why a refresh token could not be spent. A used one was replayed: its grant is revoked.
@@ -323,31 +356,37 @@ async fn refused_refresh_token(
     ))
 }
 
-/// Access token and ID token for `scope`, and (when the grant has `offline_access`, or by
-/// the client setting) a refresh token for the whole grant.
-async fn issue(
+/// The tokens a client gets: an access token, and a refresh token when the grant has
+/// `offline_access` or by the client's `always_refresh` (never if it may not refresh).
+/// `access_scope` is a narrowed scope of a refresh (else the grant's).
+fn mint<'a>(app: &AppState, client: &Client, now: i64, access_scope: Option<&'a str>) -> Mint<'a> {
+    let ttl = &app.config.oidc;
+    let refresh_rule = if !client.settings.allows_grant("refresh_token") {
+        RefreshRule::Never
+    } else if client.settings.always_refresh {
+        RefreshRule::Always
+    } else {
+        RefreshRule::IfOffline
+    };
+    Mint::new(
+        now + ttl.access_token_ttl_secs as i64,
+        refresh_rule,
+        now + ttl.refresh_token_ttl_secs as i64,
+        access_scope,
+    )
+}
+
+/// The token response for tokens already stored: the ID token for `scope` is signed here.
+async fn respond(
     app: &AppState,
     client: &Client,
     grant: &Grant,
     scope: &str,
     with_nonce: bool,
     now: i64,
+    minted: Minted,
 ) -> Result<TokenResponse, OAuthError> {
     let ttl = &app.config.oidc;
-    let refresh_expires_at = ((grant.has_scope("offline_access")
-        || client.settings.always_refresh)
-        && client.settings.allows_grant("refresh_token"))
-    .then(|| now + ttl.refresh_token_ttl_secs as i64);
-    let (access_token, refresh_token) = app
-        .store
-        .issue_tokens(
-            &grant.id,
-            scope,
-            now,
-            now + ttl.access_token_ttl_secs as i64,
-            refresh_expires_at.map(|expires_at| (expires_at, grant.scope.as_str())),
-        )
-        .await?;
     let groups = if discloses_groups(scope, client, grant.claims.as_deref()) {
         app.store.groups_of(&grant.subject).await?
     } else {
@@ -381,12 +420,12 @@ async fn issue(
         .keys()
         .sign(client.settings.id_token_alg, &claims)?;
     Ok(TokenResponse {
-        access_token,
+        access_token: minted.access,
         token_type: "Bearer",
         expires_in: ttl.access_token_ttl_secs,
         scope: scope.to_owned(),
         id_token,
-        refresh_token,
+        refresh_token: minted.refresh,
     })
 }
 

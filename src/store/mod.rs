@@ -9,6 +9,7 @@ pub mod clients;
 pub mod device;
 pub mod flow_watch;
 pub mod groups;
+pub mod mint;
 pub mod oidc;
 pub mod reach;
 
@@ -418,7 +419,7 @@ mod tests {
     }
 
     /// A store on a database of its own on the test PostgreSQL; drop it with [`drop_db`].
-    async fn postgres_store() -> (Store, String, sqlx::PgConnection) {
+    pub(super) async fn postgres_store() -> (Store, String, sqlx::PgConnection) {
         let admin = std::env::var("JIDCONNECT_TEST_POSTGRES")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
         let name = format!(
@@ -434,7 +435,7 @@ mod tests {
         (Store::connect(url.as_str()).await.unwrap(), name, conn)
     }
 
-    async fn drop_db(store: Store, name: &str, mut admin: sqlx::PgConnection) {
+    pub(super) async fn drop_db(store: Store, name: &str, mut admin: sqlx::PgConnection) {
         store.close().await;
         admin
             .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())

@@ -203,7 +203,7 @@ pub struct Grant {
 }
 
 impl Grant {
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+    pub(super) fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
         Ok(Self {
             id: row.try_get("id")?,
             client_id: row.try_get("client_id")?,
@@ -266,7 +266,7 @@ pub struct TokenRow {
     pub used: bool,
 }
 
-const GRANT_COLUMNS: &str = "g.id, g.client_id, g.subject, g.scope, g.nonce, g.claims, g.auth_time, g.session_hash, g.revoked";
+pub(super) const GRANT_COLUMNS: &str = "g.id, g.client_id, g.subject, g.scope, g.nonce, g.claims, g.auth_time, g.session_hash, g.revoked";
 
 /// The columns [`Grant::from_row`] reads, for a statement that returns them one by one.
 const GRANT_FIELDS: [&str; 9] = [
@@ -283,7 +283,7 @@ const GRANT_FIELDS: [&str; 9] = [
 
 /// The grant of a row of `table` (its `grant_id`), as `RETURNING` subqueries: SQLite's
 /// `UPDATE … FROM` cannot name the updated table in `RETURNING`.
-fn returned_grant(table: &str) -> String {
+pub(super) fn returned_grant(table: &str) -> String {
     GRANT_FIELDS
         .iter()
         .map(|field| {
@@ -295,24 +295,11 @@ fn returned_grant(table: &str) -> String {
 
 /// [`Store::redeem_code`]'s claim: the code and its grant, or no row when the code is
 /// unknown or was used. Built once: sqlx keeps a prepared statement per SQL text.
-static CLAIM_CODE: LazyLock<String> = LazyLock::new(|| {
+pub(super) static CLAIM_CODE: LazyLock<String> = LazyLock::new(|| {
     format!(
         "UPDATE auth_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL \
          RETURNING redirect_uri, code_challenge, expires_at, {}",
         returned_grant("auth_codes")
-    )
-});
-
-/// [`Store::claim_refresh_token`]'s claim: a live refresh token of a live grant of this
-/// client, spent, with its grant; no row otherwise.
-static CLAIM_REFRESH: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "UPDATE tokens SET used_at = $1 WHERE token_hash = $2 AND kind = 'refresh' \
-         AND used_at IS NULL AND expires_at > $1 \
-         AND EXISTS (SELECT 1 FROM grants g WHERE g.id = tokens.grant_id \
-                     AND g.client_id = $3 AND g.revoked = 0) \
-         RETURNING scope AS token_scope, expires_at, created_at, {}",
-        returned_grant("tokens")
     )
 });
 
@@ -666,7 +653,8 @@ impl Store {
         Ok(code)
     }
 
-    /// Redeems a code: the first caller gets it, every later one learns its grant.
+    /// Redeems a code: the first caller gets it, every later one learns its grant. (The
+    /// token endpoint mints its tokens in the same statement: [`Store::redeem_code_minting`].)
     ///
     /// The first use is one statement: the claim (`used_at IS NULL`, so exactly one caller
     /// wins) returns the code and, through subqueries on its grant, the grant too (SQLite
@@ -696,51 +684,21 @@ impl Store {
                 grant: Grant::from_row(&row)?,
             }));
         }
+        self.code_replayed(&hash).await
+    }
+
+    /// After a lost claim: a code that exists was used before (its grant, to revoke).
+    pub(super) async fn code_replayed<T>(&self, hash: &str) -> Result<Redemption<T>, sqlx::Error> {
         let used: Option<String> = sqlx::query_scalar(
             "SELECT g.id FROM auth_codes c JOIN grants g ON g.id = c.grant_id WHERE c.code_hash = $1",
         )
-        .bind(&hash)
+        .bind(hash)
         .fetch_optional(self.pool())
         .await?;
         Ok(match used {
             Some(grant_id) => Redemption::Replayed(grant_id),
             None => Redemption::Unknown,
         })
-    }
-
-    /// Issues an access token for `scope` and, with `refresh` (its expiry and scope), a
-    /// refresh token, in one statement (the token endpoint's hot path).
-    pub async fn issue_tokens(
-        &self,
-        grant_id: &str,
-        scope: &str,
-        now: i64,
-        access_expires_at: i64,
-        refresh: Option<(i64, &str)>,
-    ) -> Result<(String, Option<String>), sqlx::Error> {
-        let access = random::token(43);
-        let refresh_token = refresh.map(|_| random::token(43));
-        let columns =
-            "INSERT INTO tokens (token_hash, kind, grant_id, scope, expires_at, created_at) \
-                       VALUES ($1, 'access', $2, $3, $4, $5)";
-        let query = match refresh {
-            Some(_) => format!("{columns}, ($6, 'refresh', $2, $8, $7, $5)"),
-            None => columns.to_owned(),
-        };
-        let mut insert = sqlx::query(&query)
-            .bind(digest(&access))
-            .bind(grant_id)
-            .bind(scope)
-            .bind(access_expires_at)
-            .bind(now);
-        if let (Some(token), Some((expires_at, refresh_scope))) = (&refresh_token, refresh) {
-            insert = insert
-                .bind(digest(token))
-                .bind(expires_at)
-                .bind(refresh_scope);
-        }
-        insert.execute(self.pool()).await?;
-        Ok((access, refresh_token))
     }
 
     /// Looks a token up, whatever its state (callers check expiry, use and revocation).
@@ -768,35 +726,6 @@ impl Store {
             })
         })
         .transpose()
-    }
-
-    /// Spends a refresh token of `client_id` (rotation) and reads what it stands for, in
-    /// one statement; exactly one caller wins. `None` when it is unknown, another client's,
-    /// expired, revoked or already used: [`Store::token`] then tells which.
-    pub async fn claim_refresh_token(
-        &self,
-        token: &str,
-        client_id: &str,
-        now: i64,
-    ) -> Result<Option<TokenRow>, sqlx::Error> {
-        let claimed = sqlx::query(&CLAIM_REFRESH)
-            .bind(now)
-            .bind(digest(token))
-            .bind(client_id)
-            .fetch_optional(self.spend_pool())
-            .await?;
-        claimed
-            .map(|row| {
-                Ok(TokenRow {
-                    kind: TokenKind::Refresh,
-                    scope: row.try_get("token_scope")?,
-                    expires_at: row.try_get("expires_at")?,
-                    created_at: row.try_get("created_at")?,
-                    used: false,
-                    grant: Grant::from_row(&row)?,
-                })
-            })
-            .transpose()
     }
 
     /// Deletes expired login flows, the only rows anyone can create without logging in.
@@ -840,36 +769,5 @@ impl Store {
             .execute(self.durable_pool())
             .await?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The hot claims read their grant by its key, never by scanning the client's grants
-    /// (which grow with every login: a claim that scanned them cost milliseconds).
-    #[tokio::test]
-    async fn claims_look_their_grant_up_by_key() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("j.db").display());
-        let store = Store::connect(&url).await.unwrap();
-        for claim in [CLAIM_CODE.as_str(), CLAIM_REFRESH.as_str()] {
-            let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {claim}"))
-                .bind(0_i64)
-                .bind("hash")
-                .bind("client")
-                .fetch_all(store.pool())
-                .await
-                .unwrap()
-                .iter()
-                .map(|row| row.try_get::<String, _>("detail").unwrap())
-                .collect();
-            assert!(
-                plan.iter().all(|step| !step.starts_with("SCAN")),
-                "{claim}\n{plan:#?}"
-            );
-        }
-        store.close().await;
     }
 }

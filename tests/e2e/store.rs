@@ -2,6 +2,7 @@
 
 use jidconnect::store::client_cache::CHECK_EVERY;
 use jidconnect::store::clients::{ClientError, ClientSettings};
+use jidconnect::store::mint::{Mint, RefreshRule};
 use jidconnect::store::Store;
 
 use crate::helpers::{spawn_app_on, Backend, Prosody, TestApp, TestDatabase};
@@ -77,20 +78,24 @@ async fn purging_keeps_what_is_alive(db: &TestDatabase) {
         .create_grant(grant("live@x.org"), now - 100)
         .await
         .unwrap();
-    let (dead_token, _) = store
-        .issue_tokens(&old, "openid", now - 100, now - 1, None)
-        .await
-        .unwrap();
-    let (_, live_token) = store
+    let dead_token = store
         .issue_tokens(
-            &live,
-            "openid",
+            &old,
             now - 100,
-            now - 1,
-            Some((now + 100, "openid")),
+            Mint::new(now - 1, RefreshRule::Never, 0, None),
         )
         .await
-        .unwrap();
+        .unwrap()
+        .access;
+    let live_token = store
+        .issue_tokens(
+            &live,
+            now - 100,
+            Mint::new(now - 1, RefreshRule::Always, now + 100, None),
+        )
+        .await
+        .unwrap()
+        .refresh;
     let live_token = live_token.expect("a refresh token");
     let dead_session = store
         .create_session("old@x.org", now - 100, now - 1)
