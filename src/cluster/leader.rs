@@ -10,9 +10,7 @@ use std::time::Duration;
 use sqlx::{Connection, PgConnection, Row};
 use tokio::sync::watch;
 
-use super::{
-    instance_channel, listen_for_requests, notify_decision, parse_ip, Cluster, HEARTBEAT_EVERY,
-};
+use super::{instance_channel, notify_decision, parse_ip, Cluster, HEARTBEAT_EVERY};
 use crate::config::{Limits, XmppConfig};
 use crate::i18n::Lang;
 use crate::xmpp::address::UserJid;
@@ -55,7 +53,6 @@ pub(super) async fn run(
         if let Err(e) = take_over(&cluster, &confirmer, &limits, since).await {
             tracing::warn!(error = %e, "taking over the pending requests failed");
         }
-        let requests = tokio::spawn(listen_for_requests(cluster.clone()));
         let (end_term, term) = watch::channel(false);
         let component = tokio::spawn(component::run(
             xmpp.clone(),
@@ -72,7 +69,6 @@ pub(super) async fn run(
             &mut shutdown,
         )
         .await;
-        requests.abort();
         let _ = end_term.send(true);
         outbox = match component.await {
             Ok(outbox) => outbox,

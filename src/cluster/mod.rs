@@ -106,6 +106,8 @@ pub struct Cluster {
     clock: Clock,
     metrics: Arc<Metrics>,
     leading: AtomicBool,
+    /// Leadership was taken or lost: the listener (un)listens for queued requests.
+    leadership_changed: Notify,
     /// Requests of ours that the leader has not taken yet.
     pickups: Mutex<HashMap<String, oneshot::Sender<RowState>>>,
     /// Requests of ours that the leader sent, waiting for their answer.
@@ -213,6 +215,7 @@ impl Cluster {
             clock,
             metrics,
             leading: AtomicBool::new(false),
+            leadership_changed: Notify::new(),
             pickups: Mutex::default(),
             watchers: Mutex::default(),
             queued: Notify::new(),
@@ -262,6 +265,7 @@ impl Cluster {
     fn set_leading(&self, leading: bool) {
         self.leading.store(leading, Ordering::Relaxed);
         self.metrics.set_cluster_leader(leading);
+        self.leadership_changed.notify_one();
     }
 
     /// Requests of this instance waiting for their answer.
@@ -682,7 +686,10 @@ fn parse_ip(ip: Option<String>) -> Option<IpAddr> {
     ip.and_then(|ip| ip.parse().ok())
 }
 
-/// Wakes the right part of this instance for each notification.
+/// Wakes the right part of this instance for each notification. One listening connection
+/// per instance, the leader's included (it adds the requests channel while it leads):
+/// PostgreSQL signals every listening backend of the database on every NOTIFY, whatever
+/// its channels, so each extra listener costs the database work on every login.
 async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch::Receiver<bool>) {
     loop {
         let listener = async {
@@ -711,18 +718,30 @@ async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch
                 }
             }
         };
+        let mut hears_requests = false;
+        if let Err(e) = follow_leadership(&mut listener, &cluster, &mut hears_requests).await {
+            tracing::warn!(error = %e, "cannot listen for queued requests; retrying");
+            continue;
+        }
         // Whatever happened while we were not listening.
         cluster.catch_up().await;
         cluster.keys_changed.notify_one();
         loop {
             let notification = tokio::select! {
                 n = listener.try_recv() => n,
+                _ = cluster.leadership_changed.notified() => {
+                    match follow_leadership(&mut listener, &cluster, &mut hears_requests).await {
+                        Ok(()) => continue,
+                        Err(e) => Err(e),
+                    }
+                }
                 _ = stopped(&mut shutdown) => return,
             };
             match notification {
                 Ok(Some(n)) => match n.channel() {
                     KEYS_CHANNEL => cluster.keys_changed.notify_one(),
                     FLOWS_CHANNEL => cluster.store.flow_changed(n.payload()),
+                    REQUESTS_CHANNEL => cluster.queued.notify_one(),
                     _ => {
                         if let Some((id, state)) = n
                             .payload()
@@ -737,10 +756,14 @@ async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch
                         }
                     }
                 },
-                // The connection dropped; the next call reconnects, and we may have missed some.
+                // The connection dropped; the next call reconnects (with every channel), and
+                // we may have missed some.
                 Ok(None) => {
                     cluster.catch_up().await;
                     cluster.keys_changed.notify_one();
+                    if hears_requests {
+                        cluster.queued.notify_one();
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "cluster notifications interrupted");
@@ -751,31 +774,22 @@ async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch
     }
 }
 
-/// The leader's ear for queued requests (and login notices): a listener of its own, so
-/// that the other instances are not woken for every request. Runs while leading.
-pub(super) async fn listen_for_requests(cluster: Arc<Cluster>) {
-    loop {
-        let listener = async {
-            let mut listener = PgListener::connect(&cluster.database_url).await?;
-            listener.listen(REQUESTS_CHANNEL).await?;
-            Ok::<_, sqlx::Error>(listener)
-        };
-        match listener.await {
-            Ok(mut listener) => {
-                // Whatever was queued while nobody listened.
-                cluster.queued.notify_one();
-                // `None`: the connection dropped and came back; some may be missed.
-                while listener.try_recv().await.is_ok() {
-                    cluster.queued.notify_one();
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "the leader cannot listen for queued requests; retrying");
-            }
-        }
-        // The leader also sweeps the queue every second meanwhile.
-        tokio::time::sleep(Duration::from_secs(1)).await;
+/// Listens for queued requests while this instance leads, and not otherwise; on starting,
+/// the leader looks at what was queued while nobody listened.
+async fn follow_leadership(
+    listener: &mut PgListener,
+    cluster: &Cluster,
+    hears_requests: &mut bool,
+) -> Result<(), sqlx::Error> {
+    let leading = cluster.is_leader();
+    if leading && !*hears_requests {
+        listener.listen(REQUESTS_CHANNEL).await?;
+        cluster.queued.notify_one();
+    } else if !leading && *hears_requests {
+        listener.unlisten(REQUESTS_CHANNEL).await?;
     }
+    *hears_requests = leading;
+    Ok(())
 }
 
 async fn poll(cluster: Arc<Cluster>, mut shutdown: watch::Receiver<bool>) {
