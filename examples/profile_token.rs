@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use jidconnect::store::oidc::NewGrant;
+use jidconnect::store::oidc::{NewCode, NewGrant};
 use jidconnect::store::Store;
 
 const REDIRECT_URI: &str = "http://127.0.0.1/cb";
@@ -112,11 +112,16 @@ async fn main() -> anyhow::Result<()> {
                     auth_time: now,
                     session_hash: None,
                 };
-                let grant_id = store.create_grant(grant, now).await?;
-                let code = store
-                    .issue_code(&grant_id, REDIRECT_URI, None, now + 3600)
+                let code = NewCode {
+                    redirect_uri: REDIRECT_URI,
+                    code_challenge: None,
+                    expires_at: now + 3600,
+                };
+                let (_, code) = store
+                    .grant_with_code(grant, code, None, now)
                     .await
-                    .context("cannot store a code")?;
+                    .context("cannot store a code")?
+                    .context("a code with no flow to finish is always stored")?;
                 println!("{code}");
             }
         }

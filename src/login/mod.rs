@@ -707,25 +707,28 @@ async fn continue_login(
     }
     let now = app.clock.now();
     let expires = now + app.config.oidc.session_ttl_secs as i64;
-    let token = app
-        .store
-        .create_session(&confirmed.subject, confirmed.auth_time, expires)
-        .await?;
-    let session_hash = digest(&token);
     // Only a value this server issued: one planted in the browser by someone else would
     // make their own browser "known" for this JID.
     let device = match jar.get(DEVICE_COOKIE.on(app.secure_cookies())) {
         Some(device) if app.store.device_issued(device.value()).await? => device.value().to_owned(),
         _ => random::token(32),
     };
+    let token = app
+        .store
+        .create_session(
+            &confirmed.subject,
+            confirmed.auth_time,
+            expires,
+            &device,
+            now,
+        )
+        .await?;
+    let session_hash = digest(&token);
     if confirmed.flow.confirmed_by_code() {
         app.store
             .notice_login(&id, Some(&session_hash), None)
             .await?;
     }
-    app.store
-        .remember_device(&device, &confirmed.subject, now)
-        .await?;
     let jar = jar
         .add(cookie(SESSION_COOKIE, token, app.secure_cookies()))
         .add(lasting_cookie(
@@ -755,10 +758,10 @@ async fn finish(
         subject,
         auth_time,
     } = confirmed;
-    if !app.store.finish_flow(&flow.id).await? {
-        return Err(FlowError::Gone);
-    }
     if flow.is_device() {
+        if !app.store.finish_flow(&flow.id).await? {
+            return Err(FlowError::Gone);
+        }
         return match device::approve(app, client, flow, subject, *auth_time, session_hash).await {
             Ok(_) => Ok(device::done_page(client, true, flow.language())),
             Err(e) if e.code == ErrorCode::ServerError => Err(FlowError::Internal(
@@ -775,10 +778,12 @@ async fn finish(
         *auth_time,
         session_hash,
         visitor,
+        true,
     )
     .await
     {
-        Ok(redirect) => Ok(redirect.into_response()),
+        Ok(Some(redirect)) => Ok(redirect.into_response()),
+        Ok(None) => Err(FlowError::Gone),
         Err(e) => Ok(e.redirect(&flow.redirect_uri, flow.state.as_deref(), &app.oidc.issuer)),
     }
 }

@@ -25,7 +25,7 @@ use crate::login::notice::Visitor;
 use crate::random;
 use crate::state::{AppState, LookupError};
 use crate::store::clients::Client;
-use crate::store::oidc::{digest, FlowStatus, LoginFlow, NewGrant, Session};
+use crate::store::oidc::{digest, FlowStatus, LoginFlow, NewCode, NewGrant, Session};
 use crate::web::{cookie, error_page, BROWSER_COOKIE, SESSION_COOKIE};
 
 /// A request that passed every check.
@@ -578,8 +578,10 @@ async fn decide(
                         session.auth_time,
                         Some(&session.id_hash),
                         visitor,
+                        false,
                     )
-                    .await?;
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("no code issued, with no flow to finish"))?;
                     Ok((jar, redirect).into_response())
                 }
             }
@@ -637,9 +639,39 @@ fn new_flow(
     }
 }
 
-/// The grant of a confirmed login flow. The pages refuse earlier; this holds whatever path
-/// leads here (a policy changed while the person was confirming, a code sent from a
-/// refused address).
+/// Whether `subject` may log in to `client` now. The pages refuse earlier; this holds
+/// whatever path leads to a grant (a policy changed while the person was confirming, a
+/// code sent from a refused address).
+async fn check_access(app: &AppState, client: &Client, subject: &str) -> Result<(), OAuthError> {
+    if crate::access::may_log_in(&app.store, client, subject).await? {
+        Ok(())
+    } else {
+        Err(OAuthError::new(
+            ErrorCode::AccessDenied,
+            "this address may not log in to this client",
+        ))
+    }
+}
+
+fn new_grant<'a>(
+    client: &'a Client,
+    flow: &'a LoginFlow,
+    subject: &'a str,
+    auth_time: i64,
+    session_hash: Option<&'a str>,
+) -> NewGrant<'a> {
+    NewGrant {
+        client_id: &client.client_id,
+        subject,
+        scope: &flow.scope,
+        nonce: flow.nonce.as_deref(),
+        claims: flow.claims.as_deref(),
+        auth_time,
+        session_hash,
+    }
+}
+
+/// The grant of a confirmed login flow.
 pub async fn grant_for(
     app: &AppState,
     client: &Client,
@@ -648,25 +680,15 @@ pub async fn grant_for(
     auth_time: i64,
     session_hash: Option<&str>,
 ) -> Result<String, OAuthError> {
-    if !crate::access::may_log_in(&app.store, client, subject).await? {
-        return Err(OAuthError::new(
-            ErrorCode::AccessDenied,
-            "this address may not log in to this client",
-        ));
-    }
-    let grant = NewGrant {
-        client_id: &client.client_id,
-        subject,
-        scope: &flow.scope,
-        nonce: flow.nonce.as_deref(),
-        claims: flow.claims.as_deref(),
-        auth_time,
-        session_hash,
-    };
+    check_access(app, client, subject).await?;
+    let grant = new_grant(client, flow, subject, auth_time, session_hash);
     Ok(app.store.create_grant(grant, app.clock.now()).await?)
 }
 
 /// Issues the authorization code and sends the browser back (RFC 6749 §4.1.2, RFC 9207).
+/// With `finishing`, the stored login flow is marked done in the same command; `None` if it
+/// was done already (its form sent twice), and only then.
+#[allow(clippy::too_many_arguments)]
 pub async fn issue_code(
     app: &AppState,
     client: &Client,
@@ -675,18 +697,29 @@ pub async fn issue_code(
     auth_time: i64,
     session_hash: Option<&str>,
     visitor: &Visitor,
-) -> Result<Redirect, OAuthError> {
+    finishing: bool,
+) -> Result<Option<Redirect>, OAuthError> {
+    let finishing = finishing.then_some(flow.id.as_str());
+    if let Err(refused) = check_access(app, client, subject).await {
+        return match finishing {
+            Some(id) if !app.store.finish_flow(id).await? => Ok(None),
+            _ => Err(refused),
+        };
+    }
     let now = app.clock.now();
-    let grant_id = grant_for(app, client, flow, subject, auth_time, session_hash).await?;
-    let code = app
+    let code = NewCode {
+        redirect_uri: &flow.redirect_uri,
+        code_challenge: flow.code_challenge.as_deref(),
+        expires_at: now + app.config.oidc.code_ttl_secs as i64,
+    };
+    let grant = new_grant(client, flow, subject, auth_time, session_hash);
+    let Some((grant_id, code)) = app
         .store
-        .issue_code(
-            &grant_id,
-            &flow.redirect_uri,
-            flow.code_challenge.as_deref(),
-            now + app.config.oidc.code_ttl_secs as i64,
-        )
-        .await?;
+        .grant_with_code(grant, code, finishing, now)
+        .await?
+    else {
+        return Ok(None);
+    };
     let mut url =
         Url::parse(&flow.redirect_uri).map_err(|e| anyhow::anyhow!("stored redirect_uri: {e}"))?;
     {
@@ -712,5 +745,5 @@ pub async fn issue_code(
     if let Err(e) = noticed.await {
         tracing::warn!(error = %e, "cannot queue a login notice");
     }
-    Ok(Redirect::to(url.as_str()))
+    Ok(Some(Redirect::to(url.as_str())))
 }

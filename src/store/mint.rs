@@ -327,7 +327,8 @@ mod tests {
             .unwrap()
     }
 
-    async fn grant(store: &Store, scope: &str) -> String {
+    /// A grant with `scope` and its code: (grant id, code).
+    async fn code(store: &Store, scope: &str) -> (String, String) {
         let grant = crate::store::oidc::NewGrant {
             client_id: "rp",
             subject: "alice@example.org",
@@ -337,13 +338,15 @@ mod tests {
             auth_time: 1,
             session_hash: None,
         };
-        store.create_grant(grant, 1).await.unwrap()
-    }
-
-    async fn code(store: &Store, grant_id: &str) -> String {
+        let code = crate::store::oidc::NewCode {
+            redirect_uri: "https://rp.example/cb",
+            code_challenge: Some("challenge"),
+            expires_at: 100,
+        };
         store
-            .issue_code(grant_id, "https://rp.example/cb", Some("challenge"), 100)
+            .grant_with_code(grant, code, None, 1)
             .await
+            .unwrap()
             .unwrap()
     }
 
@@ -351,11 +354,10 @@ mod tests {
     /// refresh tokens by rule and scope, a refresh spent once by its own client only, a
     /// narrowed scope for the new access token alone, and discarded candidates gone.
     async fn spends_mint_exactly_once(store: &Store) {
-        let offline = grant(store, "openid offline_access").await;
-        let online = grant(store, "openid profile").await;
+        let (offline, first) = code(store, "openid offline_access").await;
+        let (online, _) = code(store, "openid profile").await;
         let rule = |rule| Mint::new(50, rule, 500, None);
 
-        let first = code(store, &offline).await;
         let Redemption::Fresh((row, minted)) = store
             .redeem_code_minting(&first, 10, rule(RefreshRule::IfOffline))
             .await
@@ -399,14 +401,14 @@ mod tests {
             "nothing minted without a spend"
         );
 
-        for (scope_grant, refresh_rule, refresh_comes) in [
-            (&online, RefreshRule::IfOffline, false),
-            (&online, RefreshRule::Always, true),
-            (&offline, RefreshRule::Never, false),
+        for (scope, refresh_rule, refresh_comes) in [
+            ("openid profile", RefreshRule::IfOffline, false),
+            ("openid profile", RefreshRule::Always, true),
+            ("openid offline_access", RefreshRule::Never, false),
         ] {
             let before = tokens_stored(store).await;
             let Redemption::Fresh((_, minted)) = store
-                .redeem_code_minting(&code(store, scope_grant).await, 10, rule(refresh_rule))
+                .redeem_code_minting(&code(store, scope).await.1, 10, rule(refresh_rule))
                 .await
                 .unwrap()
             else {

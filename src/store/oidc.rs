@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::Store;
+use super::{Backend, Store};
 use crate::random;
 
 /// SHA-256, hex: how every bearer secret is stored.
@@ -232,6 +232,12 @@ pub struct NewGrant<'a> {
     pub session_hash: Option<&'a str>,
 }
 
+pub struct NewCode<'a> {
+    pub redirect_uri: &'a str,
+    pub code_challenge: Option<&'a str>,
+    pub expires_at: i64,
+}
+
 #[derive(Debug, Clone)]
 pub struct CodeRow {
     pub grant: Grant,
@@ -292,6 +298,53 @@ pub(super) fn returned_grant(table: &str) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// [`Store::create_session`]'s command (the device `$5` at `$6`), on SQLite and PostgreSQL.
+static SESSION_ON_DEVICE: LazyLock<[String; 2]> = LazyLock::new(|| {
+    let session = "INSERT INTO sessions (id_hash, subject, auth_time, expires_at) \
+                   VALUES ($1, $2, $3, $4)";
+    let device = "INSERT INTO known_devices (device_hash, subject, last_login_at) \
+                  VALUES ($5, $2, $6) ON CONFLICT (device_hash, subject) \
+                  DO UPDATE SET last_login_at = excluded.last_login_at";
+    [
+        format!("{session}; {device}"),
+        format!("WITH session AS ({session}) {device}"),
+    ]
+});
+
+/// [`Store::grant_with_code`]'s command, by backend (SQLite, PostgreSQL) and by whether it
+/// finishes a flow (`$14`): `$1`–`$9` the grant, `$10`–`$13` the code. SQLite runs the
+/// statements of one command in turn, each gated on the one before (`changes()`);
+/// PostgreSQL chains them with data-modifying `WITH`s.
+static GRANT_WITH_CODE: LazyLock<[[String; 2]; 2]> = LazyLock::new(|| {
+    let grant = "INSERT INTO grants (id, client_id, subject, scope, nonce, claims, auth_time, \
+                 session_hash, revoked, created_at)";
+    let grant_values = "$1, $2, $3, $4, $5, $6, $7, $8, 0, $9";
+    let code =
+        "INSERT INTO auth_codes (code_hash, grant_id, redirect_uri, code_challenge, expires_at)";
+    let finish = "UPDATE login_flows SET status = 'done', send_code = NULL \
+                  WHERE id = $14 AND status = 'accepted'";
+    [
+        [
+            format!("{grant} VALUES ({grant_values}); {code} VALUES ($10, $1, $11, $12, $13)"),
+            format!(
+                "{finish}; {grant} SELECT {grant_values} WHERE changes() = 1; \
+                 {code} SELECT $10, $1, $11, $12, $13 WHERE changes() = 1"
+            ),
+        ],
+        [
+            format!(
+                "WITH granted AS ({grant} VALUES ({grant_values}) RETURNING id) \
+                 {code} SELECT $10, id, $11, $12, $13 FROM granted"
+            ),
+            format!(
+                "WITH done AS ({finish} RETURNING id), \
+                 granted AS ({grant} SELECT {grant_values} FROM done RETURNING id) \
+                 {code} SELECT $10, id, $11, $12, $13 FROM granted"
+            ),
+        ],
+    ]
+});
 
 /// [`Store::redeem_code`]'s claim: the code and its grant, or no row when the code is
 /// unknown or was used. Built once: sqlx keeps a prepared statement per SQL text.
@@ -511,19 +564,24 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Starts a session; returns the cookie value.
+    /// Starts a session and remembers that the browser with device cookie `device` logged
+    /// in as `subject` (at `now`), in one command; returns the session's cookie value.
     pub async fn create_session(
         &self,
         subject: &str,
         auth_time: i64,
         expires_at: i64,
+        device: &str,
+        now: i64,
     ) -> Result<String, sqlx::Error> {
         let token = random::token(32);
-        sqlx::query("INSERT INTO sessions (id_hash, subject, auth_time, expires_at) VALUES ($1, $2, $3, $4)")
+        sqlx::query(&SESSION_ON_DEVICE[usize::from(self.backend() == Backend::Postgres)])
             .bind(digest(&token))
             .bind(subject)
             .bind(auth_time)
             .bind(expires_at)
+            .bind(digest(device))
+            .bind(now)
             .execute(self.pool())
             .await?;
         Ok(token)
@@ -607,6 +665,44 @@ impl Store {
         Ok(id)
     }
 
+    /// A grant and its authorization code, in one command. With `finishing`, only if that
+    /// login flow was accepted, which it then marks done (exactly one caller: a form sent
+    /// twice gets `None`). Returns the grant's id and the code.
+    pub async fn grant_with_code(
+        &self,
+        grant: NewGrant<'_>,
+        code: NewCode<'_>,
+        finishing: Option<&str>,
+        now: i64,
+    ) -> Result<Option<(String, String)>, sqlx::Error> {
+        let grant_id = random::token(22);
+        let secret = random::token(32);
+        let statement = &GRANT_WITH_CODE[usize::from(self.backend() == Backend::Postgres)]
+            [usize::from(finishing.is_some())];
+        let mut query = sqlx::query(statement)
+            .bind(&grant_id)
+            .bind(grant.client_id)
+            .bind(grant.subject)
+            .bind(grant.scope)
+            .bind(grant.nonce)
+            .bind(grant.claims)
+            .bind(grant.auth_time)
+            .bind(grant.session_hash)
+            .bind(now)
+            .bind(digest(&secret))
+            .bind(code.redirect_uri)
+            .bind(code.code_challenge)
+            .bind(code.expires_at);
+        if let Some(flow_id) = finishing {
+            query = query.bind(flow_id);
+        }
+        let issued = query.execute(self.pool()).await?.rows_affected() != 0;
+        if let Some(flow_id) = finishing {
+            self.changed_if(u64::from(issued), flow_id);
+        }
+        Ok(issued.then_some((grant_id, secret)))
+    }
+
     pub async fn grant(&self, grant_id: &str) -> Result<Option<Grant>, sqlx::Error> {
         let row = sqlx::query(&format!(
             "SELECT {GRANT_COLUMNS} FROM grants g WHERE g.id = $1"
@@ -632,25 +728,6 @@ impl Store {
             .execute(self.durable_pool())
             .await?;
         Ok(())
-    }
-
-    pub async fn issue_code(
-        &self,
-        grant_id: &str,
-        redirect_uri: &str,
-        code_challenge: Option<&str>,
-        expires_at: i64,
-    ) -> Result<String, sqlx::Error> {
-        let code = random::token(32);
-        sqlx::query("INSERT INTO auth_codes (code_hash, grant_id, redirect_uri, code_challenge, expires_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(digest(&code))
-            .bind(grant_id)
-            .bind(redirect_uri)
-            .bind(code_challenge)
-            .bind(expires_at)
-            .execute(self.pool())
-            .await?;
-        Ok(code)
     }
 
     /// Redeems a code: the first caller gets it, every later one learns its grant. (The

@@ -204,25 +204,6 @@ impl Store {
         Ok(matches!(subscription.as_deref(), Some("from" | "both")))
     }
 
-    /// Remembers that the browser with device cookie `device` logged in as `subject`.
-    pub async fn remember_device(
-        &self,
-        device: &str,
-        subject: &str,
-        now: i64,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO known_devices (device_hash, subject, last_login_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (device_hash, subject) DO UPDATE SET last_login_at = excluded.last_login_at",
-        )
-        .bind(digest(device))
-        .bind(subject)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
     /// The digest of `device` if that browser logged in as `subject` since `since`.
     pub async fn known_device(
         &self,

@@ -3,7 +3,9 @@
 use serde_json::Value;
 
 use crate::browser::{field, full_login, Browser, Landing, RelyingParty, REDIRECT_URI};
-use crate::helpers::{spawn_app, spawn_app_with, Client, Prosody, Provider, TestApp, XmppUser};
+use crate::helpers::{
+    spawn_app, spawn_app_on, spawn_app_with, Backend, Client, Prosody, Provider, TestApp, XmppUser,
+};
 use jidconnect::store::clients::ClientSettings;
 
 const ALICE: &str = "alice@localhost";
@@ -586,4 +588,59 @@ fn set_cookie(response: &reqwest::Response) -> Vec<String> {
         .iter()
         .map(|v| v.to_str().unwrap().to_owned())
         .collect()
+}
+
+/// A login's last form sent several times at once (a double click, a replayed request)
+/// issues one code: finishing the flow and issuing the code are one command, gated on the
+/// flow being accepted. On both backends.
+#[tokio::test]
+async fn a_login_continued_several_times_at_once_issues_one_code() {
+    let prosody = Prosody::start().await;
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let app = spawn_app_on(&prosody, backend, &[]).await;
+        let mut settings = ClientSettings::new("Example RP", vec![REDIRECT_URI.into()]);
+        settings.trusted = true;
+        let (id, secret) = app.add_client(settings).await;
+        let rp = RelyingParty::discover(&app, &id, &secret).await;
+        let mut alice =
+            XmppUser::login(&prosody, "alice", "laptop", Client::Xep0070, "accept").await;
+        let browser = Browser::new(&app);
+        let attempt = rp.attempt(&[], false, &[]);
+        let (_, url, html) = browser.open(attempt.url.as_str()).await.page();
+        let csrf = field(&html, "csrf").unwrap();
+        browser.submit_jid(&url, &html, ALICE).await;
+        alice.next_request().await;
+        browser
+            .wait_for_status(&format!("{url}/status"), "accepted")
+            .await;
+        let continued = (0..6).map(|_| {
+            browser
+                .http
+                .post(format!("{url}/continue"))
+                .form(&[("csrf", &csrf)])
+                .send()
+        });
+        let mut codes = vec![];
+        for response in futures::future::join_all(continued).await {
+            let response = response.unwrap();
+            let location = response
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_owned());
+            match location {
+                Some(to) if to.starts_with(REDIRECT_URI) => codes.push(to),
+                // The others lost the race: back to the flow's page, or told it is gone.
+                Some(to) => assert!(to.starts_with("/login/"), "{backend:?}: {to}"),
+                None => assert_eq!(response.status().as_u16(), 404, "{backend:?}"),
+            }
+        }
+        assert_eq!(codes.len(), 1, "{backend:?}: {codes:?}");
+        let callback = url::Url::parse(&codes[0]).unwrap();
+        let code = rp.code_from(&app, &callback, &attempt);
+        let tokens = rp.exchange(&code, None).await.unwrap();
+        let claims = rp.id_claims(&tokens, &attempt.nonce);
+        assert_eq!(claims.subject().as_str(), ALICE);
+        drop(alice);
+        app.stop().await;
+    }
 }

@@ -98,11 +98,11 @@ async fn purging_keeps_what_is_alive(db: &TestDatabase) {
         .refresh;
     let live_token = live_token.expect("a refresh token");
     let dead_session = store
-        .create_session("old@x.org", now - 100, now - 1)
+        .create_session("old@x.org", now - 100, now - 1, "device", now - 100)
         .await
         .unwrap();
     let live_session = store
-        .create_session("live@x.org", now - 100, now + 100)
+        .create_session("live@x.org", now - 100, now + 100, "device", now - 100)
         .await
         .unwrap();
     assert!(store.purge_expired(now).await.unwrap() >= 3);
