@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use sqlx::Postgres;
 
 use crate::clock::Clock;
 use crate::config::{Config, CONFIG_ENV};
@@ -13,6 +14,7 @@ use crate::startup::{shutdown_signal, Application};
 use crate::store::clients::{
     expand_grant_type, Client, ClientSettings, NewCredentials, GRANT_TYPES,
 };
+use crate::store::connections::Connections;
 use crate::store::Store;
 
 #[derive(Parser)]
@@ -355,12 +357,12 @@ pub async fn run() -> anyhow::Result<()> {
 async fn shared_keys(
     config: &Config,
     now: i64,
-) -> anyhow::Result<Option<(sqlx::PgPool, crate::keys::KeyRing)>> {
+) -> anyhow::Result<Option<(Connections<Postgres>, crate::keys::KeyRing)>> {
     let store = Store::connect(&config.database_url).await?;
     if store.backend() != crate::store::Backend::Postgres {
         return Ok(None);
     }
-    let pool = sqlx::PgPool::connect(&config.database_url).await?;
+    let pool = Connections::new(sqlx::PgPool::connect(&config.database_url).await?, None);
     // An operator's rotate is the deliberate way past lost keys: never refuse it.
     let ring = crate::cluster::keys::load_or_import(
         &pool,

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::postgres::PgPool;
+use sqlx::Postgres;
+
+use crate::store::connections::Connections;
 use sqlx::Row;
 use tokio::sync::watch;
 
@@ -26,7 +28,7 @@ const RELOAD_EVERY: Duration = Duration::from_secs(60);
 /// The shared keys; imports `dir`'s keys into an empty table first (refused when `dir` is
 /// empty though tokens were issued: `keys_lost`).
 pub async fn load_or_import(
-    pool: &PgPool,
+    pool: &Connections<Postgres>,
     dir: &Path,
     now: i64,
     retention_secs: i64,
@@ -59,7 +61,11 @@ pub async fn load_or_import(
     load(pool, now, retention_secs).await
 }
 
-pub async fn load(pool: &PgPool, now: i64, retention_secs: i64) -> anyhow::Result<KeyRing> {
+pub async fn load(
+    pool: &Connections<Postgres>,
+    now: i64,
+    retention_secs: i64,
+) -> anyhow::Result<KeyRing> {
     let rows = sqlx::query("SELECT kid, alg, created_at, pem FROM signing_keys")
         .fetch_all(pool)
         .await
@@ -96,7 +102,10 @@ async fn insert(tx: &mut sqlx::PgConnection, key: &StoredKey) -> Result<(), sqlx
 }
 
 /// Adds a new key per algorithm and tells every running instance.
-pub async fn rotate(pool: &PgPool, now: i64) -> anyhow::Result<Vec<(SigningAlg, String)>> {
+pub async fn rotate(
+    pool: &Connections<Postgres>,
+    now: i64,
+) -> anyhow::Result<Vec<(SigningAlg, String)>> {
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(KEYS_LOCK)

@@ -25,7 +25,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgListener, PgPoolOptions};
+use sqlx::Postgres;
+
+use crate::store::connections::Connections;
 use sqlx::{Executor, Row};
 use tokio::sync::{oneshot, watch, Notify};
 use tokio::task::JoinSet;
@@ -100,7 +103,7 @@ pub struct Cluster {
     pub instance: String,
     /// Where the leader tells this instance about its requests.
     channel: String,
-    pool: PgPool,
+    pool: Connections<Postgres>,
     database_url: String,
     store: Store,
     clock: Clock,
@@ -201,6 +204,7 @@ impl Cluster {
             .connect(&config.database_url)
             .await
             .context("cannot open the PostgreSQL database for the cluster")?;
+        let pool = Connections::new(pool, Some(crate::store::CHECK_IDLE_AFTER));
         let instance = if config.instance_name.is_empty() {
             default_instance_name()
         } else {
@@ -273,7 +277,7 @@ impl Cluster {
         self.watchers().len()
     }
 
-    pub(crate) fn pool(&self) -> &PgPool {
+    pub(crate) fn pool(&self) -> &Connections<Postgres> {
         &self.pool
     }
 

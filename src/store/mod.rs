@@ -6,6 +6,7 @@
 
 pub mod client_cache;
 pub mod clients;
+pub mod connections;
 pub mod device;
 pub mod flow_watch;
 pub mod groups;
@@ -19,7 +20,9 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyConnection, AnyPool, Connection, Executor};
+use sqlx::{Any, AnyConnection, Connection, Executor};
+
+use connections::Connections;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -32,9 +35,9 @@ pub enum Backend {
 
 #[derive(Clone)]
 pub struct Store {
-    pool: AnyPool,
+    pool: std::sync::Arc<Connections<Any>>,
     /// For writes that must survive a power cut ([`Store::durable_pool`]).
-    durable: AnyPool,
+    durable: std::sync::Arc<Connections<Any>>,
     backend: Backend,
     /// The SQLite file (none for PostgreSQL or an in-memory database).
     sqlite_file: Option<std::path::PathBuf>,
@@ -96,22 +99,24 @@ impl Store {
         // synchronous_commit = on). An in-memory SQLite database has nothing to sync (and
         // a second pool would be another database).
         let durable = match (backend, sqlite_file(database_url)) {
-            (Backend::Sqlite, None) => pool.clone(),
-            _ => pool_options(backend, if backend == Backend::Sqlite { 2 } else { 4 })
-                .after_connect(move |conn, _| {
-                    Box::pin(async move {
-                        prepare(conn, backend).await?;
-                        conn.execute(match backend {
-                            Backend::Sqlite => "PRAGMA synchronous = FULL",
-                            Backend::Postgres => "SET synchronous_commit = on",
+            (Backend::Sqlite, None) => None,
+            _ => Some(
+                pool_options(backend, if backend == Backend::Sqlite { 2 } else { 4 })
+                    .after_connect(move |conn, _| {
+                        Box::pin(async move {
+                            prepare(conn, backend).await?;
+                            conn.execute(match backend {
+                                Backend::Sqlite => "PRAGMA synchronous = FULL",
+                                Backend::Postgres => "SET synchronous_commit = on",
+                            })
+                            .await?;
+                            Ok(())
                         })
-                        .await?;
-                        Ok(())
                     })
-                })
-                .connect_with(options)
-                .await
-                .with_context(cannot_open)?,
+                    .connect_with(options)
+                    .await
+                    .with_context(cannot_open)?,
+            ),
         };
         let migrator = match backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
@@ -121,6 +126,12 @@ impl Store {
             .run(&pool)
             .await
             .context("database migration failed")?;
+        let check_idle_after = (backend == Backend::Postgres).then_some(CHECK_IDLE_AFTER);
+        let pool = std::sync::Arc::new(Connections::new(pool, check_idle_after));
+        let durable = match durable {
+            Some(durable) => std::sync::Arc::new(Connections::new(durable, check_idle_after)),
+            None => pool.clone(),
+        };
         let sqlite_file = (backend == Backend::Sqlite)
             .then(|| sqlite_file(database_url))
             .flatten();
@@ -196,14 +207,14 @@ impl Store {
         self.pool.close().await;
     }
 
-    pub(crate) fn pool(&self) -> &AnyPool {
+    pub(crate) fn pool(&self) -> &Connections<Any> {
         &self.pool
     }
 
     /// For rare writes that must survive a crash: revocations, ended sessions, "not me",
     /// client and access-group changes. Each commit here waits until it is on disk (but for an in-memory
     /// SQLite database, where this is [`Store::pool`]).
-    pub(crate) fn durable_pool(&self) -> &AnyPool {
+    pub(crate) fn durable_pool(&self) -> &Connections<Any> {
         &self.durable
     }
 
@@ -212,7 +223,7 @@ impl Store {
     /// writers. SQLite: like the other frequent writes, because a synced commit there
     /// holds the one write lock during the `fsync` (refresh fell from 2,353 to 1,331/s:
     /// docs/performance.md).
-    pub(crate) fn spend_pool(&self) -> &AnyPool {
+    pub(crate) fn spend_pool(&self) -> &Connections<Any> {
         match self.backend {
             Backend::Sqlite => &self.pool,
             Backend::Postgres => &self.durable,
@@ -224,7 +235,7 @@ impl Store {
     pub async fn check_writable(&self, now: i64) -> Result<(), String> {
         sqlx::query("UPDATE health SET checked_at = $1 WHERE id = 1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(self.pool())
             .await
             .map_err(|e| e.to_string())?;
         self.check_disk()
@@ -234,7 +245,7 @@ impl Store {
     /// probe must not queue behind logins) and the free disk space.
     pub async fn check_readable(&self) -> Result<(), String> {
         sqlx::query("SELECT 1")
-            .execute(&self.pool)
+            .execute(self.pool())
             .await
             .map_err(|e| e.to_string())?;
         self.check_disk()
@@ -287,8 +298,8 @@ pub(crate) const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
 /// sqlx's default pings every one taken from the pool: a round trip per statement (to
 /// PostgreSQL, or to SQLite's worker thread), about as costly as the statement
 /// (docs/performance.md). An SQLite connection cannot be lost; a PostgreSQL one is checked
-/// by [`ping_if_idle`]. (sqlx also pings each connection when it is given back, and drops
-/// it if that fails.)
+/// by [`ping_if_idle`]. (sqlx also pings each connection when it is given back:
+/// [`Connections`] keeps those whose statement completed instead.)
 fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
     let options = AnyPoolOptions::new()
         .max_connections(max_connections)
@@ -394,15 +405,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("j.db").display());
         let store = Store::connect(&url).await.unwrap();
-        let synchronous = |pool: &AnyPool| {
-            let pool = pool.clone();
-            async move {
-                sqlx::query_scalar::<_, i64>("PRAGMA synchronous")
-                    .fetch_one(&pool)
-                    .await
-                    .unwrap()
-            }
-        };
+        async fn synchronous(pool: &Connections<Any>) -> i64 {
+            sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        }
         // 1 = NORMAL, 2 = FULL (sqlite.org/pragma.html#pragma_synchronous).
         assert_eq!(synchronous(store.pool()).await, 1);
         assert_eq!(synchronous(store.durable_pool()).await, 2);
@@ -447,15 +455,12 @@ mod tests {
     #[tokio::test]
     async fn postgres_waits_for_the_disk_only_where_it_must() {
         let (store, name, admin) = postgres_store().await;
-        let setting = |pool: &AnyPool| {
-            let pool = pool.clone();
-            async move {
-                sqlx::query_scalar::<_, String>("SHOW synchronous_commit")
-                    .fetch_one(&pool)
-                    .await
-                    .unwrap()
-            }
-        };
+        async fn setting(pool: &Connections<Any>) -> String {
+            sqlx::query_scalar("SHOW synchronous_commit")
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        }
         assert_eq!(setting(store.pool()).await, "off");
         assert_eq!(setting(store.durable_pool()).await, "on");
         assert_eq!(setting(store.spend_pool()).await, "on");
