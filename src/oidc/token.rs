@@ -26,7 +26,7 @@ use crate::state::AppState;
 use crate::store::clients::{Client, GRANT_TYPES};
 use crate::store::device::{DeviceAuthorization, DeviceStatus, Pace};
 use crate::store::mint::{Mint, Minted, RefreshRule};
-use crate::store::oidc::{CodeRow, Grant, Redemption, TokenKind};
+use crate::store::oidc::{CodeRow, Grant, Redemption, TokenKind, TokenRow};
 
 #[derive(Serialize)]
 struct TokenResponse {
@@ -293,6 +293,9 @@ async fn refresh_token(
     let presented = params
         .get("refresh_token")
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+    if let Some(asked) = params.get("scope") {
+        refuse_scope_beyond_grant(app, client, presented, asked).await?;
+    }
     let mint = mint(app, client, now, params.get("scope"));
     let Some((row, minted)) = app
         .store
@@ -315,6 +318,23 @@ async fn refresh_token(
     Ok(response)
 }
 
+/// A client discards its refresh token only when a refresh gives it a new one (RFC 6749
+/// §6), so a refused request must leave it usable: a scope beyond the grant is refused
+/// before the spend. The spend checks again on the row it spends (a refresh token's scope
+/// never changes, so both agree).
+async fn refuse_scope_beyond_grant(
+    app: &AppState,
+    client: &Client,
+    presented: &str,
+    asked: &str,
+) -> Result<(), OAuthError> {
+    match this_clients_refresh_token(app, client, presented).await? {
+        Some(row) => narrowed_scope(&row.scope, Some(asked)).map(drop),
+        // Unknown, or another client's: the spend says why.
+        None => Ok(()),
+    }
+}
+
 /// RFC 6749 §6: a refresh may ask for less than was granted, never more.
 fn narrowed_scope(granted: &str, asked: Option<&str>) -> Result<String, OAuthError> {
     let Some(asked) = asked else {
@@ -330,6 +350,19 @@ fn narrowed_scope(granted: &str, asked: Option<&str>) -> Result<String, OAuthErr
     Ok(asked.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
+/// The stored row of a refresh token issued to `client`, spent or not.
+async fn this_clients_refresh_token(
+    app: &AppState,
+    client: &Client,
+    presented: &str,
+) -> Result<Option<TokenRow>, OAuthError> {
+    Ok(app
+        .store
+        .token(presented)
+        .await?
+        .filter(|row| row.kind == TokenKind::Refresh && row.grant.client_id == client.client_id))
+}
+
 /// Why a refresh token could not be spent. A used one was replayed: its grant is revoked.
 async fn refused_refresh_token(
     app: &AppState,
@@ -337,11 +370,7 @@ async fn refused_refresh_token(
     presented: &str,
     now: i64,
 ) -> Result<OAuthError, OAuthError> {
-    let Some(row) =
-        app.store.token(presented).await?.filter(|row| {
-            row.kind == TokenKind::Refresh && row.grant.client_id == client.client_id
-        })
-    else {
+    let Some(row) = this_clients_refresh_token(app, client, presented).await? else {
         return Ok(OAuthError::invalid_grant("unknown refresh token"));
     };
     if row.grant.revoked || row.expires_at <= now {

@@ -38,7 +38,8 @@ fn site() -> ClientSettings {
 }
 
 /// RFC 6749 §6: a refresh with a narrower scope narrows the new access token only; the new
-/// refresh token keeps the grant, so the client can widen again and stays offline.
+/// refresh token keeps the grant, so the client can widen again and stays offline. A wider
+/// scope is refused without spending the refresh token.
 #[tokio::test]
 async fn a_narrowed_refresh_keeps_the_grant() {
     let mut s = setup(site(), &[]).await;
@@ -49,6 +50,23 @@ async fn a_narrowed_refresh_keeps_the_grant() {
     );
     let code = full_login(&s.app, &s.browser, &s.rp, &mut s.alice, ALICE, &attempt).await;
     let tokens = s.rp.exchange(&code, None).await.unwrap();
+    // RFC 6749 §5.2: a scope beyond the grant is refused, and the refused request leaves
+    // the refresh token as it was.
+    let beyond =
+        s.rp.client
+            .exchange_refresh_token(tokens.refresh_token().unwrap())
+            .unwrap()
+            .add_scope(Scope::new("email".into()))
+            .request_async(&s.rp.http)
+            .await
+            .unwrap_err();
+    match beyond {
+        openidconnect::RequestTokenError::ServerResponse(refused) => assert_eq!(
+            *refused.error(),
+            openidconnect::core::CoreErrorResponseType::InvalidScope
+        ),
+        other => panic!("{other:?}"),
+    }
     let narrowed =
         s.rp.client
             .exchange_refresh_token(tokens.refresh_token().unwrap())
