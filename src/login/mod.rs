@@ -464,9 +464,6 @@ async fn send(
         }
         None => None,
     };
-    // Told on the page at once; a snapshot, so that the page is no live view of the
-    // person's presence for whoever types their address.
-    let offline = app.store.contact_offline(jid.subject()).await?;
     let code = random::confirmation_code();
     let request = ConfirmRequest {
         jid: jid.clone(),
@@ -495,9 +492,11 @@ async fn send(
         timeout: Duration::from_secs(app.config.xmpp.confirm_timeout_secs),
     };
     // Recorded first: the answer may come (to another instance) before this returns.
+    // With whether the person's app is offline, told on the page at once; a snapshot, so
+    // that the page is no live view of the person's presence for whoever types their address.
     if !app
         .store
-        .flow_sent(&id, jid.subject(), &code, app.clock.now(), offline)
+        .flow_sent(&id, jid.subject(), &code, app.clock.now(), true)
         .await?
     {
         return Ok(back_to_flow(&id));

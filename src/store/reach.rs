@@ -184,16 +184,6 @@ impl Store {
         Ok(())
     }
 
-    /// Whether `subject` is a contact whose app is known to be offline right now.
-    pub async fn contact_offline(&self, subject: &str) -> Result<bool, sqlx::Error> {
-        let presence: Option<Option<String>> =
-            sqlx::query_scalar("SELECT presence FROM contacts WHERE jid = $1")
-                .bind(subject)
-                .fetch_optional(self.pool())
-                .await?;
-        Ok(presence.flatten().as_deref() == Some("offline"))
-    }
-
     /// Whether `subject` added the login service as a contact (and so gets login notices).
     pub async fn is_subscriber(&self, subject: &str) -> Result<bool, sqlx::Error> {
         let subscription: Option<String> =

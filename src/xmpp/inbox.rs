@@ -264,6 +264,7 @@ async fn device_code_received(
         return Ok(());
     }
     let code = random::confirmation_code();
+    // Not noting whether the app is offline: the person just wrote from it.
     if !app
         .store
         .flow_sent(&flow.id, from.subject(), &code, app.clock.now(), false)

@@ -363,8 +363,17 @@ async fn the_request_to_a_contact_goes_by_iq_to_the_app_that_shows_it() {
 
 #[tokio::test]
 async fn a_contact_whose_app_is_offline_is_told_at_once() {
+    contact_offline_told_at_once(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_contact_whose_app_is_offline_is_told_at_once_on_postgres() {
+    contact_offline_told_at_once(Backend::Postgres).await;
+}
+
+async fn contact_offline_told_at_once(backend: Backend) {
     let prosody = Prosody::start().await;
-    let app = spawn_app_with(&prosody, &[]).await;
+    let app = spawn_app_on(&prosody, backend, &[]).await;
     let rp = rp_for(&app, "Grafana").await;
     let mut dave = XmppUser::login(
         &prosody,
