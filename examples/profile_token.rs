@@ -117,12 +117,12 @@ async fn main() -> anyhow::Result<()> {
                     code_challenge: None,
                     expires_at: now + 3600,
                 };
-                let (_, code) = store
+                let issued = store
                     .grant_with_code(grant, code, None, now)
                     .await
                     .context("cannot store a code")?
                     .context("a code with no flow to finish is always stored")?;
-                println!("{code}");
+                println!("{}", issued.code);
             }
         }
         Command::Redeem { endpoint, codes } => {

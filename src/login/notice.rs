@@ -75,6 +75,19 @@ pub async fn queue(
     if !app.store.is_subscriber(subject).await? {
         return Ok(());
     }
+    queue_for_subscriber(app, client, subject, session_hash, grant_id, visitor, l).await
+}
+
+/// [`queue`] for a `subject` known to be a contact of the service.
+pub async fn queue_for_subscriber(
+    app: &AppState,
+    client: &Client,
+    subject: &str,
+    session_hash: Option<&str>,
+    grant_id: &str,
+    visitor: &Visitor,
+    l: Lang,
+) -> Result<(), sqlx::Error> {
     let body = notice_text(client, visitor, l);
     let notice = NewNotice {
         subject,

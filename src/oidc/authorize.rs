@@ -713,7 +713,7 @@ pub async fn issue_code(
         expires_at: now + app.config.oidc.code_ttl_secs as i64,
     };
     let grant = new_grant(client, flow, subject, auth_time, session_hash);
-    let Some((grant_id, code)) = app
+    let Some(issued) = app
         .store
         .grant_with_code(grant, code, finishing, now)
         .await?
@@ -724,7 +724,7 @@ pub async fn issue_code(
         Url::parse(&flow.redirect_uri).map_err(|e| anyhow::anyhow!("stored redirect_uri: {e}"))?;
     {
         let mut query = url.query_pairs_mut();
-        query.append_pair("code", &code);
+        query.append_pair("code", &issued.code);
         if let Some(state) = &flow.state {
             query.append_pair("state", state);
         }
@@ -736,11 +736,23 @@ pub async fn issue_code(
     let noticed = async {
         if flow.confirmed_by_code() {
             app.store
-                .notice_login(&flow.id, None, Some(&grant_id))
+                .notice_login(&flow.id, None, Some(&issued.grant_id))
                 .await?;
         }
-        let l = flow.language();
-        crate::login::notice::queue(app, client, subject, session_hash, &grant_id, visitor, l).await
+        if !issued.subscriber {
+            return Ok(());
+        }
+        let (grant_id, l) = (&issued.grant_id, flow.language());
+        crate::login::notice::queue_for_subscriber(
+            app,
+            client,
+            subject,
+            session_hash,
+            grant_id,
+            visitor,
+            l,
+        )
+        .await
     };
     if let Err(e) = noticed.await {
         tracing::warn!(error = %e, "cannot queue a login notice");

@@ -343,11 +343,12 @@ mod tests {
             code_challenge: Some("challenge"),
             expires_at: 100,
         };
-        store
+        let issued = store
             .grant_with_code(grant, code, None, 1)
             .await
             .unwrap()
-            .unwrap()
+            .unwrap();
+        (issued.grant_id, issued.code)
     }
 
     /// What each spend mints, on one backend: a code once (its replay mints nothing),

@@ -315,36 +315,50 @@ static SESSION_ON_DEVICE: LazyLock<[String; 2]> = LazyLock::new(|| {
 /// [`Store::grant_with_code`]'s command, by backend (SQLite, PostgreSQL) and by whether it
 /// finishes a flow (`$14`): `$1`–`$9` the grant, `$10`–`$13` the code. SQLite runs the
 /// statements of one command in turn, each gated on the one before (`changes()`);
-/// PostgreSQL chains them with data-modifying `WITH`s.
+/// PostgreSQL chains them with data-modifying `WITH`s. The code's row comes back, with
+/// whether the person gets login notices (a subscribed contact).
 static GRANT_WITH_CODE: LazyLock<[[String; 2]; 2]> = LazyLock::new(|| {
     let grant = "INSERT INTO grants (id, client_id, subject, scope, nonce, claims, auth_time, \
                  session_hash, revoked, created_at)";
     let grant_values = "$1, $2, $3, $4, $5, $6, $7, $8, 0, $9";
     let code =
         "INSERT INTO auth_codes (code_hash, grant_id, redirect_uri, code_challenge, expires_at)";
+    let subscriber = "RETURNING CASE WHEN EXISTS (SELECT 1 FROM contacts WHERE jid = $3 \
+                      AND subscription IN ('from', 'both')) THEN 1 ELSE 0 END AS subscriber";
     let finish = "UPDATE login_flows SET status = 'done', send_code = NULL \
                   WHERE id = $14 AND status = 'accepted'";
     [
         [
-            format!("{grant} VALUES ({grant_values}); {code} VALUES ($10, $1, $11, $12, $13)"),
+            format!(
+                "{grant} VALUES ({grant_values}); \
+                 {code} VALUES ($10, $1, $11, $12, $13) {subscriber}"
+            ),
             format!(
                 "{finish}; {grant} SELECT {grant_values} WHERE changes() = 1; \
-                 {code} SELECT $10, $1, $11, $12, $13 WHERE changes() = 1"
+                 {code} SELECT $10, $1, $11, $12, $13 WHERE changes() = 1 {subscriber}"
             ),
         ],
         [
             format!(
                 "WITH granted AS ({grant} VALUES ({grant_values}) RETURNING id) \
-                 {code} SELECT $10, id, $11, $12, $13 FROM granted"
+                 {code} SELECT $10, id, $11, $12, $13 FROM granted {subscriber}"
             ),
             format!(
                 "WITH done AS ({finish} RETURNING id), \
                  granted AS ({grant} SELECT {grant_values} FROM done RETURNING id) \
-                 {code} SELECT $10, id, $11, $12, $13 FROM granted"
+                 {code} SELECT $10, id, $11, $12, $13 FROM granted {subscriber}"
             ),
         ],
     ]
 });
+
+/// What [`Store::grant_with_code`] issued.
+pub struct IssuedCode {
+    pub grant_id: String,
+    pub code: String,
+    /// The person added the login service as a contact: they get login notices.
+    pub subscriber: bool,
+}
 
 /// [`Store::redeem_code`]'s claim: the code and its grant, or no row when the code is
 /// unknown or was used. Built once: sqlx keeps a prepared statement per SQL text.
@@ -671,14 +685,14 @@ impl Store {
 
     /// A grant and its authorization code, in one command. With `finishing`, only if that
     /// login flow was accepted, which it then marks done (exactly one caller: a form sent
-    /// twice gets `None`). Returns the grant's id and the code.
+    /// twice gets `None`).
     pub async fn grant_with_code(
         &self,
         grant: NewGrant<'_>,
         code: NewCode<'_>,
         finishing: Option<&str>,
         now: i64,
-    ) -> Result<Option<(String, String)>, sqlx::Error> {
+    ) -> Result<Option<IssuedCode>, sqlx::Error> {
         let grant_id = random::token(22);
         let secret = random::token(32);
         let statement = &GRANT_WITH_CODE[usize::from(self.backend() == Backend::Postgres)]
@@ -700,11 +714,22 @@ impl Store {
         if let Some(flow_id) = finishing {
             query = query.bind(flow_id);
         }
-        let issued = query.execute(self.pool()).await?.rows_affected() != 0;
+        // All results, not `fetch_optional`: sqlx's Any driver on SQLite looks for the row
+        // only in the command's first result, and here it comes from the last statement.
+        let subscriber: Option<i64> = query
+            .fetch_all(self.pool())
+            .await?
+            .pop()
+            .map(|row| row.try_get("subscriber"))
+            .transpose()?;
         if let Some(flow_id) = finishing {
-            self.changed_if(u64::from(issued), flow_id);
+            self.changed_if(u64::from(subscriber.is_some()), flow_id);
         }
-        Ok(issued.then_some((grant_id, secret)))
+        Ok(subscriber.map(|subscriber| IssuedCode {
+            grant_id,
+            code: secret,
+            subscriber: subscriber == 1,
+        }))
     }
 
     pub async fn grant(&self, grant_id: &str) -> Result<Option<Grant>, sqlx::Error> {
