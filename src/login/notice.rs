@@ -61,25 +61,9 @@ fn notice_text(client: &Client, visitor: &Visitor, l: Lang) -> String {
     )
 }
 
-/// Queues a notice of this login (its session and grant) for `subject`, if they are a
-/// contact of the service.
+/// Queues a notice of this login (its session and grant) for `subject`, a subscribed
+/// contact of the service (the callers know it from the store).
 pub async fn queue(
-    app: &AppState,
-    client: &Client,
-    subject: &str,
-    session_hash: Option<&str>,
-    grant_id: &str,
-    visitor: &Visitor,
-    l: Lang,
-) -> Result<(), sqlx::Error> {
-    if !app.store.is_subscriber(subject).await? {
-        return Ok(());
-    }
-    queue_for_subscriber(app, client, subject, session_hash, grant_id, visitor, l).await
-}
-
-/// [`queue`] for a `subject` known to be a contact of the service.
-pub async fn queue_for_subscriber(
     app: &AppState,
     client: &Client,
     subject: &str,

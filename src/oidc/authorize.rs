@@ -743,16 +743,7 @@ pub async fn issue_code(
             return Ok(());
         }
         let (grant_id, l) = (&issued.grant_id, flow.language());
-        crate::login::notice::queue_for_subscriber(
-            app,
-            client,
-            subject,
-            session_hash,
-            grant_id,
-            visitor,
-            l,
-        )
-        .await
+        crate::login::notice::queue(app, client, subject, session_hash, grant_id, visitor, l).await
     };
     if let Err(e) = noticed.await {
         tracing::warn!(error = %e, "cannot queue a login notice");

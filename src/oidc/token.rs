@@ -172,6 +172,9 @@ async fn device_code(
     // Best effort, as for codes: the person's app is told that a device is in, in the
     // language of the device's login page.
     let noticed = async {
+        if !app.store.is_subscriber(&grant.subject).await? {
+            return Ok(());
+        }
         let flow = app.store.flow(&device.flow_id).await?;
         let l = flow.map(|f| f.language()).unwrap_or_default();
         crate::login::notice::queue(app, client, &grant.subject, None, &grant.id, visitor, l).await
