@@ -10,7 +10,7 @@ use std::time::Duration;
 use sqlx::{Connection, PgConnection, Row};
 use tokio::sync::watch;
 
-use super::{instance_channel, notify_decision, parse_ip, Cluster, HEARTBEAT_EVERY};
+use super::{parse_ip, Cluster, HEARTBEAT_EVERY, INSTANCE_CHANNEL_SQL};
 use crate::config::{Limits, XmppConfig};
 use crate::i18n::Lang;
 use crate::xmpp::address::UserJid;
@@ -138,11 +138,7 @@ async fn lead(
     let mut announced_connected = None;
     loop {
         tokio::select! {
-            _ = cluster.queued.notified() => {
-                take_queued(cluster, confirmer).await;
-                // The same wake-up announces login notices.
-                confirmer.notices_queued();
-            }
+            _ = cluster.queued.notified() => take_queued(cluster, confirmer).await,
             _ = sweep.tick() => take_queued(cluster, confirmer).await,
             _ = heartbeat.tick() => {
                 let alive = tokio::time::timeout(LOCK_CHECK_TIMEOUT, sqlx::query("SELECT 1").execute(&mut *lock)).await;
@@ -308,8 +304,8 @@ async fn take_queued(cluster: &Arc<Cluster>, confirmer: &Confirmer) {
 async fn take_batch(cluster: &Arc<Cluster>, confirmer: &Confirmer) -> Result<usize, sqlx::Error> {
     let mut tx = cluster.pool.begin().await?;
     let rows = sqlx::query(
-        "SELECT id, jid, code, method, url, requester, origin, purpose, lang, ip, client_id, device, timeout_secs, \
-         requested_by FROM confirmations WHERE status = 'queued' ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+        "SELECT id, jid, code, method, url, requester, origin, purpose, lang, ip, client_id, device, timeout_secs \
+         FROM confirmations WHERE status = 'queued' ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED",
     )
     .bind(TAKE_BATCH)
     .fetch_all(&mut *tx)
@@ -339,45 +335,38 @@ async fn take_batch(cluster: &Arc<Cluster>, confirmer: &Confirmer) -> Result<usi
             // The asking instance parsed it; a row that does not parse was not written by us.
             Err(_) => Err(RequestError::Disconnected),
         };
-        let now = cluster.clock.now();
-        let state = match result {
-            Ok(_) => {
-                sqlx::query("UPDATE confirmations SET status = 'sent', sent_by = $1 WHERE id = $2")
-                    .bind(&cluster.instance)
-                    .bind(&id)
-                    .execute(&mut *tx)
-                    .await?;
-                "sent"
-            }
-            Err(RequestError::Refused(refused)) => {
-                sqlx::query(
-                    "UPDATE confirmations SET status = 'refused', refusal = $1, retry_after_secs = $2, \
-                     decided_at = $3 WHERE id = $4",
-                )
-                .bind(refused.reason.code())
-                .bind(refused.retry_after.as_secs().max(1) as i64)
-                .bind(now)
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
-                "refused"
-            }
-            Err(RequestError::Disconnected) => {
-                sqlx::query(
-                    "UPDATE confirmations SET status = 'unreachable', decided_at = $1 WHERE id = $2",
-                )
-                .bind(now)
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
-                "unreachable"
-            }
+        let (state, refused) = match &result {
+            Ok(_) => ("sent", None),
+            Err(RequestError::Refused(refused)) => ("refused", Some(refused)),
+            Err(RequestError::Disconnected) => ("unreachable", None),
         };
-        let asker: String = row.get("requested_by");
-        notify_decision(&mut tx, &instance_channel(&asker), &id, state).await?;
+        sqlx::query(&RECORD_OUTCOME)
+            .bind(state)
+            .bind(refused.map(|r| r.reason.code()))
+            .bind(refused.map(|r| r.retry_after.as_secs().max(1) as i64))
+            .bind(&cluster.instance)
+            .bind(cluster.clock.now())
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await.map(|()| taken)
 }
+
+/// [`take_batch`]'s outcome for one row: its state ($1: `sent`, `refused` or
+/// `unreachable`), why and for how long it was refused ($2, $3), a sent row as sent by
+/// this instance ($4), an ended one as decided now ($5); the asking instance told on its
+/// channel. One statement: one round trip per row.
+static RECORD_OUTCOME: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH recorded AS ( \
+               UPDATE confirmations SET status = $1, refusal = $2, retry_after_secs = $3, \
+                 sent_by = CASE WHEN $1 = 'sent' THEN $4 ELSE sent_by END, \
+                 decided_at = CASE WHEN $1 = 'sent' THEN decided_at ELSE $5 END \
+               WHERE id = $6 RETURNING id, status, requested_by) \
+         SELECT pg_notify({INSTANCE_CHANNEL_SQL}, id || ' ' || status) FROM recorded"
+    )
+});
 
 /// Who asked for a queued or past request, from its row.
 fn requester_of(row: &sqlx::postgres::PgRow) -> Requester {

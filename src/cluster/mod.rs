@@ -47,6 +47,9 @@ use crate::xmpp::limits::{Refusal, Refused};
 /// which the leader must hear); the leader tells an asking instance about its own
 /// requests on that instance's channel ([`instance_channel`]).
 const REQUESTS_CHANNEL: &str = "jidconnect_requests";
+/// The payload on [`REQUESTS_CHANNEL`] that announces login notices rather than a queued
+/// request, so that the leader looks only for what was announced.
+const NOTICES_PAYLOAD: &str = "notices";
 const DECISIONS_CHANNEL: &str = "jidconnect_decisions";
 const KEYS_CHANNEL: &str = "jidconnect_keys";
 /// A login flow changed on another instance (payload: its id): wakes its waiting page.
@@ -610,8 +613,9 @@ impl Cluster {
 
     /// Tells the leader there is work (login notices to send).
     pub async fn wake_leader(&self) {
-        let woken = sqlx::query("SELECT pg_notify($1, '')")
+        let woken = sqlx::query("SELECT pg_notify($1, $2)")
             .bind(REQUESTS_CHANNEL)
+            .bind(NOTICES_PAYLOAD)
             .execute(&self.pool)
             .await;
         if let Err(e) = woken {
@@ -723,7 +727,9 @@ async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch
             }
         };
         let mut hears_requests = false;
-        if let Err(e) = follow_leadership(&mut listener, &cluster, &mut hears_requests).await {
+        if let Err(e) =
+            follow_leadership(&mut listener, &cluster, &confirmer, &mut hears_requests).await
+        {
             tracing::warn!(error = %e, "cannot listen for queued requests; retrying");
             continue;
         }
@@ -734,7 +740,7 @@ async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch
             let notification = tokio::select! {
                 n = listener.try_recv() => n,
                 _ = cluster.leadership_changed.notified() => {
-                    match follow_leadership(&mut listener, &cluster, &mut hears_requests).await {
+                    match follow_leadership(&mut listener, &cluster, &confirmer, &mut hears_requests).await {
                         Ok(()) => continue,
                         Err(e) => Err(e),
                     }
@@ -745,6 +751,9 @@ async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch
                 Ok(Some(n)) => match n.channel() {
                     KEYS_CHANNEL => cluster.keys_changed.notify_one(),
                     FLOWS_CHANNEL => cluster.store.flow_changed(n.payload()),
+                    REQUESTS_CHANNEL if n.payload() == NOTICES_PAYLOAD => {
+                        confirmer.notices_queued()
+                    }
                     REQUESTS_CHANNEL => cluster.queued.notify_one(),
                     _ => {
                         if let Some((id, state)) = n
@@ -766,7 +775,7 @@ async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch
                     cluster.catch_up().await;
                     cluster.keys_changed.notify_one();
                     if hears_requests {
-                        cluster.queued.notify_one();
+                        look_at_queues(&cluster, &confirmer);
                     }
                 }
                 Err(e) => {
@@ -783,17 +792,25 @@ async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch
 async fn follow_leadership(
     listener: &mut PgListener,
     cluster: &Cluster,
+    confirmer: &Confirmer,
     hears_requests: &mut bool,
 ) -> Result<(), sqlx::Error> {
     let leading = cluster.is_leader();
     if leading && !*hears_requests {
         listener.listen(REQUESTS_CHANNEL).await?;
-        cluster.queued.notify_one();
+        look_at_queues(cluster, confirmer);
     } else if !leading && *hears_requests {
         listener.unlisten(REQUESTS_CHANNEL).await?;
     }
     *hears_requests = leading;
     Ok(())
+}
+
+/// The leader looks for queued requests and login notices, for those announced while it
+/// did not listen.
+fn look_at_queues(cluster: &Cluster, confirmer: &Confirmer) {
+    cluster.queued.notify_one();
+    confirmer.notices_queued();
 }
 
 async fn poll(cluster: Arc<Cluster>, mut shutdown: watch::Receiver<bool>) {

@@ -129,6 +129,10 @@ impl Dispatcher {
     pub async fn notices_queued(&self) {
         match self {
             Dispatcher::Local { confirmer } => confirmer.notices_queued(),
+            // The leader sends them itself; another instance tells it.
+            Dispatcher::Cluster { confirmer, cluster } if cluster.is_leader() => {
+                confirmer.notices_queued()
+            }
             Dispatcher::Cluster { cluster, .. } => cluster.wake_leader().await,
         }
     }

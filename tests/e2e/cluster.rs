@@ -473,6 +473,23 @@ async fn codes_and_contacts_go_to_the_leader_and_survive_a_change_of_leader() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // He logs in through the instance that does not lead: it tells the leader, which sends
+    // his login notice.
+    let attempt = rp.attempt(&[], true, &[]);
+    let mut at_other = attempt.url.clone();
+    at_other.set_port(Some(apps[other].addr.port())).unwrap();
+    let browser = Browser::new(&apps[other]);
+    let (_, login_url, html) = browser.open(at_other.as_str()).await.page();
+    let landing = browser
+        .log_in(&login_url, &html, "dave@strict.localhost", &mut dave)
+        .await;
+    let callback = browser.consent_if_asked(landing).await;
+    rp.code_from(&balancer, &callback, &attempt);
+    let notice = dave.next_chat().await;
+    assert!(
+        notice.body.starts_with("Logged in to Shared Wiki"),
+        "{notice:?}"
+    );
     dave.forget_presences(Duration::from_millis(500)).await;
     // Unknown until a leader learns it again.
     apps[other]
