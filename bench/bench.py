@@ -572,8 +572,10 @@ class Cluster:
         return [base for _, _, base in self.instances]
 
     def cpu(self):
-        return cpu_seconds([process.pid for _, process, _ in self.instances]
-                           + [self.postgres_pid])
+        return self.jidconnect_cpu() + cpu_seconds([self.postgres_pid])
+
+    def jidconnect_cpu(self):
+        return cpu_seconds([process.pid for _, process, _ in self.instances])
 
     def add_instance(self):
         name = f"{self.home.name}-{len(self.instances) + 1}"
@@ -644,11 +646,14 @@ def cluster_rounds(procs, run_dir, binary, helper, postgres, prosody, profile):
                 log(f"cluster round {round_no}/{profile.rounds}: {size} instance(s)")
                 work = cluster.home / f"size{size}"
                 work.mkdir()
-                cpu_before = cluster.cpu()
+                cpu_before, own_before = cluster.cpu(), cluster.jidconnect_cpu()
                 login = mint_codes(helper, cluster, profile.codes, profile.login_concurrency,
                                    work / "codes")
                 cpu = cluster.cpu() - cpu_before
                 login["cpu_us"] = cpu * 1e6 / login["logins"]
+                login["jidconnect_cpu_us"] = ((cluster.jidconnect_cpu() - own_before) * 1e6
+                                              / login["logins"])
+                login["postgres_cpu_us"] = login["cpu_us"] - login["jidconnect_cpu_us"]
                 login["cores"] = cpu / login["seconds"]
                 by_size[size] = {"login": login,
                                  "token": token_spread(cluster, work / "codes",
@@ -672,14 +677,18 @@ def cluster_report(rounds):
            f"authorization_code with those codes, one wrk per instance, {CONNECTIONS} "
            "connections in all. Server CPU: all jidconnect processes + PostgreSQL. Medians "
            f"over {len(rounds)} round(s).", "",
-           "| instances | logins/s | login p50 / p99 ms | server CPU µs/login | cores (logins) "
+           "| instances | logins/s | login p50 / p99 ms | server CPU µs/login "
+           "| of which jidconnect / PostgreSQL | cores (logins) "
            "| token req/s | server CPU µs/token req | cores (token) |",
-           "|---|---|---|---|---|---|---|---|"]
+           "|---|---|---|---|---|---|---|---|---|"]
     for size in rounds[0]:
         out.append(
             f"| {size} | {values(size, 'login', 'per_sec'):,.0f} "
             f"| {values(size, 'login', 'p50_ms'):.1f} / {values(size, 'login', 'p99_ms'):.1f} "
-            f"| {values(size, 'login', 'cpu_us'):,.0f} | {values(size, 'login', 'cores'):.2f} "
+            f"| {values(size, 'login', 'cpu_us'):,.0f} "
+            f"| {values(size, 'login', 'jidconnect_cpu_us'):,.0f} "
+            f"/ {values(size, 'login', 'postgres_cpu_us'):,.0f} "
+            f"| {values(size, 'login', 'cores'):.2f} "
             f"| {values(size, 'token', 'req_s'):,.0f} | {values(size, 'token', 'cpu_us'):,.0f} "
             f"| {values(size, 'token', 'cores'):.2f} |")
     return "\n".join(out) + "\n"

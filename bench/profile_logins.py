@@ -6,7 +6,10 @@ bench/profile-logins.
 The same logins as the bench's workload 3 (bench_logins through authorize, the JID form,
 the wait page and continue; bench/bot.py accepting every XEP-0070 request over a private
 Prosody), and per login:
-- server CPU from /proc, jidconnect's processes and PostgreSQL's apart;
+- server CPU from /proc, jidconnect's processes and PostgreSQL's apart, and PostgreSQL's
+  split by process: the backends that run statements, those that LISTEN (one per
+  instance; PostgreSQL wakes each of them on every NOTIFY, so their CPU is the cost of
+  the notification fan-out), and its background work;
 - PostgreSQL's work from its own statistics: `pg_stat_statements` (each statement's
   calls and execution time, NOTIFYs included) and `pg_stat_database` (commits), reset
   after a warm-up, so they count the measured logins and what ran meanwhile (heartbeats,
@@ -73,18 +76,93 @@ class Postgres(bench.PostgreSQL):
             "postgres"))
         return statements, commits
 
+    def listening(self, database):
+        """The pids of the database's backends that LISTEN (one per instance), by the last
+        command each ran."""
+        rows = self.sql(
+            "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' "
+            f"AND datname = '{database}' AND query ~* '^\\s*(un)?listen'", "postgres")
+        return {int(pid) for pid in rows.split()}
 
-def measure(setup, logins, procs_cpu, pg_cpu, switches, postgres, database, helper,
-            concurrency, work):
+
+ROUTES = {
+    "spread": "each request to the next instance",
+    "leader": "every request to the leader",
+    "follower": "every request to one instance that does not lead",
+}
+
+
+class Routed:
+    """The cluster as the login driver sees it: every instance in turn (as behind a
+    balancer without sticky sessions), only the leader (no hand-off, the others idle), or
+    only one instance that does not lead (every login handed off, all its pages served by
+    one process). Comparing the three tells what idle instances, the hand-off and
+    spreading a login over processes each cost."""
+
+    def __init__(self, cluster, route):
+        self.cluster = cluster
+        leads = [bool(bench.health(base).get("is_leader")) for base in cluster.bases]
+        if route == "spread":
+            self.bases = cluster.bases
+        else:
+            self.bases = [next(base for base, leader in zip(cluster.bases, leads)
+                               if leader == (route == "leader"))]
+
+    def __getattr__(self, name):
+        return getattr(self.cluster, name)
+
+
+def cpu_by_pid(root_pids):
+    """CPU seconds of each process in the trees."""
+    cpu = {}
+    for pid in bench.process_tree(root_pids):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / bench.CLOCK_TICK
+    return cpu
+
+
+def postgres_split(before, after, listening):
+    """PostgreSQL's CPU in a run by what its processes do: the backends that LISTEN (the
+    notification fan-out: every NOTIFY wakes each of them), the other backends (the
+    statements), and its own background work (WAL writer, autovacuum, checkpointer…)."""
+    split = {"listening": 0.0, "statements": 0.0, "background": 0.0}
+    for pid, seconds in after.items():
+        used = seconds - before.get(pid, 0.0)
+        if pid in listening:
+            split["listening"] += used
+        elif is_client_backend(pid):
+            split["statements"] += used
+        else:
+            split["background"] += used
+    return split
+
+
+def is_client_backend(pid):
+    """A backend serving a connection: its title names the client's address."""
+    try:
+        return b"127.0.0.1(" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def measure(setup, logins, procs_cpu, switches, postgres, database, helper, concurrency,
+            work):
     """Runs the logins; per-login figures."""
     if postgres:
         postgres.reset(database)
-    cpu0, pg0, cs0 = procs_cpu(), pg_cpu(), switches()
+    pg_root = [postgres.process.pid] if postgres else []
+    cpu0, pg0, cs0 = procs_cpu(), cpu_by_pid(pg_root), switches()
     stats = bench.mint_codes(helper, setup, logins, concurrency, work / "codes")
-    cpu, pg, cs = procs_cpu() - cpu0, pg_cpu() - pg0, switches() - cs0
+    cpu, pg1, cs = procs_cpu() - cpu0, cpu_by_pid(pg_root), switches() - cs0
+    split = postgres_split(pg0, pg1, postgres.listening(database) if postgres else set())
     result = {"logins_s": stats["logins"] / stats["seconds"],
               "p50_ms": stats["p50_ms"], "p99_ms": stats["p99_ms"],
-              "jidconnect_cpu_us": cpu * 1e6 / logins, "postgres_cpu_us": pg * 1e6 / logins,
+              "jidconnect_cpu_us": cpu * 1e6 / logins,
+              "postgres_cpu_us": sum(split.values()) * 1e6 / logins,
+              "postgres_split_us": {k: v * 1e6 / logins for k, v in split.items()},
               "context_switches": cs / logins}
     if postgres:
         statements, commits = postgres.counts(database)
@@ -104,7 +182,12 @@ def report(name, result):
              "switches (jidconnect)"]
     if "statements" in result:
         total = sum(s["calls"] for s in result["statements"])
-        lines += [f"{result['commits']:.2f} commits and {total:.2f} statements per login:", "",
+        split = result["postgres_split_us"]
+        lines += [f"PostgreSQL CPU per login by process: {split['statements']:,.0f} µs in the "
+                  f"backends that run statements, {split['listening']:,.0f} µs in those that "
+                  f"LISTEN (the notification fan-out), {split['background']:,.0f} µs in its "
+                  "background work", "",
+                  f"{result['commits']:.2f} commits and {total:.2f} statements per login:", "",
                   "| per login | calls | exec µs | statement |", "|---|---|---|---|"]
         for s in result["statements"]:
             if s["calls"] >= 0.005:
@@ -123,6 +206,9 @@ def main():
     parser.add_argument("--instances", type=int, nargs="*", default=[1, 3],
                         help="PostgreSQL cluster sizes to profile")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--route", choices=list(ROUTES), nargs="*", default=["spread"],
+                        help="where the logins' requests go with several instances "
+                             "(each route measured in turn on the same cluster)")
     args = parser.parse_args()
     run_dir = bench.BENCH / ".run" / "profile-logins"
     bench.shutil.rmtree(run_dir, ignore_errors=True)
@@ -146,8 +232,8 @@ def main():
             bench.mint_codes(args.helper, server, warm, args.concurrency,
                              run_dir / "sqlite-warm" / "codes")
             result = measure(server, args.logins, lambda: bench.cpu_seconds(pids),
-                             lambda: 0.0, lambda: context_switches(pids), None, None,
-                             args.helper, args.concurrency, run_dir / "sqlite-warm")
+                             lambda: context_switches(pids), None, None, args.helper,
+                             args.concurrency, run_dir / "sqlite-warm")
             out.append(("SQLite, 1 instance", result))
             procs.stop([p for p in procs.started if p.pid == server.pid])
         if args.instances:
@@ -161,14 +247,17 @@ def main():
             while len(cluster.instances) < size:
                 cluster.add_instance()
             pids = [process.pid for _, process, _ in cluster.instances]
-            work = cluster.home / "work"
-            work.mkdir()
-            bench.mint_codes(args.helper, cluster, warm, args.concurrency, work / "warm")
-            result = measure(cluster, args.logins, lambda: bench.cpu_seconds(pids),
-                             lambda: bench.cpu_seconds([postgres.process.pid]),
-                             lambda: context_switches(pids), postgres, database,
-                             args.helper, args.concurrency, work)
-            out.append((f"PostgreSQL, {size} instance(s)", result))
+            bench.mint_codes(args.helper, cluster, warm, args.concurrency,
+                             cluster.home / "warm-codes")
+            for route in args.route if size > 1 else ["spread"]:
+                work = cluster.home / f"work-{route}"
+                work.mkdir()
+                result = measure(Routed(cluster, route), args.logins,
+                                 lambda: bench.cpu_seconds(pids),
+                                 lambda: context_switches(pids), postgres, database,
+                                 args.helper, args.concurrency, work)
+                name = f"PostgreSQL, {size} instance(s)"
+                out.append((name if size == 1 else f"{name}, {ROUTES[route]}", result))
             cluster.stop()
         text = "\n".join(report(name, result) for name, result in out)
         (run_dir / "results.json").write_text(json.dumps(out, indent=1))
