@@ -18,7 +18,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use either::Either;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
-use futures::{StreamExt, TryFutureExt};
+use futures::{StreamExt, TryFutureExt, TryStreamExt};
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Database, Describe, Execute, Executor, Pool, Transaction};
 
@@ -210,9 +210,12 @@ where
     {
         Box::pin(async move {
             let mut taken = self.take().await?;
-            let row = taken.conn().fetch_optional(query).await;
-            taken.completed = row.is_ok();
-            row
+            // Read to the end, as sqlx's own drivers do: the Any driver's `fetch_optional`
+            // on PostgreSQL returns at the first row, and what followed it (an error
+            // included) would be left for the next statement on a kept connection.
+            let results: Result<Vec<_>, _> = taken.conn().fetch_many(query).try_collect().await;
+            taken.completed = results.is_ok();
+            Ok(results?.into_iter().find_map(Either::right))
         })
     }
 
@@ -261,6 +264,31 @@ mod tests {
 
     /// A connection whose statement completed is handed out again; one left in the middle
     /// of a statement (its request cancelled) is not: its reply would still be coming.
+    /// An error that PostgreSQL sends after a statement's first row is that statement's,
+    /// through the Any driver too (whose own `fetch_optional` stops at the first row), and
+    /// the next statement on the connection is not handed it.
+    #[tokio::test]
+    async fn an_error_after_the_first_row_is_the_statements_own() {
+        sqlx::any::install_default_drivers();
+        let url = std::env::var("JIDCONNECT_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .unwrap();
+        let connections = Connections::new(pool, Some(Duration::from_secs(1)));
+        let failing = sqlx::query("SELECT 1 / (n - 2) FROM generate_series(1, 3) n")
+            .fetch_optional(&connections)
+            .await;
+        assert!(failing.is_err(), "the division by zero in its second row");
+        let next: i64 = sqlx::query_scalar("SELECT CAST(7 AS BIGINT)")
+            .fetch_one(&connections)
+            .await
+            .unwrap();
+        assert_eq!(next, 7);
+    }
+
     #[tokio::test]
     async fn only_connections_that_finished_their_statement_are_kept() {
         let connections = postgres(2).await;
