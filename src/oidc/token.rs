@@ -25,7 +25,7 @@ use crate::login::notice::Visitor;
 use crate::state::AppState;
 use crate::store::clients::{Client, GRANT_TYPES};
 use crate::store::device::{DeviceAuthorization, DeviceStatus, Pace};
-use crate::store::mint::{Mint, Minted, RefreshRule};
+use crate::store::mint::{Mint, Minted, Presented, RefreshRule};
 use crate::store::oidc::{CodeRow, Grant, Redemption, TokenKind, TokenRow};
 
 #[derive(Serialize)]
@@ -210,9 +210,30 @@ async fn authorization_code(
     let redirect_uri = params
         .get("redirect_uri")
         .ok_or_else(|| OAuthError::invalid_request("redirect_uri is required"))?;
+    let presented = Presented {
+        redirect_uri,
+        challenge: params
+            .get("code_verifier")
+            .map(|verifier| s256_challenge(verifier).unwrap_or_default()),
+    };
     let mint = mint(app, client, now, None);
-    let (row, minted) = match app.store.redeem_code_minting(code, now, mint).await? {
+    let (row, minted) = match app
+        .store
+        .redeem_code_minting(code, &presented, now, mint)
+        .await?
+    {
         Redemption::Fresh(redeemed) => redeemed,
+        // Presented without its redirect URI or verifier, or expired: refused, and the
+        // code stays for its client (unless another client presented it: it leaked).
+        Redemption::NotClaimed(row) => {
+            let refused = check_code(&row, client, redirect_uri, params, now)
+                .err()
+                .unwrap_or_else(|| OAuthError::invalid_grant("the code cannot be redeemed"));
+            if row.grant.client_id != client.client_id {
+                app.store.revoke_grant(&row.grant.id).await?;
+            }
+            return Err(refused);
+        }
         Redemption::Replayed(grant_id) => {
             app.store.revoke_grant(&grant_id).await?;
             tracing::warn!(client = %client.client_id, "authorization code replayed; grant revoked");
@@ -271,12 +292,8 @@ pub(crate) fn check_pkce(
         )),
         (Some(_), None) => Err(OAuthError::invalid_grant("code_verifier is required")),
         (Some(challenge), Some(verifier)) => {
-            let well_formed = (43..=128).contains(&verifier.len())
-                && verifier
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
-            let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-            if well_formed && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes())) {
+            let computed = s256_challenge(verifier).unwrap_or_default();
+            if !computed.is_empty() && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes())) {
                 Ok(())
             } else {
                 Err(OAuthError::invalid_grant(
@@ -285,6 +302,15 @@ pub(crate) fn check_pkce(
             }
         }
     }
+}
+
+/// RFC 7636 §4.2: the S256 challenge of a well-formed verifier (§4.1), else `None`.
+fn s256_challenge(verifier: &str) -> Option<String> {
+    let well_formed = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    well_formed.then(|| URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())))
 }
 
 async fn refresh_token(
@@ -296,10 +322,14 @@ async fn refresh_token(
     let presented = params
         .get("refresh_token")
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
-    if let Some(asked) = params.get("scope") {
-        refuse_scope_beyond_grant(app, client, presented, asked).await?;
+    // Stored with the access token as the response gives it (introspection returns it).
+    let asked = params
+        .get("scope")
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "));
+    if let Some(asked) = &asked {
+        refuse_scope_beyond_grant(app, client, presented, asked, now).await?;
     }
-    let mint = mint(app, client, now, params.get("scope"));
+    let mint = mint(app, client, now, asked.as_deref());
     let Some((row, minted)) = app
         .store
         .spend_refresh_token(presented, &client.client_id, now, mint)
@@ -307,7 +337,7 @@ async fn refresh_token(
     else {
         return Err(refused_refresh_token(app, client, presented, now).await?);
     };
-    let scope = match narrowed_scope(&row.scope, params.get("scope")) {
+    let scope = match narrowed_scope(&row.scope, asked.as_deref()) {
         Ok(scope) => scope,
         Err(refused) => {
             app.store.discard_tokens(&minted).await?;
@@ -324,17 +354,21 @@ async fn refresh_token(
 /// A client discards its refresh token only when a refresh gives it a new one (RFC 6749
 /// §6), so a refused request must leave it usable: a scope beyond the grant is refused
 /// before the spend. The spend checks again on the row it spends (a refresh token's scope
-/// never changes, so both agree).
+/// never changes, so both agree). Only a token that can still be spent: a spent one is a
+/// replay whatever the scope, and the spend's refusal revokes its grant.
 async fn refuse_scope_beyond_grant(
     app: &AppState,
     client: &Client,
     presented: &str,
     asked: &str,
+    now: i64,
 ) -> Result<(), OAuthError> {
     match this_clients_refresh_token(app, client, presented).await? {
-        Some(row) => narrowed_scope(&row.scope, Some(asked)).map(drop),
-        // Unknown, or another client's: the spend says why.
-        None => Ok(()),
+        Some(row) if !row.used && !row.grant.revoked && row.expires_at > now => {
+            narrowed_scope(&row.scope, Some(asked)).map(drop)
+        }
+        // Unknown, another client's, spent, expired or revoked: the spend says why.
+        _ => Ok(()),
     }
 }
 

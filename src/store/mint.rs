@@ -123,9 +123,13 @@ fn returned_grant_minting(table: &str) -> String {
     )
 }
 
-/// The claim of a code (`$8`, its digest), with its grant, and the tokens.
+/// The claim of a code (`$8`, its digest), with its grant, and the tokens. Only with the
+/// redirect URI (`$9`) and PKCE challenge (`$10`) it was issued for, and before it expires:
+/// a request without them cannot spend it ([`Presented`]).
 static REDEEM_CODE: LazyLock<[String; 2]> = LazyLock::new(|| {
-    let claim = "UPDATE auth_codes SET used_at = $1 WHERE code_hash = $8 AND used_at IS NULL";
+    let claim = "UPDATE auth_codes SET used_at = $1 WHERE code_hash = $8 AND used_at IS NULL \
+                 AND redirect_uri = $9 AND expires_at > $1 \
+                 AND (code_challenge = $10 OR (code_challenge IS NULL AND $10 IS NULL))";
     [
         format!(
             "{claim} RETURNING redirect_uri, code_challenge, expires_at, {}; {}",
@@ -186,14 +190,28 @@ fn for_backend(statements: &[String; 2], backend: Backend) -> &str {
     }
 }
 
+/// What a code exchange presents besides the code (RFC 6749 §4.1.3, RFC 7636 §4.5). The
+/// code is spent only when they are what it was issued for, so that whoever holds a leaked
+/// code without its verifier cannot spend it before its client does (which would then be
+/// taken for a replay and lose the grant).
+pub struct Presented<'a> {
+    pub redirect_uri: &'a str,
+    /// The S256 challenge of the `code_verifier` sent; an empty string for a verifier that
+    /// is not well-formed (it matches no challenge); `None` when none was sent.
+    pub challenge: Option<String>,
+}
+
 impl Store {
-    /// Redeems a code and mints `mint`'s tokens with it: the first caller gets the code's
-    /// row and the tokens, every later one learns its grant (to revoke).
+    /// Redeems a code and mints `mint`'s tokens with it: the first caller that presents
+    /// what the code was issued for gets the code's row and the tokens, every later one
+    /// learns its grant (to revoke); a caller that presents something else gets the row
+    /// to tell why, and the code stays unspent.
     ///
-    /// Only a lost claim reads again, to tell a replayed code from an unknown one.
+    /// Only a lost claim reads again.
     pub async fn redeem_code_minting(
         &self,
         code: &str,
+        presented: &Presented<'_>,
         now: i64,
         mint: Mint<'_>,
     ) -> Result<Redemption<(CodeRow, Minted)>, sqlx::Error> {
@@ -202,6 +220,8 @@ impl Store {
         let rows = mint
             .bind(for_backend(&REDEEM_CODE, self.backend()), now)
             .bind(&hash)
+            .bind(presented.redirect_uri)
+            .bind(presented.challenge.as_deref())
             .fetch_all(self.pool())
             .await?;
         if let Some(row) = rows.first() {
@@ -218,7 +238,7 @@ impl Store {
             let minted = mint.minted(refresh_issued(row)?);
             return Ok(Redemption::Fresh((code, minted)));
         }
-        self.code_replayed(&hash).await
+        self.code_not_claimed(&hash).await
     }
 
     /// Spends a refresh token of `client_id` (rotation) and mints `mint`'s tokens with it;
@@ -358,9 +378,43 @@ mod tests {
         let (offline, first) = code(store, "openid offline_access").await;
         let (online, _) = code(store, "openid profile").await;
         let rule = |rule| Mint::new(50, rule, 500, None);
+        let presented = Presented {
+            redirect_uri: "https://rp.example/cb",
+            challenge: Some("challenge".into()),
+        };
+
+        // Without its verifier, with another redirect URI, or expired, a code is not spent.
+        let wrong_verifier = Presented {
+            challenge: Some("other".into()),
+            ..presented
+        };
+        let no_verifier = Presented {
+            challenge: None,
+            ..presented
+        };
+        let other_uri = Presented {
+            redirect_uri: "https://rp.example/other",
+            challenge: presented.challenge.clone(),
+        };
+        for (presenting, now) in [
+            (&wrong_verifier, 10),
+            (&no_verifier, 10),
+            (&other_uri, 10),
+            (&presented, 100),
+        ] {
+            match store
+                .redeem_code_minting(&first, presenting, now, rule(RefreshRule::Always))
+                .await
+                .unwrap()
+            {
+                Redemption::NotClaimed(row) => assert_eq!(row.grant.id, offline),
+                other => panic!("not claimed, not {other:?}"),
+            }
+        }
+        assert_eq!(tokens_stored(store).await, 0, "nothing minted");
 
         let Redemption::Fresh((row, minted)) = store
-            .redeem_code_minting(&first, 10, rule(RefreshRule::IfOffline))
+            .redeem_code_minting(&first, &presented, 10, rule(RefreshRule::IfOffline))
             .await
             .unwrap()
         else {
@@ -382,7 +436,7 @@ mod tests {
         assert_eq!((stored.kind, stored.expires_at), (TokenKind::Refresh, 500));
         assert_eq!(tokens_stored(store).await, 2);
         match store
-            .redeem_code_minting(&first, 11, rule(RefreshRule::Always))
+            .redeem_code_minting(&first, &presented, 11, rule(RefreshRule::Always))
             .await
             .unwrap()
         {
@@ -391,7 +445,7 @@ mod tests {
         }
         assert!(matches!(
             store
-                .redeem_code_minting("no such code", 11, rule(RefreshRule::Always))
+                .redeem_code_minting("no such code", &presented, 11, rule(RefreshRule::Always))
                 .await
                 .unwrap(),
             Redemption::Unknown
@@ -409,7 +463,12 @@ mod tests {
         ] {
             let before = tokens_stored(store).await;
             let Redemption::Fresh((_, minted)) = store
-                .redeem_code_minting(&code(store, scope).await.1, 10, rule(refresh_rule))
+                .redeem_code_minting(
+                    &code(store, scope).await.1,
+                    &presented,
+                    10,
+                    rule(refresh_rule),
+                )
                 .await
                 .unwrap()
             else {

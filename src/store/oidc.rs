@@ -253,6 +253,9 @@ pub enum Redemption<T> {
     Fresh(T),
     /// Used before: the grant it belongs to (to revoke).
     Replayed(String),
+    /// Not spent: presented without what it was issued for, or expired (the row, for the
+    /// caller to say which).
+    NotClaimed(Box<CodeRow>),
     Unknown,
 }
 
@@ -791,6 +794,34 @@ impl Store {
             }));
         }
         self.code_replayed(&hash).await
+    }
+
+    /// After a claim that did not spend the code: used before (its grant, to revoke), not
+    /// used (its row), or unknown.
+    pub(super) async fn code_not_claimed<T>(
+        &self,
+        hash: &str,
+    ) -> Result<Redemption<T>, sqlx::Error> {
+        let row = sqlx::query(&format!(
+            "SELECT c.used_at, c.redirect_uri, c.code_challenge, c.expires_at, {GRANT_COLUMNS} \
+             FROM auth_codes c JOIN grants g ON g.id = c.grant_id WHERE c.code_hash = $1"
+        ))
+        .bind(hash)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else {
+            return Ok(Redemption::Unknown);
+        };
+        let grant = Grant::from_row(&row)?;
+        if row.try_get::<Option<i64>, _>("used_at")?.is_some() {
+            return Ok(Redemption::Replayed(grant.id));
+        }
+        Ok(Redemption::NotClaimed(Box::new(CodeRow {
+            redirect_uri: row.try_get("redirect_uri")?,
+            code_challenge: row.try_get("code_challenge")?,
+            expires_at: row.try_get("expires_at")?,
+            grant,
+        })))
     }
 
     /// After a lost claim: a code that exists was used before (its grant, to revoke).

@@ -93,6 +93,52 @@ async fn a_narrowed_refresh_keeps_the_grant() {
             .unwrap();
     assert_eq!(scope(&widened), ["offline_access", "openid", "profile"]);
     assert!(widened.refresh_token().is_some());
+    // A spent refresh token replayed with a scope beyond the grant is a replay all the
+    // same (RFC 9700 §4.14.2): refused as such, and the grant revoked.
+    let replayed =
+        s.rp.client
+            .exchange_refresh_token(again)
+            .unwrap()
+            .add_scope(Scope::new("email".into()))
+            .request_async(&s.rp.http)
+            .await
+            .unwrap_err();
+    assert!(
+        matches!(&replayed, openidconnect::RequestTokenError::ServerResponse(r)
+            if *r.error() == openidconnect::core::CoreErrorResponseType::InvalidGrant),
+        "{replayed:?}"
+    );
+    let after =
+        s.rp.client
+            .exchange_refresh_token(widened.refresh_token().unwrap())
+            .unwrap()
+            .request_async(&s.rp.http)
+            .await
+            .unwrap_err();
+    assert!(
+        matches!(&after, openidconnect::RequestTokenError::ServerResponse(r)
+            if *r.error() == openidconnect::core::CoreErrorResponseType::InvalidGrant),
+        "the replay revoked the grant: {after:?}"
+    );
+}
+
+/// A code presented without its PKCE verifier or redirect URI (say, by whoever found it in
+/// a log) is refused and not spent: its client still redeems it, and the grant lives.
+#[tokio::test]
+async fn a_refused_code_exchange_leaves_the_code_to_its_client() {
+    let mut s = setup(site(), &[]).await;
+    let attempt = s.rp.attempt(&[], true, &[]);
+    let code = full_login(&s.app, &s.browser, &s.rp, &mut s.alice, ALICE, &attempt).await;
+    let wrong = openidconnect::PkceCodeVerifier::new("w".repeat(43));
+    let refused = s.rp.exchange(&code, Some(wrong)).await.unwrap_err();
+    assert!(refused.contains("invalid_grant"), "{refused}");
+    let refused = s.rp.exchange(&code, None).await.unwrap_err();
+    assert!(refused.contains("invalid_grant"), "{refused}");
+    let tokens = s.rp.exchange(&code, attempt.verifier).await.unwrap();
+    assert_eq!(
+        s.rp.id_claims(&tokens, &attempt.nonce).subject().as_str(),
+        ALICE
+    );
 }
 
 /// RFC 8252 §7.3: a native app registers `http://127.0.0.1/cb` and listens on whatever
