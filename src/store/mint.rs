@@ -7,10 +7,11 @@
 //! an `INSERT … SELECT … WHERE changes() = 1` sent together (sqlx runs a multi-statement
 //! query in one call and numbers `$n` across its statements).
 //!
-//! The tokens are inserted before the caller's checks (client, redirect URI, PKCE, scope),
-//! so they are only *candidates*: their values are random and known only to this process
-//! until the token endpoint answers, and a request refused after the spend deletes them
-//! ([`Store::discard_tokens`]).
+//! A code is claimed only with the redirect URI and PKCE verifier it was issued for
+//! ([`Presented`]); the tokens are inserted before the caller's other checks (the client,
+//! a refresh's scope), so they are only *candidates*: their values are random and known
+//! only to this process until the token endpoint answers, and a request refused after the
+//! spend deletes them ([`Store::discard_tokens`]).
 //!
 //! Whether a refresh token comes too is decided in SQL from the grant's scope
 //! ([`REFRESH_ISSUED`]) and reported back, so Rust never hands out a token that was not
