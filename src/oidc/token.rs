@@ -292,8 +292,9 @@ pub(crate) fn check_pkce(
         )),
         (Some(_), None) => Err(OAuthError::invalid_grant("code_verifier is required")),
         (Some(challenge), Some(verifier)) => {
-            let computed = s256_challenge(verifier).unwrap_or_default();
-            if !computed.is_empty() && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes())) {
+            if s256_challenge(verifier)
+                .is_some_and(|computed| bool::from(computed.as_bytes().ct_eq(challenge.as_bytes())))
+            {
                 Ok(())
             } else {
                 Err(OAuthError::invalid_grant(

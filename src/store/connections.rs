@@ -262,8 +262,6 @@ mod tests {
             .unwrap()
     }
 
-    /// A connection whose statement completed is handed out again; one left in the middle
-    /// of a statement (its request cancelled) is not: its reply would still be coming.
     /// An error that PostgreSQL sends after a statement's first row is that statement's,
     /// through the Any driver too (whose own `fetch_optional` stops at the first row), and
     /// the next statement on the connection is not handed it.
@@ -289,6 +287,8 @@ mod tests {
         assert_eq!(next, 7);
     }
 
+    /// A connection whose statement completed is handed out again; one left in the middle
+    /// of a statement (its request cancelled) is not: its reply would still be coming.
     #[tokio::test]
     async fn only_connections_that_finished_their_statement_are_kept() {
         let connections = postgres(2).await;

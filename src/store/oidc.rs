@@ -769,7 +769,7 @@ impl Store {
     /// wins) returns the code and, through subqueries on its grant, the grant too (SQLite
     /// ≥ 3.35 and PostgreSQL both allow subqueries in RETURNING; SQLite's cannot name the
     /// table of an `UPDATE … FROM`). Only a lost claim reads again, to tell a replayed code
-    /// (its grant gets revoked) from an unknown one.
+    /// (its grant gets revoked) from an unknown one ([`Store::code_not_claimed`]).
     pub async fn redeem_code(
         &self,
         code: &str,
@@ -793,7 +793,7 @@ impl Store {
                 grant: Grant::from_row(&row)?,
             }));
         }
-        self.code_replayed(&hash).await
+        self.code_not_claimed(&hash).await
     }
 
     /// After a claim that did not spend the code: used before (its grant, to revoke), not
@@ -822,20 +822,6 @@ impl Store {
             expires_at: row.try_get("expires_at")?,
             grant,
         })))
-    }
-
-    /// After a lost claim: a code that exists was used before (its grant, to revoke).
-    pub(super) async fn code_replayed<T>(&self, hash: &str) -> Result<Redemption<T>, sqlx::Error> {
-        let used: Option<String> = sqlx::query_scalar(
-            "SELECT g.id FROM auth_codes c JOIN grants g ON g.id = c.grant_id WHERE c.code_hash = $1",
-        )
-        .bind(hash)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(match used {
-            Some(grant_id) => Redemption::Replayed(grant_id),
-            None => Redemption::Unknown,
-        })
     }
 
     /// Looks a token up, whatever its state (callers check expiry, use and revocation).

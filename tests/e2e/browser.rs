@@ -382,6 +382,31 @@ impl RelyingParty {
             .map_err(|e| format!("{e:?}"))
     }
 
+    /// A refresh (RFC 6749 §6), narrowed to `scope` if given; a refusal is its error code
+    /// (RFC 6749 §5.2).
+    pub async fn refresh(
+        &self,
+        token: &openidconnect::RefreshToken,
+        scope: Option<&str>,
+    ) -> Result<CoreTokenResponse, openidconnect::core::CoreErrorResponseType> {
+        let mut request = self
+            .client
+            .exchange_refresh_token(token)
+            .expect("token endpoint known");
+        if let Some(scope) = scope {
+            request = request.add_scope(openidconnect::Scope::new(scope.into()));
+        }
+        request
+            .request_async(&self.http)
+            .await
+            .map_err(|e| match e {
+                openidconnect::RequestTokenError::ServerResponse(refused) => {
+                    refused.error().clone()
+                }
+                other => panic!("no answer from the token endpoint: {other:?}"),
+            })
+    }
+
     fn verifier(&self) -> openidconnect::core::CoreIdTokenVerifier<'_> {
         self.client.id_token_verifier().set_allowed_algs(vec![
             openidconnect::core::CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
