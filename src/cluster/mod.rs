@@ -38,9 +38,11 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::oidc::Oidc;
 use crate::random;
+use crate::store::oidc::FlowSentParameters;
 use crate::store::Store;
 use crate::xmpp::component::stopped;
 use crate::xmpp::confirm::{ConfirmRequest, Confirmation, Confirmer, Outbox, RequestError, Status};
+use crate::xmpp::dispatch::SentFlow;
 use crate::xmpp::limits::{Refusal, Refused};
 
 /// NOTIFY channels. Requests: to the leader. Decisions: to every instance (withdrawals,
@@ -321,12 +323,14 @@ impl Cluster {
     }
 
     /// Hands a confirmation request to the leader and waits until it is sent or refused.
-    /// The leader records the answer in the flow `flow_id`, if given.
+    /// With a login flow, the flow records the request as sent in the statement that
+    /// queues it, and the leader records the answer there; `None` if the flow is in no
+    /// state to send one (nothing is queued then).
     pub async fn request(
         &self,
         request: ConfirmRequest,
-        flow_id: Option<&str>,
-    ) -> Result<Confirmation, RequestError> {
+        flow: Option<SentFlow<'_>>,
+    ) -> Result<Option<Confirmation>, RequestError> {
         let now = self.clock.now();
         let id = random::token(20);
         let (status, receiver) = watch::channel(Status::Sent);
@@ -344,10 +348,17 @@ impl Cluster {
             self.pickups().remove(&id);
             self.watchers().remove(&id);
         };
-        if let Err(e) = self.queue(&id, &request, flow_id, now).await {
-            tracing::warn!(error = %e, "cannot queue a confirmation request");
-            forget();
-            return Err(RequestError::Disconnected);
+        match self.queue(&id, &request, flow, now).await {
+            Ok(true) => {}
+            Ok(false) => {
+                forget();
+                return Ok(None);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot queue a confirmation request");
+                forget();
+                return Err(RequestError::Disconnected);
+            }
         }
         let state = match tokio::time::timeout(PICKUP_WAIT, pickup).await {
             Ok(Ok(state)) => state,
@@ -356,7 +367,7 @@ impl Cluster {
         match state {
             RowState::Sent
             | RowState::Decided(Status::Accepted | Status::Denied | Status::Expired) => {
-                Ok(Confirmation::new(request.text.code, receiver))
+                Ok(Some(Confirmation::new(request.text.code, receiver)))
             }
             RowState::Refused => {
                 forget();
@@ -369,60 +380,63 @@ impl Cluster {
         }
     }
 
-    /// Queues the request for the leader, and tells it: one statement.
+    /// Queues the request for the leader, and tells it: one statement (with the flow's
+    /// record of it). False if the flow is in no state to send one.
     async fn queue(
         &self,
         id: &str,
         request: &ConfirmRequest,
-        flow_id: Option<&str>,
+        flow: Option<SentFlow<'_>>,
         now: i64,
-    ) -> Result<(), sqlx::Error> {
-        bind_row(
-            sqlx::query(&QUEUE),
+    ) -> Result<bool, sqlx::Error> {
+        let query = bind_row(
+            sqlx::query(row_statement(true, flow.is_some())),
             &self.instance,
             id,
             request,
-            flow_id,
+            flow.map(|flow| flow.id),
             now,
         )
         .bind("queued")
         .bind(None::<&str>)
-        .bind(REQUESTS_CHANNEL)
-        .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .bind(REQUESTS_CHANNEL);
+        let done = bind_flow(query, request, flow).execute(&self.pool).await?;
+        Ok(done.rows_affected() == 1)
     }
 
-    /// The leader's own request: no hand-off. Its row is written first, as sent by us,
-    /// because the answer may come before this returns and is recorded in the row (see
-    /// [`Self::decide`]); the limits then apply as to any request.
+    /// The leader's own request: no hand-off. Its row is written first (with the flow's
+    /// record of it, as in [`Self::request`]), as sent by us, because the answer may come
+    /// before this returns and is recorded in the row (see [`Self::decide`]); the limits
+    /// then apply as to any request.
     pub async fn send_own(
         &self,
         confirmer: &Confirmer,
         request: ConfirmRequest,
-        flow_id: Option<&str>,
-    ) -> Result<Confirmation, RequestError> {
+        flow: Option<SentFlow<'_>>,
+    ) -> Result<Option<Confirmation>, RequestError> {
         let now = self.clock.now();
         let id = random::token(20);
-        let inserted = bind_row(
-            sqlx::query(INSERT_ROW),
+        let query = bind_row(
+            sqlx::query(row_statement(false, flow.is_some())),
             &self.instance,
             &id,
             &request,
-            flow_id,
+            flow.map(|flow| flow.id),
             now,
         )
         .bind("sent")
-        .bind(&self.instance)
-        .execute(&self.pool)
-        .await;
-        if let Err(e) = inserted {
-            tracing::warn!(error = %e, "cannot record a confirmation request");
-            return Err(RequestError::Disconnected);
+        .bind(&self.instance);
+        match bind_flow(query, &request, flow).execute(&self.pool).await {
+            Ok(done) if done.rows_affected() == 1 => {}
+            Ok(_) => return Ok(None),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot record a confirmation request");
+                return Err(RequestError::Disconnected);
+            }
         }
         let sent = confirmer.request_tagged(request, Some(id.clone()));
         let (status, refusal) = match &sent {
-            Ok(_) => return sent,
+            Ok(_) => return sent.map(Some),
             Err(RequestError::Refused(refused)) => ("refused", Some(refused)),
             Err(RequestError::Disconnected) => ("unreachable", None),
         };
@@ -440,7 +454,7 @@ impl Cluster {
         if let Err(e) = ended {
             tracing::warn!(error = %e, "cannot record an unsent confirmation request");
         }
-        sent
+        sent.map(Some)
     }
 
     /// No leader took the request in time: withdraw it, unless it was taken meanwhile.
@@ -633,19 +647,67 @@ impl Cluster {
     }
 }
 
-/// A request's row, bound by [`bind_row`]; then `status` ($17) and `sent_by` ($18).
-const INSERT_ROW: &str = "INSERT INTO confirmations (id, jid, code, method, url, requester, origin, ip, \
-     timeout_secs, flow_id, requested_by, created_at, client_id, device, purpose, lang, status, sent_by) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+/// The statement that writes a request's row, bound by [`bind_row`], then `status` ($17)
+/// and `sent_by` ($18). With `queue`, the leader is told ($19: its channel); `for_flow`,
+/// the row is written only if its login flow ($10) records it as sent, in the same
+/// statement (the flow's parameters follow, bound by [`bind_flow`]). Either way, one
+/// row written or none.
+fn row_statement(queue: bool, for_flow: bool) -> &'static str {
+    static STATEMENTS: std::sync::LazyLock<[[String; 2]; 2]> = std::sync::LazyLock::new(|| {
+        [false, true]
+            .map(|queue| [false, true].map(|for_flow| write_row_statement(queue, for_flow)))
+    });
+    &STATEMENTS[usize::from(queue)][usize::from(for_flow)]
+}
 
-/// [`Cluster::queue`]: the row, and the leader told ($19: its channel).
-static QUEUE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!("WITH queued AS ({INSERT_ROW} RETURNING id) SELECT pg_notify($19, '') FROM queued")
-});
+fn write_row_statement(queue: bool, for_flow: bool) -> String {
+    const COLUMNS: &str = "id, jid, code, method, url, requester, origin, ip, timeout_secs, \
+        flow_id, requested_by, created_at, client_id, device, purpose, lang, status, sent_by";
+    const VALUES: &str =
+        "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18";
+    let first_flow_parameter = if queue { 20 } else { 19 };
+    let flow = for_flow.then(|| {
+        crate::store::oidc::flow_sent_statement(FlowSentParameters {
+            id: 10,
+            subject: first_flow_parameter,
+            code: 3,
+            now: 12,
+            note_offline: first_flow_parameter + 1,
+        })
+    });
+    let insert = match &flow {
+        Some(_) => format!("INSERT INTO confirmations ({COLUMNS}) SELECT {VALUES} FROM flow"),
+        None => format!("INSERT INTO confirmations ({COLUMNS}) VALUES ({VALUES})"),
+    };
+    let with_flow = flow
+        .map(|flow| format!("flow AS ({flow} RETURNING id), "))
+        .unwrap_or_default();
+    if queue {
+        format!("WITH {with_flow}queued AS ({insert} RETURNING id) SELECT pg_notify($19, '') FROM queued")
+    } else if with_flow.is_empty() {
+        insert
+    } else {
+        format!("WITH {} {insert}", with_flow.trim_end_matches(", "))
+    }
+}
 
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
-/// Binds $1 to $16 of [`INSERT_ROW`].
+/// The flow's parameters of [`row_statement`], if it is for a flow.
+fn bind_flow<'q>(
+    query: PgQuery<'q>,
+    request: &'q ConfirmRequest,
+    flow: Option<SentFlow<'_>>,
+) -> PgQuery<'q> {
+    match flow {
+        Some(flow) => query
+            .bind(request.jid.subject())
+            .bind(i64::from(flow.note_offline)),
+        None => query,
+    }
+}
+
+/// Binds $1 to $16 of [`row_statement`].
 fn bind_row<'q>(
     query: PgQuery<'q>,
     instance: &'q str,

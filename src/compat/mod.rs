@@ -154,7 +154,7 @@ async fn auth(app: AppState, ip: IpAddr, headers: HeaderMap, params: Params) -> 
             return Reply::UnknownError.into_response();
         }
     }
-    let confirmation = match app.dispatcher.request(request, None).await {
+    let confirmation = match app.dispatcher.request(request).await {
         Ok(confirmation) => confirmation,
         Err(RequestError::Refused(refused)) => {
             return Reply::RateLimited {

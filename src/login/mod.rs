@@ -37,6 +37,7 @@ use crate::web::{
 };
 use crate::xmpp::address::UserJid;
 use crate::xmpp::confirm::{ConfirmRequest, RequestError};
+use crate::xmpp::dispatch::{FlowRequest, SentFlow};
 use crate::xmpp::limits::Requester;
 use crate::xmpp::stanzas::{Purpose, RequestText};
 use notice::Visitor;
@@ -464,11 +465,10 @@ async fn send(
         }
         None => None,
     };
-    let code = random::confirmation_code();
     let request = ConfirmRequest {
         jid: jid.clone(),
         text: RequestText {
-            code: code.clone(),
+            code: random::confirmation_code(),
             method: "GET".into(),
             url: if flow.is_device() {
                 crate::oidc::device_authorization::verification_uri(&app)
@@ -491,19 +491,19 @@ async fn send(
         },
         timeout: Duration::from_secs(app.config.xmpp.confirm_timeout_secs),
     };
-    // Recorded first: the answer may come (to another instance) before this returns.
     // With whether the person's app is offline, told on the page at once; a snapshot, so
     // that the page is no live view of the person's presence for whoever types their address.
-    if !app
-        .store
-        .flow_sent(&id, jid.subject(), &code, app.clock.now(), true)
+    let flow_request = SentFlow {
+        id: &id,
+        note_offline: true,
+    };
+    let refused = match app
+        .dispatcher
+        .request_for_flow(&app.store, &app.clock, request, flow_request)
         .await?
     {
-        return Ok(back_to_flow(&id));
-    }
-    let refused = match app.dispatcher.request(request, Some(&id)).await {
-        Ok(_) => return Ok(back_to_flow(&flow.id)),
-        Err(RequestError::Refused(refused)) => {
+        FlowRequest::Sent | FlowRequest::NotSendable => return Ok(back_to_flow(&id)),
+        FlowRequest::Failed(RequestError::Refused(refused)) => {
             let wait = l.n("seconds", "count", refused.retry_after.as_secs().max(1));
             let reason = refused.reason.message(l);
             (
@@ -517,11 +517,10 @@ async fn send(
                 ),
             )
         }
-        Err(RequestError::Disconnected) => {
+        FlowRequest::Failed(RequestError::Disconnected) => {
             (StatusCode::SERVICE_UNAVAILABLE, l.t("login-disconnected"))
         }
     };
-    app.store.flow_not_sent(&id, &code).await?;
     Ok(refuse(refused.0, refused.1))
 }
 

@@ -457,19 +457,23 @@ impl Store {
         now: i64,
         note_offline: bool,
     ) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query(
-            "UPDATE login_flows SET status = 'sent', jid = $1, code = $2, sent_at = $3, auth_time = NULL, \
-             offline = CASE WHEN $5 = 1 AND EXISTS \
-               (SELECT 1 FROM contacts WHERE jid = $1 AND presence = 'offline') THEN 1 ELSE 0 END \
-             WHERE id = $4 AND status IN ('new', 'denied', 'expired', 'unreachable')",
-        )
-        .bind(subject)
-        .bind(code)
-        .bind(now)
-        .bind(id)
-        .bind(i64::from(note_offline))
-        .execute(self.pool())
-        .await?;
+        static FLOW_SENT: LazyLock<String> = LazyLock::new(|| {
+            flow_sent_statement(FlowSentParameters {
+                id: 4,
+                subject: 1,
+                code: 2,
+                now: 3,
+                note_offline: 5,
+            })
+        });
+        let done = sqlx::query(&FLOW_SENT)
+            .bind(subject)
+            .bind(code)
+            .bind(now)
+            .bind(id)
+            .bind(i64::from(note_offline))
+            .execute(self.pool())
+            .await?;
         self.changed_if(done.rows_affected(), id);
         Ok(done.rows_affected() == 1)
     }
@@ -893,4 +897,33 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// Where [`flow_sent_statement`] finds its values: their parameter numbers, so that
+/// the cluster can put the same UPDATE into the statement that queues the request.
+pub(crate) struct FlowSentParameters {
+    pub id: u8,
+    pub subject: u8,
+    pub code: u8,
+    pub now: u8,
+    /// 1 or 0.
+    pub note_offline: u8,
+}
+
+/// The UPDATE of [`Store::flow_sent`].
+pub(crate) fn flow_sent_statement(
+    FlowSentParameters {
+        id,
+        subject,
+        code,
+        now,
+        note_offline,
+    }: FlowSentParameters,
+) -> String {
+    format!(
+        "UPDATE login_flows SET status = 'sent', jid = ${subject}, code = ${code}, sent_at = ${now}, \
+         auth_time = NULL, offline = CASE WHEN ${note_offline} = 1 AND EXISTS \
+           (SELECT 1 FROM contacts WHERE jid = ${subject} AND presence = 'offline') THEN 1 ELSE 0 END \
+         WHERE id = ${id} AND status IN ('new', 'denied', 'expired', 'unreachable')"
+    )
 }

@@ -21,6 +21,25 @@ pub enum Dispatcher {
     },
 }
 
+/// The login flow a confirmation request is for: the request is recorded there as sent
+/// (see [`Store::flow_sent`]), and its answer goes there.
+#[derive(Clone, Copy)]
+pub struct SentFlow<'a> {
+    pub id: &'a str,
+    /// Whether the flow notes that the person's app is known to be offline.
+    pub note_offline: bool,
+}
+
+/// What became of a login flow's confirmation request.
+#[derive(Debug)]
+pub enum FlowRequest {
+    Sent,
+    /// The flow is in no state to send one (sent already, answered): nothing was sent.
+    NotSendable,
+    /// Not sent; the flow is as if nothing had been tried.
+    Failed(RequestError),
+}
+
 /// The XMPP link as `/healthz` reports it.
 pub struct LinkState {
     pub connected: bool,
@@ -50,33 +69,78 @@ impl Dispatcher {
         }
     }
 
-    /// Sends a confirmation request, subject to the limits. With `flow_id`, the answer is
-    /// recorded in that login flow (whose `code` is the request's code) by whoever gets it.
-    pub async fn request(
-        &self,
-        request: ConfirmRequest,
-        flow_id: Option<&str>,
-    ) -> Result<Confirmation, RequestError> {
+    /// Sends a confirmation request that no login flow waits for, subject to the limits.
+    pub async fn request(&self, request: ConfirmRequest) -> Result<Confirmation, RequestError> {
         match self {
-            Dispatcher::Local { confirmer } => {
-                confirmer.request_tagged(request, flow_id.map(str::to_owned))
-            }
+            Dispatcher::Local { confirmer } => confirmer.request(request),
+            // Without a flow, a request's row is always written.
             Dispatcher::Cluster { confirmer, cluster } => {
-                // The leader knows its own link (its heartbeat row can lag behind on a
-                // busy machine, and would refuse requests that it can send), and sends
-                // its own requests itself.
-                if cluster.is_leader() {
-                    if !confirmer.is_connected() {
-                        return Err(RequestError::Disconnected);
-                    }
-                    return cluster.send_own(confirmer, request, flow_id).await;
-                }
-                if !cluster.leader_connected().await {
-                    return Err(RequestError::Disconnected);
-                }
-                cluster.request(request, flow_id).await
+                Self::hand_to_cluster(confirmer, cluster, request, None)
+                    .await?
+                    .ok_or(RequestError::Disconnected)
             }
         }
+    }
+
+    /// Sends the confirmation request of the login flow `flow`, subject to the limits,
+    /// and records it there as sent (whose `code` is the request's code); whoever gets the
+    /// answer records it there too. Recorded before it goes out: the answer may come (to
+    /// another instance) before this returns.
+    pub async fn request_for_flow(
+        &self,
+        store: &Store,
+        clock: &Clock,
+        request: ConfirmRequest,
+        flow: SentFlow<'_>,
+    ) -> Result<FlowRequest, sqlx::Error> {
+        let code = request.text.code.clone();
+        let sent = match self {
+            Dispatcher::Local { confirmer } => {
+                let subject = request.jid.subject();
+                if !store
+                    .flow_sent(flow.id, subject, &code, clock.now(), flow.note_offline)
+                    .await?
+                {
+                    return Ok(FlowRequest::NotSendable);
+                }
+                confirmer
+                    .request_tagged(request, Some(flow.id.to_owned()))
+                    .map(Some)
+            }
+            // On PostgreSQL, one statement records the flow and the request's row.
+            Dispatcher::Cluster { confirmer, cluster } => {
+                Self::hand_to_cluster(confirmer, cluster, request, Some(flow)).await
+            }
+        };
+        match sent {
+            Ok(Some(_)) => Ok(FlowRequest::Sent),
+            Ok(None) => Ok(FlowRequest::NotSendable),
+            Err(e) => {
+                store.flow_not_sent(flow.id, &code).await?;
+                Ok(FlowRequest::Failed(e))
+            }
+        }
+    }
+
+    async fn hand_to_cluster(
+        confirmer: &Confirmer,
+        cluster: &Cluster,
+        request: ConfirmRequest,
+        flow: Option<SentFlow<'_>>,
+    ) -> Result<Option<Confirmation>, RequestError> {
+        // The leader knows its own link (its heartbeat row can lag behind on a busy
+        // machine, and would refuse requests that it can send), and sends its own
+        // requests itself.
+        if cluster.is_leader() {
+            if !confirmer.is_connected() {
+                return Err(RequestError::Disconnected);
+            }
+            return cluster.send_own(confirmer, request, flow).await;
+        }
+        if !cluster.leader_connected().await {
+            return Err(RequestError::Disconnected);
+        }
+        cluster.request(request, flow).await
     }
 
     /// The login flow `flow_id` gave up on its pending request (cancelled, another

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::address::UserJid;
 use super::confirm::{ConfirmRequest, Decision, Event, RequestError, Status};
+use super::dispatch::{FlowRequest, SentFlow};
 use super::limits::Requester;
 use super::roster::{Change, Subscription};
 use super::stanzas;
@@ -263,20 +264,10 @@ async fn device_code_received(
         reply(app, from, &refusal, None, l);
         return Ok(());
     }
-    let code = random::confirmation_code();
-    // Not noting whether the app is offline: the person just wrote from it.
-    if !app
-        .store
-        .flow_sent(&flow.id, from.subject(), &code, app.clock.now(), false)
-        .await?
-    {
-        reply(app, from, &l.t("xmpp-device-waiting"), None, l);
-        return Ok(());
-    }
     let request = ConfirmRequest {
         jid: from.clone(),
         text: RequestText {
-            code: code.clone(),
+            code: random::confirmation_code(),
             method: "GET".into(),
             url: crate::oidc::device_authorization::verification_uri(app),
             requester: client.settings.name.clone(),
@@ -291,15 +282,26 @@ async fn device_code_received(
         },
         timeout: Duration::from_secs(app.config.xmpp.confirm_timeout_secs),
     };
-    if let Err(e) = app.dispatcher.request(request, Some(&flow.id)).await {
-        app.store.flow_not_sent(&flow.id, &code).await?;
-        let why = match e {
-            RequestError::Refused(refused) => refused.reason.message(l),
-            RequestError::Disconnected => l.t("login-disconnected"),
-        };
-        let why = why.trim_end_matches('.');
-        reply(app, from, &l.t1("xmpp-device-cannot", "why", why), None, l);
-    }
+    // Not noting whether the app is offline: the person just wrote from it.
+    let flow_request = SentFlow {
+        id: &flow.id,
+        note_offline: false,
+    };
+    let why = match app
+        .dispatcher
+        .request_for_flow(&app.store, &app.clock, request, flow_request)
+        .await?
+    {
+        FlowRequest::Sent => return Ok(()),
+        FlowRequest::NotSendable => {
+            reply(app, from, &l.t("xmpp-device-waiting"), None, l);
+            return Ok(());
+        }
+        FlowRequest::Failed(RequestError::Refused(refused)) => refused.reason.message(l),
+        FlowRequest::Failed(RequestError::Disconnected) => l.t("login-disconnected"),
+    };
+    let why = why.trim_end_matches('.');
+    reply(app, from, &l.t1("xmpp-device-cannot", "why", why), None, l);
     Ok(())
 }
 

@@ -771,3 +771,64 @@ async fn the_leader_sends_while_its_heartbeat_row_lags_behind() {
     }
     stale.abort();
 }
+
+/// The JID form sent several times at once (a double click, a replayed request) sends
+/// one request, whether the instance sends its own (the leader) or queues it for the
+/// leader: the flow records the request in the statement that writes its row, so the other
+/// submissions find it sent and go back to its page (rather than meeting the per-JID limit).
+#[tokio::test]
+async fn a_jid_form_sent_several_times_at_once_sends_one_request() {
+    let prosody = Prosody::start().await;
+    let database = TestDatabase::postgres().await;
+    let (apps, balancer) = two_instances(&prosody, &database).await;
+    let urls: Vec<String> = apps.iter().map(|a| a.issuer()).collect();
+    let leader = agreed_leader(&urls).await;
+    let mut settings = ClientSettings::new("Shared Wiki", vec![REDIRECT_URI.into()]);
+    settings.trusted = true;
+    let (client_id, secret) = apps[0].add_client(settings).await;
+    let rp = RelyingParty::discover(&balancer, &client_id, &secret).await;
+    for (app, name, user) in [(&apps[0], "a", "alice"), (&apps[1], "b", "bob")] {
+        let role = if leader == name { "leader" } else { "queued" };
+        let mut person = XmppUser::login(&prosody, user, "phone", Client::Xep0070, "accept").await;
+        let attempt = rp.attempt(&[], false, &[]);
+        let mut at_app = attempt.url.clone();
+        at_app.set_port(Some(app.addr.port())).unwrap();
+        let browser = Browser::new(app);
+        let (status, login_url, html) = browser.open(at_app.as_str()).await.page();
+        assert_eq!(status, 200, "{role}: {html}");
+        let csrf = field(&html, "csrf").unwrap();
+        let jid = format!("{user}@localhost");
+        let submissions = (0..6).map(|_| {
+            browser
+                .http
+                .post(&login_url)
+                .form(&[("jid", jid.as_str()), ("csrf", csrf.as_str())])
+                .send()
+        });
+        let flow_path = url::Url::parse(&login_url).unwrap().path().to_owned();
+        for response in futures::future::join_all(submissions).await {
+            let response = response.unwrap();
+            let location = response
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap());
+            assert_eq!(
+                (response.status().as_u16(), location),
+                (303, Some(flow_path.as_str())),
+                "{role}"
+            );
+        }
+        person.next_request().await;
+        assert!(
+            !person.receives_within(Duration::from_millis(500)).await,
+            "{role}: one request"
+        );
+        browser
+            .wait_for_status(&format!("{login_url}/status"), "accepted")
+            .await;
+    }
+    drop(balancer);
+    for app in apps {
+        app.stop().await;
+    }
+}
