@@ -28,17 +28,19 @@ pub const STRICT_DOMAIN: &str = "strict.localhost";
 pub const STRICT_USERS: &[&str] = &["dave", "erin"];
 const WAIT: Duration = Duration::from_secs(20);
 
-/// A free port below the kernel's ephemeral range: a port from `bind(:0)` is one the
-/// kernel also hands out as the source port of outgoing connections, so between our
-/// check and Prosody's bind another test's HTTP connection could take it.
 /// What a per-minute limit may have given back since `started`: a limit test allows its
 /// burst plus this, so a slow machine stretching the burst cannot fail it.
 pub fn refilled(per_minute: u64, started: Instant) -> u64 {
     (per_minute as f64 * started.elapsed().as_secs_f64() / 60.0).ceil() as u64
 }
 
+/// A free port below the kernel's ephemeral range: a port from `bind(:0)` is one the
+/// kernel also hands out as the source port of outgoing connections, so between our
+/// check and Prosody's bind another test's HTTP connection could take it. Never the same
+/// twice in this process: tests run side by side, and a port is bound only later.
 pub fn free_port() -> u16 {
     use rand::Rng;
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
@@ -47,7 +49,9 @@ pub fn free_port() -> u16 {
     let mut rng = rand::thread_rng();
     loop {
         let port = rng.gen_range(10_000..ephemeral_start);
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());
+        if !handed_out.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            handed_out.push(port);
             return port;
         }
     }
