@@ -261,6 +261,7 @@ impl Store {
         let Some(row) = rows.first() else {
             return Ok(None);
         };
+        self.spent_durably().await?;
         let spent = TokenRow {
             kind: TokenKind::Refresh,
             scope: row.try_get("token_scope")?,
@@ -535,6 +536,38 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("j.db").display());
         let store = Store::connect(&url).await.unwrap();
         spends_mint_exactly_once(&store).await;
+        store.close().await;
+    }
+
+    /// On SQLite, a refresh token's spend returns only after a sync of the write-ahead
+    /// log (the pool's own commits are not synced); a refused spend syncs nothing.
+    #[tokio::test]
+    async fn a_sqlite_refresh_spend_waits_for_its_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("j.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        let rule = |rule| Mint::new(50, rule, 500, None);
+        let (grant, _) = code(&store, "openid offline_access").await;
+        let minted = store
+            .issue_tokens(&grant, 10, rule(RefreshRule::IfOffline))
+            .await
+            .unwrap();
+        let refresh = minted.refresh.expect("a refresh token");
+        let syncs = || store.wal_sync.as_ref().expect("a SQLite file").syncs();
+        assert_eq!(syncs(), 0, "issuing tokens waits for no sync");
+        let spend = |token: String| {
+            let store = store.clone();
+            async move {
+                store
+                    .spend_refresh_token(&token, "rp", 20, rule(RefreshRule::IfOffline))
+                    .await
+                    .unwrap()
+            }
+        };
+        assert!(spend("unknown".into()).await.is_none());
+        assert_eq!(syncs(), 0);
+        assert!(spend(refresh).await.is_some());
+        assert_eq!(syncs(), 1);
         store.close().await;
     }
 
