@@ -400,8 +400,21 @@ impl Cluster {
         .bind("queued")
         .bind(None::<&str>)
         .bind(REQUESTS_CHANNEL);
-        let done = bind_flow(query, request, flow).execute(&self.pool).await?;
-        Ok(done.rows_affected() == 1)
+        let queued = bind_flow(query, request, flow)
+            .execute(&self.pool)
+            .await?
+            .rows_affected()
+            == 1;
+        self.flow_sent_here(flow, queued);
+        Ok(queued)
+    }
+
+    /// A statement of [`row_statement`] recorded `flow` as sent: its pages waiting here
+    /// look again (other instances learn it from the leader's answer).
+    fn flow_sent_here(&self, flow: Option<SentFlow<'_>>, written: bool) {
+        if let Some(flow) = flow.filter(|_| written) {
+            self.store.flow_changed(flow.id);
+        }
     }
 
     /// The leader's own request: no hand-off. Its row is written first (with the flow's
@@ -427,7 +440,7 @@ impl Cluster {
         .bind("sent")
         .bind(&self.instance);
         match bind_flow(query, &request, flow).execute(&self.pool).await {
-            Ok(done) if done.rows_affected() == 1 => {}
+            Ok(done) if done.rows_affected() == 1 => self.flow_sent_here(flow, true),
             Ok(_) => return Ok(None),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot record a confirmation request");

@@ -252,6 +252,7 @@ impl Store {
         now: i64,
         mint: Mint<'_>,
     ) -> Result<Option<(TokenRow, Minted)>, sqlx::Error> {
+        self.may_spend_durably()?;
         let rows = mint
             .bind(for_backend(&SPEND_REFRESH, self.backend()), now)
             .bind(digest(token))
@@ -568,6 +569,35 @@ mod tests {
         assert_eq!(syncs(), 0);
         assert!(spend(refresh).await.is_some());
         assert_eq!(syncs(), 1);
+        store.close().await;
+    }
+
+    /// Once a sync of the write-ahead log failed, a refresh token is not spent at all:
+    /// an answered error after the spend would make the client's retry a replay.
+    #[tokio::test]
+    async fn no_sqlite_spend_once_a_sync_failed() {
+        use crate::store::wal_sync::{GroupSync, SyncError};
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("j.db").display());
+        let mut store = Store::connect(&url).await.unwrap();
+        let failing = std::sync::Arc::new(GroupSync::new(std::sync::Arc::new(|| {
+            Err(SyncError::Failed(std::io::Error::other("EIO")))
+        })));
+        store.wal_sync = Some(failing.clone());
+        let rule = |rule| Mint::new(50, rule, 500, None);
+        let (grant, _) = code(&store, "openid offline_access").await;
+        let minted = store
+            .issue_tokens(&grant, 10, rule(RefreshRule::IfOffline))
+            .await
+            .unwrap();
+        let refresh = minted.refresh.expect("a refresh token");
+        assert!(failing.wait().await.is_err());
+        let spent = store
+            .spend_refresh_token(&refresh, "rp", 20, rule(RefreshRule::IfOffline))
+            .await;
+        assert!(spent.is_err());
+        let token = store.token(&refresh).await.unwrap().expect("still there");
+        assert!(!token.used, "refused before the spend");
         store.close().await;
     }
 

@@ -143,9 +143,12 @@ impl Store {
                 .map(std::path::Path::to_path_buf)
                 .unwrap_or_default()
         });
-        let wal_sync = sqlite_file
-            .as_deref()
-            .map(|file| std::sync::Arc::new(wal_sync::GroupSync::for_sqlite(file)));
+        let wal_sync = match sqlite_file.as_deref() {
+            Some(file) => Some(std::sync::Arc::new(
+                wal_sync::GroupSync::for_sqlite(file).with_context(cannot_open)?,
+            )),
+            None => None,
+        };
         Ok(Self {
             pool,
             durable,
@@ -235,6 +238,16 @@ impl Store {
         match self.backend {
             Backend::Sqlite => &self.pool,
             Backend::Postgres => &self.durable,
+        }
+    }
+
+    /// Refuses a spend that could not be made durable (on SQLite, a sync of the
+    /// write-ahead log failed): better no spend than one answered with an error, which
+    /// the client's retry would present again as a replay that revokes its grant.
+    pub(crate) fn may_spend_durably(&self) -> Result<(), sqlx::Error> {
+        match &self.wal_sync {
+            Some(wal) => wal.check().map_err(sqlx::Error::Io),
+            None => Ok(()),
         }
     }
 

@@ -7,19 +7,33 @@
 //! own `synchronous = FULL` would sync inside the commit, under the database's one write
 //! lock, holding every other writer meanwhile (refresh lost 43% of its rate that way:
 //! docs/performance.md). Syncing the WAL file is what `FULL` does after writing a
-//! commit's frames, so a commit followed by this sync is as durable.
+//! commit's frames (SQLite syncs a restarted WAL's header, and the WAL before each
+//! checkpoint, itself), so a commit followed by this sync is as durable.
 //!
 //! Written here because no crate offers a group-commit barrier for a file another
 //! library writes; it is a counter, a flag and a `watch` channel.
 
+use std::fs::File;
 use std::io;
-use std::path::PathBuf;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::watch;
 
+/// Why a sync did not happen.
+#[derive(Debug)]
+pub enum SyncError {
+    /// The file could not be looked up or opened: nothing was lost, but the writes
+    /// waiting for this sync are not known to be on disk.
+    Unreachable(io::Error),
+    /// `fsync` failed: the kernel may have dropped pages it could not write (and a later
+    /// `fsync` succeed without them), so nothing written since is known to be on disk.
+    Failed(io::Error),
+}
+
 /// Syncs the file once; run on a blocking thread.
-pub type SyncFile = dyn Fn() -> io::Result<()> + Send + Sync;
+pub type SyncFile = dyn Fn() -> Result<(), SyncError> + Send + Sync;
 
 pub struct GroupSync {
     sync: Arc<SyncFile>,
@@ -36,29 +50,29 @@ struct State {
 
 #[derive(Clone, Copy)]
 struct Synced {
+    /// Every ticket up to this one had a sync attempted for it.
+    attempted_through: u64,
     /// Every ticket up to this one is on disk.
-    through: u64,
-    /// A sync failed: nothing written since can be known to be on disk (after a failed
-    /// `fsync`, the kernel may have dropped the unwritten pages and a later one succeed),
-    /// so every wait fails from then on, until a restart.
+    synced_through: u64,
+    /// An `fsync` failed ([`SyncError::Failed`]): every wait fails from then on, until a
+    /// restart.
     failed: bool,
-    /// `fsync` calls made.
+    /// Syncs made: an `fsync`, or none needed (no WAL file); not those that could not
+    /// open the file.
     syncs: u64,
 }
 
 impl GroupSync {
-    /// For SQLite's `file`: syncs `file-wal`. No WAL file means nothing waits in one (SQLite
-    /// removes it only once everything is in the database file, synced).
-    pub fn for_sqlite(file: &std::path::Path) -> Self {
-        let mut wal = file.as_os_str().to_owned();
+    /// For the SQLite database `file` (which exists): syncs its `-wal` file, named as
+    /// SQLite names it, after the file's real path (SQLite resolves symbolic links).
+    pub fn for_sqlite(file: &Path) -> io::Result<Self> {
+        let mut wal = std::fs::canonicalize(file)?.into_os_string();
         wal.push("-wal");
-        let wal = PathBuf::from(wal);
-        // Opened for each sync: SQLite may remove the file and create another.
-        Self::new(Arc::new(move || match std::fs::File::open(&wal) {
-            Ok(file) => file.sync_data(),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e),
-        }))
+        let wal = WalFile {
+            path: PathBuf::from(wal),
+            open: Mutex::new(None),
+        };
+        Ok(Self::new(Arc::new(move || wal.sync())))
     }
 
     pub fn new(sync: Arc<SyncFile>) -> Self {
@@ -69,15 +83,27 @@ impl GroupSync {
                 running: false,
             }),
             synced: watch::Sender::new(Synced {
-                through: 0,
+                attempted_through: 0,
+                synced_through: 0,
                 failed: false,
                 syncs: 0,
             }),
         }
     }
 
+    /// Whether a write that must last may still be made: not once an `fsync` failed.
+    pub fn check(&self) -> io::Result<()> {
+        match self.synced.borrow().failed {
+            true => Err(io::Error::other(
+                "a sync of the SQLite write-ahead log failed earlier; restart once the disk is fixed",
+            )),
+            false => Ok(()),
+        }
+    }
+
     /// Returns once what this process committed before the call is on disk.
     pub async fn wait(self: &Arc<Self>) -> io::Result<()> {
+        self.check()?;
         let mut synced = self.synced.subscribe();
         let ticket = {
             let mut state = self.state();
@@ -90,20 +116,20 @@ impl GroupSync {
             }
             state.requested
         };
-        let outcome = synced
-            .wait_for(|s| s.failed || s.through >= ticket)
+        let outcome = *synced
+            .wait_for(|s| s.failed || s.attempted_through >= ticket)
             .await
-            .map(|s| *s)
             .map_err(io::Error::other)?;
-        if outcome.failed {
-            return Err(io::Error::other(
-                "a sync of the SQLite write-ahead log failed earlier; restart once the disk is fixed",
-            ));
+        self.check()?;
+        match outcome.synced_through >= ticket {
+            true => Ok(()),
+            false => Err(io::Error::other(
+                "the SQLite write-ahead log could not be opened to sync it",
+            )),
         }
-        Ok(())
     }
 
-    /// How many `fsync` calls were made.
+    /// How many syncs were made (see [`Synced::syncs`]).
     pub fn syncs(&self) -> u64 {
         self.synced.borrow().syncs
     }
@@ -115,14 +141,23 @@ impl GroupSync {
             let sync = Arc::clone(&self.sync);
             let result = tokio::task::spawn_blocking(move || sync())
                 .await
-                .unwrap_or_else(|e| Err(io::Error::other(e)));
-            if let Err(e) = &result {
-                tracing::error!(error = %e, "cannot sync the SQLite write-ahead log");
-            }
+                .unwrap_or_else(|e| Err(SyncError::Failed(io::Error::other(e))));
             self.synced.send_modify(|s| {
-                s.syncs += 1;
-                s.failed |= result.is_err();
-                s.through = target;
+                s.attempted_through = target;
+                match &result {
+                    Ok(()) => {
+                        s.syncs += 1;
+                        s.synced_through = target;
+                    }
+                    Err(SyncError::Unreachable(e)) => {
+                        tracing::warn!(error = %e, "cannot open the SQLite write-ahead log to sync it");
+                    }
+                    Err(SyncError::Failed(e)) => {
+                        s.syncs += 1;
+                        s.failed = true;
+                        tracing::error!(error = %e, "cannot sync the SQLite write-ahead log");
+                    }
+                }
             });
             let mut state = self.state();
             if state.requested == target {
@@ -134,6 +169,37 @@ impl GroupSync {
 
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The WAL file, kept open between syncs: Linux reports a failed write-back once, to a
+/// file description open when it happened (or the next one to sync), so a file opened
+/// afresh for each sync could miss it. Opened again when SQLite has made another.
+struct WalFile {
+    path: PathBuf,
+    /// The open file and its (device, inode).
+    open: Mutex<Option<(File, (u64, u64))>>,
+}
+
+impl WalFile {
+    fn sync(&self) -> Result<(), SyncError> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let identity = match std::fs::metadata(&self.path) {
+            Ok(metadata) => (metadata.dev(), metadata.ino()),
+            // No WAL: SQLite removes it only once everything is in the database file, synced.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                *open = None;
+                return Ok(());
+            }
+            Err(e) => return Err(SyncError::Unreachable(e)),
+        };
+        let file = match open.take() {
+            Some((file, seen)) if seen == identity => file,
+            _ => File::open(&self.path).map_err(SyncError::Unreachable)?,
+        };
+        let synced = file.sync_data().map_err(SyncError::Failed);
+        *open = Some((file, identity));
+        synced
     }
 }
 
@@ -202,38 +268,56 @@ mod tests {
         assert!(!group.state().running);
     }
 
-    /// After a failed sync, nothing is known to be on disk: every wait fails, later ones too.
+    /// After a failed `fsync`, nothing is known to be on disk: that wait and every later
+    /// one fail, with no sync tried again. A file that could not be opened fails only the
+    /// waits of that attempt.
     #[tokio::test]
-    async fn a_failed_sync_fails_every_wait_from_then_on() {
+    async fn a_failed_fsync_sticks_and_an_unreachable_file_does_not() {
         let calls = Arc::new(AtomicU64::new(0));
         let c = calls.clone();
         let group = Arc::new(GroupSync::new(Arc::new(move || {
             match c.fetch_add(1, Ordering::SeqCst) {
-                0 => Err(io::Error::other("EIO")),
+                0 => Err(SyncError::Unreachable(io::Error::other("EMFILE"))),
+                2 => Err(SyncError::Failed(io::Error::other("EIO"))),
                 _ => Ok(()),
             }
         })));
+        assert!(group.wait().await.is_err(), "unreachable");
+        group.wait().await.unwrap();
+        assert!(group.check().is_ok());
+        assert!(group.wait().await.is_err(), "failed");
+        assert!(group.check().is_err());
         assert!(group.wait().await.is_err());
-        assert!(group.wait().await.is_err());
-        // The second wait's sync succeeded meanwhile; it proves nothing.
-        until(|| group.syncs() == 2).await;
-        assert!(group.wait().await.is_err());
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            3,
+            "no sync after a failed one"
+        );
     }
 
-    /// The real file: opens `file-wal` (a name SQLite fixes) for each sync; a missing one
-    /// is nothing to sync, one that cannot be opened is an error.
+    /// The real file: `file-wal` after `file`'s real path (SQLite's name for it, links
+    /// resolved); a missing one is nothing to sync, one that cannot be looked up fails
+    /// the wait; a file SQLite replaced is synced as well.
     #[tokio::test]
-    async fn syncs_the_write_ahead_log_next_to_the_file() {
+    async fn syncs_the_write_ahead_log_that_sqlite_names() {
         let dir = tempfile::tempdir().unwrap();
-        let group = Arc::new(GroupSync::for_sqlite(&dir.path().join("db.sqlite")));
+        let real = dir.path().join("real.db");
+        std::fs::write(&real, b"").unwrap();
+        let link = dir.path().join("link.db");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let group = Arc::new(GroupSync::for_sqlite(&link).unwrap());
         group.wait().await.unwrap();
-        std::fs::write(dir.path().join("db.sqlite-wal"), b"frames").unwrap();
+        let wal = dir.path().join("real.db-wal");
+        std::fs::write(&wal, b"frames").unwrap();
         group.wait().await.unwrap();
-        assert_eq!(group.syncs(), 2);
-        // A link to itself cannot be opened (ELOOP), even by root.
-        let looped = dir.path().join("looped.sqlite-wal");
-        std::os::unix::fs::symlink(&looped, &looped).unwrap();
-        let group = Arc::new(GroupSync::for_sqlite(&dir.path().join("looped.sqlite")));
+        std::fs::remove_file(&wal).unwrap();
+        std::fs::write(&wal, b"other frames").unwrap();
+        group.wait().await.unwrap();
+        assert_eq!(group.syncs(), 3);
+        // A link to itself cannot be looked up (ELOOP), even by root: were the WAL looked
+        // for next to the link, it would be missing, and the wait would succeed.
+        std::fs::remove_file(&wal).unwrap();
+        std::os::unix::fs::symlink(&wal, &wal).unwrap();
         assert!(group.wait().await.is_err());
     }
 }
