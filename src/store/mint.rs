@@ -540,27 +540,38 @@ mod tests {
         store.close().await;
     }
 
+    /// What a refresh spend on SQLite may mint.
+    fn offline_mint() -> Mint<'static> {
+        Mint::new(50, RefreshRule::IfOffline, 500, None)
+    }
+
+    /// A store on a SQLite file of its own (kept while the directory lives), with a
+    /// refresh token of client "rp".
+    async fn sqlite_store_with_refresh_token() -> (tempfile::TempDir, Store, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("j.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        let (grant, _) = code(&store, "openid offline_access").await;
+        let minted = store
+            .issue_tokens(&grant, 10, offline_mint())
+            .await
+            .unwrap();
+        let refresh = minted.refresh.expect("a refresh token");
+        (dir, store, refresh)
+    }
+
     /// On SQLite, a refresh token's spend returns only after a sync of the write-ahead
     /// log (the pool's own commits are not synced); a refused spend syncs nothing.
     #[tokio::test]
     async fn a_sqlite_refresh_spend_waits_for_its_sync() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("j.db").display());
-        let store = Store::connect(&url).await.unwrap();
-        let rule = |rule| Mint::new(50, rule, 500, None);
-        let (grant, _) = code(&store, "openid offline_access").await;
-        let minted = store
-            .issue_tokens(&grant, 10, rule(RefreshRule::IfOffline))
-            .await
-            .unwrap();
-        let refresh = minted.refresh.expect("a refresh token");
+        let (_dir, store, refresh) = sqlite_store_with_refresh_token().await;
         let syncs = || store.wal_sync.as_ref().expect("a SQLite file").syncs();
         assert_eq!(syncs(), 0, "issuing tokens waits for no sync");
         let spend = |token: String| {
             let store = store.clone();
             async move {
                 store
-                    .spend_refresh_token(&token, "rp", 20, rule(RefreshRule::IfOffline))
+                    .spend_refresh_token(&token, "rp", 20, offline_mint())
                     .await
                     .unwrap()
             }
@@ -577,23 +588,14 @@ mod tests {
     #[tokio::test]
     async fn no_sqlite_spend_once_a_sync_failed() {
         use crate::store::wal_sync::{GroupSync, SyncError};
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("j.db").display());
-        let mut store = Store::connect(&url).await.unwrap();
+        let (_dir, mut store, refresh) = sqlite_store_with_refresh_token().await;
         let failing = std::sync::Arc::new(GroupSync::new(std::sync::Arc::new(|| {
             Err(SyncError::Failed(std::io::Error::other("EIO")))
         })));
         store.wal_sync = Some(failing.clone());
-        let rule = |rule| Mint::new(50, rule, 500, None);
-        let (grant, _) = code(&store, "openid offline_access").await;
-        let minted = store
-            .issue_tokens(&grant, 10, rule(RefreshRule::IfOffline))
-            .await
-            .unwrap();
-        let refresh = minted.refresh.expect("a refresh token");
         assert!(failing.wait().await.is_err());
         let spent = store
-            .spend_refresh_token(&refresh, "rp", 20, rule(RefreshRule::IfOffline))
+            .spend_refresh_token(&refresh, "rp", 20, offline_mint())
             .await;
         assert!(spent.is_err());
         let token = store.token(&refresh).await.unwrap().expect("still there");

@@ -80,6 +80,18 @@ pub async fn two_instances(prosody: &Prosody, database: &TestDatabase) -> (Vec<T
     (apps, balancer)
 }
 
+/// A browser that opens the authorization request `authorize` at the instance `app`
+/// (whatever the issuer's address): the browser, the login page's URL and its CSRF token.
+async fn open_login_at(app: &TestApp, authorize: &url::Url) -> (Browser, String, String) {
+    let mut at_app = authorize.clone();
+    at_app.set_port(Some(app.addr.port())).unwrap();
+    let browser = Browser::new(app);
+    let (status, login_url, html) = browser.open(at_app.as_str()).await.page();
+    assert_eq!(status, 200, "{}: {html}", app.issuer());
+    let csrf = field(&html, "csrf").unwrap();
+    (browser, login_url, csrf)
+}
+
 async fn health(url: &str) -> Option<Value> {
     reqwest::get(format!("{url}/healthz"))
         .await
@@ -202,12 +214,7 @@ async fn any_instance_serves_any_request() {
 
     // Authorize and the JID form at A, the status at B, "continue" at C.
     let attempt = rp.attempt(&[], true, &[]);
-    let mut at_a = attempt.url.clone();
-    at_a.set_port(Some(a.addr.port())).unwrap();
-    let browser = Browser::new(a);
-    let (status, login_url, html) = browser.open(at_a.as_str()).await.page();
-    assert_eq!(status, 200, "{html}");
-    let csrf = field(&html, "csrf").unwrap();
+    let (browser, login_url, csrf) = open_login_at(a, &attempt.url).await;
     let (_, wait_url, _) = browser
         .post(&login_url, &[("jid", "alice@localhost"), ("csrf", &csrf)])
         .await
@@ -791,12 +798,7 @@ async fn a_jid_form_sent_several_times_at_once_sends_one_request() {
         let role = if leader == name { "leader" } else { "queued" };
         let mut person = XmppUser::login(&prosody, user, "phone", Client::Xep0070, "accept").await;
         let attempt = rp.attempt(&[], false, &[]);
-        let mut at_app = attempt.url.clone();
-        at_app.set_port(Some(app.addr.port())).unwrap();
-        let browser = Browser::new(app);
-        let (status, login_url, html) = browser.open(at_app.as_str()).await.page();
-        assert_eq!(status, 200, "{role}: {html}");
-        let csrf = field(&html, "csrf").unwrap();
+        let (browser, login_url, csrf) = open_login_at(app, &attempt.url).await;
         let jid = format!("{user}@localhost");
         let submissions = (0..6).map(|_| {
             browser
