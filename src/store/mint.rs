@@ -600,6 +600,11 @@ mod tests {
         assert!(spent.is_err());
         let token = store.token(&refresh).await.unwrap().expect("still there");
         assert!(!token.used, "refused before the spend");
+        let health = store.check_readable().await.unwrap_err();
+        assert!(
+            health.contains("write-ahead log"),
+            "/healthz tells: {health}"
+        );
         store.close().await;
     }
 

@@ -271,12 +271,18 @@ impl Store {
     }
 
     /// What `/healthz` asks on every call: a read (SQLite has one writer, and a health
-    /// probe must not queue behind logins) and the free disk space.
+    /// probe must not queue behind logins), whether the write-ahead log's syncs still
+    /// work (SQLite), and the free disk space.
     pub async fn check_readable(&self) -> Result<(), String> {
         sqlx::query("SELECT 1")
             .execute(self.pool())
             .await
             .map_err(|e| e.to_string())?;
+        // Sticks until a restart, and refresh tokens are refused meanwhile: the operator
+        // must see it.
+        if let Some(wal) = &self.wal_sync {
+            wal.check().map_err(|e| e.to_string())?;
+        }
         self.check_disk()
     }
 
