@@ -405,14 +405,17 @@ impl Cluster {
             .await?
             .rows_affected()
             == 1;
-        self.flow_sent_here(flow, queued);
+        if queued {
+            self.flow_sent_here(flow);
+        }
         Ok(queued)
     }
 
-    /// A statement of [`row_statement`] recorded `flow` as sent: its pages waiting here
-    /// look again (other instances learn it from the leader's answer).
-    fn flow_sent_here(&self, flow: Option<SentFlow<'_>>, written: bool) {
-        if let Some(flow) = flow.filter(|_| written) {
+    /// A statement of [`row_statement`] wrote its row, and so recorded `flow` (if any) as
+    /// sent: its pages waiting here look again (other instances learn it from the
+    /// leader's answer).
+    fn flow_sent_here(&self, flow: Option<SentFlow<'_>>) {
+        if let Some(flow) = flow {
             self.store.flow_changed(flow.id);
         }
     }
@@ -440,7 +443,7 @@ impl Cluster {
         .bind("sent")
         .bind(&self.instance);
         match bind_flow(query, &request, flow).execute(&self.pool).await {
-            Ok(done) if done.rows_affected() == 1 => self.flow_sent_here(flow, true),
+            Ok(done) if done.rows_affected() == 1 => self.flow_sent_here(flow),
             Ok(_) => return Ok(None),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot record a confirmation request");
@@ -633,7 +636,7 @@ impl Cluster {
         .await?;
         for id in &ids {
             // To every instance: the leader must hear it.
-            notify_decision(&mut tx, DECISIONS_CHANNEL, id, Status::Withdrawn.as_str()).await?;
+            notify_decision(&mut tx, id, Status::Withdrawn.as_str()).await?;
         }
         tx.commit().await
     }
@@ -688,19 +691,23 @@ fn write_row_statement(queue: bool, for_flow: bool) -> String {
             note_offline: first_flow_parameter + 1,
         })
     });
-    let insert = match &flow {
-        Some(_) => format!("INSERT INTO confirmations ({COLUMNS}) SELECT {VALUES} FROM flow"),
+    let mut ctes = Vec::new();
+    let insert = match flow {
+        Some(flow) => {
+            ctes.push(format!("flow AS ({flow} RETURNING id)"));
+            format!("INSERT INTO confirmations ({COLUMNS}) SELECT {VALUES} FROM flow")
+        }
         None => format!("INSERT INTO confirmations ({COLUMNS}) VALUES ({VALUES})"),
     };
-    let with_flow = flow
-        .map(|flow| format!("flow AS ({flow} RETURNING id), "))
-        .unwrap_or_default();
-    if queue {
-        format!("WITH {with_flow}queued AS ({insert} RETURNING id) SELECT pg_notify($19, '') FROM queued")
-    } else if with_flow.is_empty() {
-        insert
+    let body = if queue {
+        ctes.push(format!("queued AS ({insert} RETURNING id)"));
+        "SELECT pg_notify($19, '') FROM queued".to_owned()
     } else {
-        format!("WITH {} {insert}", with_flow.trim_end_matches(", "))
+        insert
+    };
+    match ctes.is_empty() {
+        true => body,
+        false => format!("WITH {} {body}", ctes.join(", ")),
     }
 }
 
@@ -748,16 +755,14 @@ fn bind_row<'q>(
         .bind(request.text.lang.tag())
 }
 
-/// Announces a request's new state on `channel`: [`DECISIONS_CHANNEL`] (every instance)
-/// or the asking instance's own.
+/// Announces a request's new state to every instance ([`DECISIONS_CHANNEL`]).
 async fn notify_decision(
     tx: &mut sqlx::PgConnection,
-    channel: &str,
     id: &str,
     status: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(channel)
+        .bind(DECISIONS_CHANNEL)
         .bind(format!("{id} {status}"))
         .execute(tx)
         .await?;

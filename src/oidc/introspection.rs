@@ -51,11 +51,7 @@ async fn introspection(
     let Some(row) = app.store.token(token).await? else {
         return Ok(json!({ "active": false }));
     };
-    let active = row.grant.client_id == client.client_id
-        && !row.grant.revoked
-        && row.expires_at > now
-        && !(row.kind == TokenKind::Refresh && row.used);
-    if !active {
+    if row.grant.client_id != client.client_id || !row.is_live(now) {
         return Ok(json!({ "active": false }));
     }
     Ok(json!({

@@ -365,9 +365,7 @@ async fn refuse_scope_beyond_grant(
     now: i64,
 ) -> Result<(), OAuthError> {
     match this_clients_refresh_token(app, client, presented).await? {
-        Some(row) if !row.used && !row.grant.revoked && row.expires_at > now => {
-            narrowed_scope(&row.scope, Some(asked)).map(drop)
-        }
+        Some(row) if row.is_live(now) => narrowed_scope(&row.scope, Some(asked)).map(drop),
         // Unknown, another client's, spent, expired or revoked: the spend says why.
         _ => Ok(()),
     }

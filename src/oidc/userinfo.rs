@@ -38,7 +38,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 
 /// An access token that is unexpired, of a live grant, and allows OpenID claims.
 pub fn usable_access_token(row: &TokenRow, now: i64) -> bool {
-    row.kind == TokenKind::Access && row.expires_at > now && !row.grant.revoked
+    row.kind == TokenKind::Access && row.is_live(now)
 }
 
 pub async fn userinfo(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {

@@ -275,6 +275,15 @@ pub struct TokenRow {
     pub used: bool,
 }
 
+impl TokenRow {
+    /// Unexpired, of a grant not revoked, and (a refresh token) not spent yet.
+    pub fn is_live(&self, now: i64) -> bool {
+        self.expires_at > now
+            && !self.grant.revoked
+            && !(self.kind == TokenKind::Refresh && self.used)
+    }
+}
+
 pub(super) const GRANT_COLUMNS: &str = "g.id, g.client_id, g.subject, g.scope, g.nonce, g.claims, g.auth_time, g.session_hash, g.revoked";
 
 /// The columns [`Grant::from_row`] reads, for a statement that returns them one by one.
