@@ -38,7 +38,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::oidc::Oidc;
 use crate::random;
-use crate::store::oidc::FlowSentParameters;
+use crate::store::oidc::{FlowSentParameters, FlowStatus};
 use crate::store::Store;
 use crate::xmpp::component::stopped;
 use crate::xmpp::confirm::{ConfirmRequest, Confirmation, Confirmer, Outbox, RequestError, Status};
@@ -54,7 +54,8 @@ const REQUESTS_CHANNEL: &str = "jidconnect_requests";
 const NOTICES_PAYLOAD: &str = "notices";
 const DECISIONS_CHANNEL: &str = "jidconnect_decisions";
 const KEYS_CHANNEL: &str = "jidconnect_keys";
-/// A login flow changed on another instance (payload: its id): wakes its waiting page.
+/// A login flow changed on another instance (payload: its id, and after a space the
+/// status its request's answer left it in): wakes its waiting page.
 const FLOWS_CHANNEL: &str = "jidconnect_flows";
 
 /// The channel of the instance named `instance`: a digest, because a channel is an SQL
@@ -70,7 +71,8 @@ const INSTANCE_CHANNEL_SQL: &str =
     "'jidconnect_to_' || left(encode(sha256(convert_to(requested_by, 'UTF8')), 'hex'), 16)";
 
 /// [`Cluster::decide`]: the request's row and its login flow answered, the asking instance
-/// (unless it is the leader itself) and the flow's waiting page told.
+/// (unless it is the leader itself) and the flow's waiting page told, with the flow's new
+/// status (its page then needs no read).
 static DECIDE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "WITH decided AS ( \
@@ -82,7 +84,7 @@ static DECIDE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
                AND f.status = 'sent' RETURNING f.id), \
              announced AS (SELECT pg_notify({INSTANCE_CHANNEL_SQL}, $3 || ' ' || $1) \
                FROM decided WHERE requested_by <> $6), \
-             woken AS (SELECT pg_notify($7, id) FROM answered) \
+             woken AS (SELECT pg_notify($7, id || ' ' || $4) FROM answered) \
              SELECT (SELECT id FROM answered) FROM decided \
              WHERE (SELECT count(*) FROM announced) + (SELECT count(*) FROM woken) >= 0"
     )
@@ -598,8 +600,8 @@ impl Cluster {
             .bind(FLOWS_CHANNEL)
             .fetch_optional(&self.pool)
             .await?;
-        if let Some(Some(flow_id)) = &answered {
-            self.store.flow_changed(flow_id);
+        if let (Some(Some(flow_id)), Some(flow_status)) = (&answered, flow_status) {
+            self.store.flow_changed_to(flow_id, flow_status);
         }
         // No notification is sent to the deciding instance itself (see DECIDE): a request
         // it queued before it led learns its answer here.
@@ -830,7 +832,13 @@ async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch
             match notification {
                 Ok(Some(n)) => match n.channel() {
                     KEYS_CHANNEL => cluster.keys_changed.notify_one(),
-                    FLOWS_CHANNEL => cluster.store.flow_changed(n.payload()),
+                    FLOWS_CHANNEL => match n.payload().split_once(' ') {
+                        // The leader's answer to the flow's request (see DECIDE).
+                        Some((id, status)) => {
+                            cluster.store.flow_changed_to(id, FlowStatus::parse(status))
+                        }
+                        None => cluster.store.flow_changed(n.payload()),
+                    },
                     REQUESTS_CHANNEL if n.payload() == NOTICES_PAYLOAD => {
                         confirmer.notices_queued()
                     }

@@ -576,17 +576,14 @@ async fn status(
     Path(id): Path<String>,
     Query(query): Query<StatusQuery>,
 ) -> Result<Response, FlowError> {
-    let flow = match query.wait.as_deref() {
+    let shown = match query.wait.as_deref() {
         Some(shown) => wait_for_change(&app, &jar, &id, shown).await?,
-        None => load(&app, &jar, &id).await?.0,
+        None => PageState::of(&load(&app, &jar, &id).await?.0),
     };
-    let offline = flow.status == FlowStatus::Sent && flow.offline;
-    // Confirmed by a code sent from an app: the page shows who sent it before continuing.
-    let by_code = flow.confirmed_by_code();
     Ok(Json(json!({
-        "status": flow.status.as_str(),
-        "offline": offline,
-        "by_code": by_code,
+        "status": shown.status.as_str(),
+        "offline": shown.offline,
+        "by_code": shown.by_code,
     }))
     .into_response())
 }
@@ -596,36 +593,70 @@ struct StatusQuery {
     wait: Option<String>,
 }
 
+/// What the pages' script is told about a flow.
+struct PageState {
+    status: FlowStatus,
+    /// Asked while the person's app was offline (told only while the request waits).
+    offline: bool,
+    /// Confirmed by a code sent from an app: the page shows who sent it before continuing.
+    by_code: bool,
+}
+
+impl PageState {
+    fn of(flow: &LoginFlow) -> Self {
+        PageState {
+            status: flow.status,
+            offline: flow.status == FlowStatus::Sent && flow.offline,
+            by_code: flow.confirmed_by_code(),
+        }
+    }
+
+    /// A confirmation request's answer: no longer waiting, and not confirmed by a code.
+    fn answered(status: FlowStatus) -> Self {
+        PageState {
+            status,
+            offline: false,
+            by_code: false,
+        }
+    }
+}
+
 /// How long a status request waits for a change: well within the request timeout and
 /// the idle timeouts of proxies in front.
 const LONG_POLL: Duration = Duration::from_secs(20);
 
-/// The flow once its status is not `shown` any more, or as it is after [`LONG_POLL`]
-/// (or at shutdown).
+/// The flow's state once its status is not `shown` any more, or as it is after
+/// [`LONG_POLL`] (or at shutdown). Woken by an answer to its request, it takes the
+/// status that came with the wake-up instead of reading the flow again.
 async fn wait_for_change(
     app: &AppState,
     jar: &CookieJar,
     id: &str,
     shown: &str,
-) -> Result<LoginFlow, FlowError> {
+) -> Result<PageState, FlowError> {
     let hold = LONG_POLL.min(Duration::from_secs(
         app.config.http.request_timeout_secs.saturating_sub(5),
     ));
     let deadline = tokio::time::Instant::now() + hold;
     let waiter = app.store.watch_flow(id);
+    let mut answered = None;
     loop {
         // Enabled before the read: a change between the read and the wait still wakes it.
         let changed = waiter.notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
-        let (flow, _) = load(app, jar, id).await?;
+        let changes = waiter.changes();
+        let state = match answered.take() {
+            Some(status) => PageState::answered(status),
+            None => PageState::of(&load(app, jar, id).await?.0),
+        };
         let now = tokio::time::Instant::now();
-        if flow.status.as_str() != shown || now >= deadline || waiter.should_not_wait() {
-            return Ok(flow);
+        if state.status.as_str() != shown || now >= deadline || waiter.should_not_wait() {
+            return Ok(state);
         }
         let look_again = deadline.min(now + crate::store::flow_watch::RECHECK_EVERY);
         tokio::select! {
-            _ = changed => {}
+            _ = changed => answered = waiter.answer_since(changes),
             _ = tokio::time::sleep_until(look_again) => {}
         }
     }

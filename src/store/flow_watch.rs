@@ -7,6 +7,10 @@
 //! XMPP answers) arrives as a notification ([`crate::cluster`]). Waiters also look again
 //! every [`RECHECK_EVERY`], for a notification lost while a connection was down and for
 //! the rare changes that wake nobody (a logout ending a browser's flows).
+//!
+//! A change whose writer knows what the page needs (an answer to a confirmation request:
+//! its status) carries it, so the woken waiter answers without reading the flow again:
+//! one statement fewer per login.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +20,8 @@ use std::time::Duration;
 use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 
+use super::oidc::FlowStatus;
+
 /// How often a waiter looks again without being woken.
 pub const RECHECK_EVERY: Duration = Duration::from_secs(2);
 /// More waiters than this for one flow (a page open in a few tabs is fine) are told the
@@ -24,17 +30,39 @@ pub const MAX_WAITERS_PER_FLOW: usize = 4;
 
 #[derive(Default)]
 pub struct FlowWatch {
-    /// Per flow: the wake-up and how many wait for it.
-    waiting: Mutex<HashMap<String, (Arc<Notify>, usize)>>,
+    /// The flows someone waits for.
+    waiting: Mutex<HashMap<String, Watched>>,
     /// Set at shutdown: nobody waits any more.
     closed: AtomicBool,
 }
 
+#[derive(Default)]
+struct Watched {
+    notify: Arc<Notify>,
+    waiters: usize,
+    /// Changes seen since the first waiter came.
+    changes: u64,
+    /// The status the last change left the flow in, when its writer said so.
+    answer: Option<FlowStatus>,
+}
+
 impl FlowWatch {
-    /// Flow `id` changed: its waiters look again.
+    /// Flow `id` changed: its waiters read it again.
     pub fn changed(&self, id: &str) {
-        if let Some((notify, _)) = self.waiting().get(id) {
-            notify.notify_waiters();
+        self.record(id, None);
+    }
+
+    /// Flow `id` was answered with `status` (and nothing else of what its page shows
+    /// changed): its waiters take that status without reading the flow again.
+    pub fn answered(&self, id: &str, status: FlowStatus) {
+        self.record(id, Some(status));
+    }
+
+    fn record(&self, id: &str, answer: Option<FlowStatus>) {
+        if let Some(watched) = self.waiting().get_mut(id) {
+            watched.changes += 1;
+            watched.answer = answer;
+            watched.notify.notify_waiters();
         }
     }
 
@@ -42,25 +70,25 @@ impl FlowWatch {
     pub fn close(&self) {
         let waiting = self.waiting();
         self.closed.store(true, Ordering::SeqCst);
-        for (notify, _) in waiting.values() {
-            notify.notify_waiters();
+        for watched in waiting.values() {
+            watched.notify.notify_waiters();
         }
     }
 
     /// Registers interest in flow `id` until the returned waiter is dropped.
     pub fn watch(self: &Arc<Self>, id: &str) -> FlowWaiter {
         let mut waiting = self.waiting();
-        let (notify, count) = waiting.entry(id.to_owned()).or_default();
-        *count += 1;
+        let watched = waiting.entry(id.to_owned()).or_default();
+        watched.waiters += 1;
         FlowWaiter {
             watch: self.clone(),
             id: id.to_owned(),
-            notify: notify.clone(),
-            crowded: *count > MAX_WAITERS_PER_FLOW,
+            notify: watched.notify.clone(),
+            crowded: watched.waiters > MAX_WAITERS_PER_FLOW,
         }
     }
 
-    fn waiting(&self) -> MutexGuard<'_, HashMap<String, (Arc<Notify>, usize)>> {
+    fn waiting(&self) -> MutexGuard<'_, HashMap<String, Watched>> {
         // A plain map: a panic elsewhere cannot leave it half-updated.
         self.waiting.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -81,6 +109,23 @@ impl FlowWaiter {
         self.notify.notified()
     }
 
+    /// Where the flow's changes stand: take it before reading the flow, and give it to
+    /// [`Self::answer_since`] after the wake-up.
+    pub fn changes(&self) -> u64 {
+        self.watch
+            .waiting()
+            .get(&self.id)
+            .map_or(0, |watched| watched.changes)
+    }
+
+    /// The status the flow was answered with, if that is its last change and it came
+    /// after `changes`; `None`: read the flow.
+    pub fn answer_since(&self, changes: u64) -> Option<FlowStatus> {
+        let waiting = self.watch.waiting();
+        let watched = waiting.get(&self.id)?;
+        (watched.changes > changes).then_some(watched.answer?)
+    }
+
     /// Whether this waiter should answer at once: the server is stopping, or too many
     /// already wait for this flow.
     pub fn should_not_wait(&self) -> bool {
@@ -91,9 +136,9 @@ impl FlowWaiter {
 impl Drop for FlowWaiter {
     fn drop(&mut self) {
         let mut waiting = self.watch.waiting();
-        if let Some((_, count)) = waiting.get_mut(&self.id) {
-            *count -= 1;
-            if *count == 0 {
+        if let Some(watched) = waiting.get_mut(&self.id) {
+            watched.waiters -= 1;
+            if watched.waiters == 0 {
                 waiting.remove(&self.id);
             }
         }
@@ -124,6 +169,27 @@ mod tests {
                 .is_err(),
             "b did not change"
         );
+    }
+
+    #[tokio::test]
+    async fn an_answer_reaches_only_the_waiters_that_read_before_it() {
+        let watch = Arc::new(FlowWatch::default());
+        let early = watch.watch("a");
+        let read_before = early.changes();
+        assert_eq!(
+            early.answer_since(read_before),
+            None,
+            "nothing happened yet"
+        );
+        watch.answered("a", FlowStatus::Accepted);
+        assert_eq!(early.answer_since(read_before), Some(FlowStatus::Accepted));
+        // Came after the answer: its own read saw it already.
+        let late = watch.watch("a");
+        assert_eq!(late.answer_since(late.changes()), None);
+        // A change whose writer did not say what it is: everyone reads the flow.
+        watch.changed("a");
+        assert_eq!(early.answer_since(read_before), None);
+        assert_eq!(watch.watch("b").answer_since(0), None, "b was not answered");
     }
 
     #[tokio::test]

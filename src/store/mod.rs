@@ -175,6 +175,12 @@ impl Store {
         self.flow_watch.changed(id);
     }
 
+    /// Flow `id`'s request was answered, here or elsewhere, leaving it `status`: its
+    /// waiters take that status without reading the flow again.
+    pub fn flow_changed_to(&self, id: &str, status: oidc::FlowStatus) {
+        self.flow_watch.answered(id, status);
+    }
+
     /// Wakes the flow's waiters if a write changed it.
     fn changed_if(&self, rows_affected: u64, id: &str) {
         if rows_affected > 0 {

@@ -42,7 +42,7 @@ impl FlowStatus {
         }
     }
 
-    fn parse(s: &str) -> Self {
+    pub fn parse(s: &str) -> Self {
         match s {
             "sent" => FlowStatus::Sent,
             "accepted" => FlowStatus::Accepted,
@@ -518,7 +518,9 @@ impl Store {
         .bind(code)
         .execute(self.pool())
         .await?;
-        self.changed_if(done.rows_affected(), id);
+        if done.rows_affected() > 0 {
+            self.flow_changed_to(id, status);
+        }
         Ok(())
     }
 
