@@ -25,13 +25,13 @@ use subtle::ConstantTimeEq;
 
 use crate::error::InternalError;
 use crate::i18n::{self, Lang, Prefs};
-use crate::oidc::authorize::{issue_code, needs_consent};
+use crate::oidc::authorize::{issue_code, needs_consent, Finishing};
 use crate::oidc::claims::with_claimed_scopes;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::random;
 use crate::state::AppState;
 use crate::store::clients::Client;
-use crate::store::oidc::{digest, FlowStatus, LoginFlow};
+use crate::store::oidc::{digest, FlowStatus, LoginFlow, NewSession};
 use crate::web::{
     cookie, error_page, lasting_cookie, BROWSER_COOKIE, DEVICE_COOKIE, SESSION_COOKIE,
 };
@@ -742,43 +742,45 @@ async fn continue_login(
         Some(device) if app.store.device_issued(device.value()).await? => device.value().to_owned(),
         _ => random::token(32),
     };
-    let token = app
-        .store
-        .create_session(
-            &confirmed.subject,
-            confirmed.auth_time,
-            expires,
-            &device,
-            now,
-        )
-        .await?;
-    let session_hash = digest(&token);
+    let session = NewSession::new(expires, device);
     if confirmed.flow.confirmed_by_code() {
         app.store
-            .notice_login(&id, Some(&session_hash), None)
+            .notice_login(&id, Some(&session.id_hash()), None)
             .await?;
     }
     let jar = jar
-        .add(cookie(SESSION_COOKIE, token, app.secure_cookies()))
+        .add(cookie(
+            SESSION_COOKIE,
+            session.token.clone(),
+            app.secure_cookies(),
+        ))
         .add(lasting_cookie(
             DEVICE_COOKIE,
-            device,
+            session.device.clone(),
             app.secure_cookies(),
             app.config.limits.known_device_ttl_secs,
         ));
     if needs_consent_for(&app, &confirmed.flow, &confirmed.client).await? {
+        let Confirmed {
+            subject, auth_time, ..
+        } = &confirmed;
+        app.store
+            .create_session(subject, *auth_time, &session, now)
+            .await?;
         return Ok((jar, Redirect::to(&format!("/login/{id}/consent"))).into_response());
     }
     let visitor = Visitor::new(&app, peer, &headers);
-    let response = finish(&app, &confirmed, Some(&session_hash), &visitor).await?;
+    let finishing = Finishing::FlowStartingSession(&session);
+    let response = finish(&app, &confirmed, finishing, &visitor).await?;
     Ok((jar, response).into_response())
 }
 
-/// Issues the code once per flow, even if the form is sent twice.
+/// Issues the code once per flow, even if the form is sent twice; `finishing` names a
+/// flow (and perhaps the session it starts).
 async fn finish(
     app: &AppState,
     confirmed: &Confirmed,
-    session_hash: Option<&str>,
+    finishing: Finishing<'_>,
     visitor: &Visitor,
 ) -> Result<Response, FlowError> {
     let Confirmed {
@@ -788,9 +790,18 @@ async fn finish(
         auth_time,
     } = confirmed;
     if flow.is_device() {
+        // A device gets no code to write the session with: the session starts on its own.
+        if let Finishing::FlowStartingSession(session) = finishing {
+            let now = app.clock.now();
+            app.store
+                .create_session(subject, *auth_time, session, now)
+                .await?;
+        }
         if !app.store.finish_flow(&flow.id).await? {
             return Err(FlowError::Gone);
         }
+        let session_hash = finishing.session_hash();
+        let session_hash = session_hash.as_deref();
         return match device::approve(app, client, flow, subject, *auth_time, session_hash).await {
             Ok(_) => Ok(device::done_page(client, true, flow.language())),
             Err(e) if e.code == ErrorCode::ServerError => Err(FlowError::Internal(
@@ -799,18 +810,7 @@ async fn finish(
             Err(_) => Ok(device::done_page(client, false, flow.language())),
         };
     }
-    match issue_code(
-        app,
-        client,
-        flow,
-        subject,
-        *auth_time,
-        session_hash,
-        visitor,
-        true,
-    )
-    .await
-    {
+    match issue_code(app, client, flow, subject, *auth_time, finishing, visitor).await {
         Ok(Some(redirect)) => Ok(redirect.into_response()),
         Ok(None) => Err(FlowError::Gone),
         Err(e) => Ok(e.redirect(&flow.redirect_uri, flow.state.as_deref(), &app.oidc.issuer)),
@@ -907,5 +907,8 @@ async fn consent(
         _ => {}
     }
     let visitor = Visitor::new(&app, peer, &headers);
-    finish(&app, &confirmed, session_hash.as_deref(), &visitor).await
+    let finishing = Finishing::Flow {
+        session_hash: session_hash.as_deref(),
+    };
+    finish(&app, &confirmed, finishing, &visitor).await
 }

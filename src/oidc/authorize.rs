@@ -25,7 +25,9 @@ use crate::login::notice::Visitor;
 use crate::random;
 use crate::state::{AppState, LookupError};
 use crate::store::clients::Client;
-use crate::store::oidc::{digest, FlowStatus, LoginFlow, NewCode, NewGrant, Session};
+use crate::store::oidc::{
+    digest, FlowEnd, FlowStatus, LoginFlow, NewCode, NewGrant, NewSession, Session,
+};
 use crate::web::{cookie, error_page, BROWSER_COOKIE, SESSION_COOKIE};
 
 /// A request that passed every check.
@@ -570,15 +572,17 @@ async fn decide(
                     Ok((jar, Redirect::to(&format!("/login/{}/consent", flow.id))).into_response())
                 }
                 (false, _) => {
+                    let finishing = Finishing::Request {
+                        session_hash: &session.id_hash,
+                    };
                     let redirect = issue_code(
                         app,
                         &request.client,
                         &flow,
                         &session.subject,
                         session.auth_time,
-                        Some(&session.id_hash),
+                        finishing,
                         visitor,
-                        false,
                     )
                     .await?
                     .ok_or_else(|| anyhow::anyhow!("no code issued, with no flow to finish"))?;
@@ -685,24 +689,65 @@ pub async fn grant_for(
     Ok(app.store.create_grant(grant, app.clock.now()).await?)
 }
 
+/// What issuing a code finishes besides the authorization request.
+#[derive(Clone, Copy)]
+pub enum Finishing<'a> {
+    /// Nothing stored: the request rode on the session of this hash.
+    Request { session_hash: &'a str },
+    /// The stored login flow, which must still be accepted (a form sent twice gets one
+    /// code), on the session of this hash if any.
+    Flow { session_hash: Option<&'a str> },
+    /// The login flow and the session its XMPP confirmation starts, written with the code.
+    FlowStartingSession(&'a NewSession),
+}
+
+impl<'a> Finishing<'a> {
+    pub fn session_hash(self) -> Option<String> {
+        match self {
+            Finishing::Request { session_hash } => Some(session_hash.to_owned()),
+            Finishing::Flow { session_hash } => session_hash.map(str::to_owned),
+            Finishing::FlowStartingSession(session) => Some(session.id_hash()),
+        }
+    }
+
+    fn flow_end(self, flow: &'a LoginFlow) -> Option<FlowEnd<'a>> {
+        match self {
+            Finishing::Request { .. } => None,
+            Finishing::Flow { .. } => Some(FlowEnd {
+                flow_id: &flow.id,
+                session: None,
+            }),
+            Finishing::FlowStartingSession(session) => Some(FlowEnd {
+                flow_id: &flow.id,
+                session: Some(session),
+            }),
+        }
+    }
+}
+
 /// Issues the authorization code and sends the browser back (RFC 6749 §4.1.2, RFC 9207).
-/// With `finishing`, the stored login flow is marked done in the same command; `None` if it
-/// was done already (its form sent twice), and only then.
-#[allow(clippy::too_many_arguments)]
+/// What `finishing` names (the stored login flow marked done, the session a confirmation
+/// starts) is written in the same command; `None` if the flow was done already (its form
+/// sent twice), and only then.
 pub async fn issue_code(
     app: &AppState,
     client: &Client,
     flow: &LoginFlow,
     subject: &str,
     auth_time: i64,
-    session_hash: Option<&str>,
+    finishing: Finishing<'_>,
     visitor: &Visitor,
-    finishing: bool,
 ) -> Result<Option<Redirect>, OAuthError> {
-    let finishing = finishing.then_some(flow.id.as_str());
+    let flow_end = finishing.flow_end(flow);
     if let Err(refused) = check_access(app, client, subject).await {
-        return match finishing {
-            Some(id) if !app.store.finish_flow(id).await? => Ok(None),
+        if let Finishing::FlowStartingSession(session) = finishing {
+            // Confirmed over XMPP all the same: the session starts, for other sites.
+            app.store
+                .create_session(subject, auth_time, session, app.clock.now())
+                .await?;
+        }
+        return match flow_end {
+            Some(end) if !app.store.finish_flow(end.flow_id).await? => Ok(None),
             _ => Err(refused),
         };
     }
@@ -712,10 +757,11 @@ pub async fn issue_code(
         code_challenge: flow.code_challenge.as_deref(),
         expires_at: now + app.config.oidc.code_ttl_secs as i64,
     };
-    let grant = new_grant(client, flow, subject, auth_time, session_hash);
+    let session_hash = finishing.session_hash();
+    let grant = new_grant(client, flow, subject, auth_time, session_hash.as_deref());
     let Some(issued) = app
         .store
-        .grant_with_code(grant, code, finishing, now)
+        .grant_with_code(grant, code, flow_end, now)
         .await?
     else {
         return Ok(None);
@@ -743,6 +789,7 @@ pub async fn issue_code(
             return Ok(());
         }
         let (grant_id, l) = (&issued.grant_id, flow.language());
+        let session_hash = session_hash.as_deref();
         crate::login::notice::queue(app, client, subject, session_hash, grant_id, visitor, l).await
     };
     if let Err(e) = noticed.await {

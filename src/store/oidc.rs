@@ -311,25 +311,31 @@ pub(super) fn returned_grant(table: &str) -> String {
         .join(", ")
 }
 
-/// [`Store::create_session`]'s command (the device `$5` at `$6`), on SQLite and PostgreSQL.
+/// Starting a session (`$1`, for `$2` confirmed at `$3`, until `$4`) and remembering
+/// its browser's device (`$5`) as one that logged in as `$2` at `$6`.
+const SESSION: &str = "INSERT INTO sessions (id_hash, subject, auth_time, expires_at)";
+const DEVICE: &str = "INSERT INTO known_devices (device_hash, subject, last_login_at)";
+const DEVICE_SEEN_AGAIN: &str =
+    "ON CONFLICT (device_hash, subject) DO UPDATE SET last_login_at = excluded.last_login_at";
+
+/// [`Store::create_session`]'s command, on SQLite and PostgreSQL.
 static SESSION_ON_DEVICE: LazyLock<[String; 2]> = LazyLock::new(|| {
-    let session = "INSERT INTO sessions (id_hash, subject, auth_time, expires_at) \
-                   VALUES ($1, $2, $3, $4)";
-    let device = "INSERT INTO known_devices (device_hash, subject, last_login_at) \
-                  VALUES ($5, $2, $6) ON CONFLICT (device_hash, subject) \
-                  DO UPDATE SET last_login_at = excluded.last_login_at";
+    let session = format!("{SESSION} VALUES ($1, $2, $3, $4)");
+    let device = format!("{DEVICE} VALUES ($5, $2, $6) {DEVICE_SEEN_AGAIN}");
     [
         format!("{session}; {device}"),
         format!("WITH session AS ({session}) {device}"),
     ]
 });
 
-/// [`Store::grant_with_code`]'s command, by backend (SQLite, PostgreSQL) and by whether it
-/// finishes a flow (`$14`): `$1`–`$9` the grant, `$10`–`$13` the code. SQLite runs the
-/// statements of one command in turn, each gated on the one before (`changes()`);
-/// PostgreSQL chains them with data-modifying `WITH`s. The code's row comes back, with
-/// whether the person gets login notices (a subscribed contact).
-static GRANT_WITH_CODE: LazyLock<[[String; 2]; 2]> = LazyLock::new(|| {
+/// [`Store::grant_with_code`]'s command, by backend (SQLite, PostgreSQL) and by what it
+/// finishes: nothing, a flow (`$14`), or a flow and the session its confirmation starts
+/// (the grant's `session_hash` `$8`, until `$15`, on the device `$16`): `$1`–`$9` the
+/// grant, `$10`–`$13` the code. SQLite runs the statements of one command in turn, each
+/// gated on the one before (`changes()`); PostgreSQL chains them with data-modifying
+/// `WITH`s. The code's row comes back, with whether the person gets login notices (a
+/// subscribed contact).
+static GRANT_WITH_CODE: LazyLock<[[String; 3]; 2]> = LazyLock::new(|| {
     let grant = "INSERT INTO grants (id, client_id, subject, scope, nonce, claims, auth_time, \
                  session_hash, revoked, created_at)";
     let grant_values = "$1, $2, $3, $4, $5, $6, $7, $8, 0, $9";
@@ -339,30 +345,79 @@ static GRANT_WITH_CODE: LazyLock<[[String; 2]; 2]> = LazyLock::new(|| {
                       AND subscription IN ('from', 'both')) THEN 1 ELSE 0 END AS subscriber";
     let finish = "UPDATE login_flows SET status = 'done', send_code = NULL \
                   WHERE id = $14 AND status = 'accepted'";
+    let session = format!("{SESSION} SELECT $8, $3, $7, $15");
+    let device = format!("{DEVICE} SELECT $16, $3, $9");
+    let sqlite_gated = |finishing: &str| {
+        format!(
+            "{finishing}{grant} SELECT {grant_values} WHERE changes() = 1; \
+             {code} SELECT $10, $1, $11, $12, $13 WHERE changes() = 1 {subscriber}"
+        )
+    };
+    let postgres_after = |finishing: &str| {
+        format!(
+            "WITH done AS ({finish} RETURNING id), {finishing}\
+             granted AS ({grant} SELECT {grant_values} FROM done RETURNING id) \
+             {code} SELECT $10, id, $11, $12, $13 FROM granted {subscriber}"
+        )
+    };
     [
         [
             format!(
                 "{grant} VALUES ({grant_values}); \
                  {code} VALUES ($10, $1, $11, $12, $13) {subscriber}"
             ),
-            format!(
-                "{finish}; {grant} SELECT {grant_values} WHERE changes() = 1; \
-                 {code} SELECT $10, $1, $11, $12, $13 WHERE changes() = 1 {subscriber}"
-            ),
+            sqlite_gated(&format!("{finish}; ")),
+            sqlite_gated(&format!(
+                "{finish}; {session} WHERE changes() = 1; \
+                 {device} WHERE changes() = 1 {DEVICE_SEEN_AGAIN}; "
+            )),
         ],
         [
             format!(
                 "WITH granted AS ({grant} VALUES ({grant_values}) RETURNING id) \
                  {code} SELECT $10, id, $11, $12, $13 FROM granted {subscriber}"
             ),
-            format!(
-                "WITH done AS ({finish} RETURNING id), \
-                 granted AS ({grant} SELECT {grant_values} FROM done RETURNING id) \
-                 {code} SELECT $10, id, $11, $12, $13 FROM granted {subscriber}"
-            ),
+            postgres_after(""),
+            postgres_after(&format!(
+                "session AS ({session} FROM done), \
+                 device AS ({device} FROM done {DEVICE_SEEN_AGAIN}), "
+            )),
         ],
     ]
 });
+
+/// A single sign-on session to start; the browser keeps `token` in its cookie, the store
+/// its digest.
+pub struct NewSession {
+    pub token: String,
+    pub expires_at: i64,
+    /// The browser's device cookie, remembered as one that logged in as the session's
+    /// person.
+    pub device: String,
+}
+
+impl NewSession {
+    pub fn new(expires_at: i64, device: String) -> Self {
+        NewSession {
+            token: random::token(32),
+            expires_at,
+            device,
+        }
+    }
+
+    /// The session's key in the store (and a grant's `session_hash`).
+    pub fn id_hash(&self) -> String {
+        digest(&self.token)
+    }
+}
+
+/// What [`Store::grant_with_code`] finishes with the code: a login flow, and the session
+/// its confirmation starts, if any.
+#[derive(Clone, Copy)]
+pub struct FlowEnd<'a> {
+    pub flow_id: &'a str,
+    pub session: Option<&'a NewSession>,
+}
 
 /// What [`Store::grant_with_code`] issued.
 pub struct IssuedCode {
@@ -600,27 +655,25 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Starts a session and remembers that the browser with device cookie `device` logged
-    /// in as `subject` (at `now`), in one command; returns the session's cookie value.
+    /// Starts `session` for `subject` and remembers its browser's device as one that
+    /// logged in as `subject` (at `now`), in one command.
     pub async fn create_session(
         &self,
         subject: &str,
         auth_time: i64,
-        expires_at: i64,
-        device: &str,
+        session: &NewSession,
         now: i64,
-    ) -> Result<String, sqlx::Error> {
-        let token = random::token(32);
+    ) -> Result<(), sqlx::Error> {
         sqlx::query(&SESSION_ON_DEVICE[usize::from(self.backend() == Backend::Postgres)])
-            .bind(digest(&token))
+            .bind(session.id_hash())
             .bind(subject)
             .bind(auth_time)
-            .bind(expires_at)
-            .bind(digest(device))
+            .bind(session.expires_at)
+            .bind(digest(&session.device))
             .bind(now)
             .execute(self.pool())
             .await?;
-        Ok(token)
+        Ok(())
     }
 
     pub async fn session(&self, token: &str, now: i64) -> Result<Option<Session>, sqlx::Error> {
@@ -703,18 +756,25 @@ impl Store {
 
     /// A grant and its authorization code, in one command. With `finishing`, only if that
     /// login flow was accepted, which it then marks done (exactly one caller: a form sent
-    /// twice gets `None`).
+    /// twice gets `None`), and with the session it starts, if any (the grant's
+    /// `session_hash` must be that session's).
     pub async fn grant_with_code(
         &self,
         grant: NewGrant<'_>,
         code: NewCode<'_>,
-        finishing: Option<&str>,
+        finishing: Option<FlowEnd<'_>>,
         now: i64,
     ) -> Result<Option<IssuedCode>, sqlx::Error> {
         let grant_id = random::token(22);
         let secret = random::token(32);
-        let statement = &GRANT_WITH_CODE[usize::from(self.backend() == Backend::Postgres)]
-            [usize::from(finishing.is_some())];
+        let session = finishing.and_then(|end| end.session);
+        debug_assert!(session.is_none_or(|s| grant.session_hash == Some(s.id_hash().as_str())));
+        let variant = match (finishing, session) {
+            (None, _) => 0,
+            (Some(_), None) => 1,
+            (Some(_), Some(_)) => 2,
+        };
+        let statement = &GRANT_WITH_CODE[usize::from(self.backend() == Backend::Postgres)][variant];
         let mut query = sqlx::query(statement)
             .bind(&grant_id)
             .bind(grant.client_id)
@@ -729,8 +789,11 @@ impl Store {
             .bind(code.redirect_uri)
             .bind(code.code_challenge)
             .bind(code.expires_at);
-        if let Some(flow_id) = finishing {
-            query = query.bind(flow_id);
+        if let Some(end) = finishing {
+            query = query.bind(end.flow_id);
+        }
+        if let Some(session) = session {
+            query = query.bind(session.expires_at).bind(digest(&session.device));
         }
         // All results, not `fetch_optional`: sqlx's Any driver on SQLite looks for the row
         // only in the command's first result, and here it comes from the last statement.
@@ -740,8 +803,8 @@ impl Store {
             .pop()
             .map(|row| row.try_get("subscriber"))
             .transpose()?;
-        if let Some(flow_id) = finishing {
-            self.changed_if(u64::from(subscriber.is_some()), flow_id);
+        if let Some(end) = finishing {
+            self.changed_if(u64::from(subscriber.is_some()), end.flow_id);
         }
         Ok(subscriber.map(|subscriber| IssuedCode {
             grant_id,

@@ -591,8 +591,9 @@ fn set_cookie(response: &reqwest::Response) -> Vec<String> {
 }
 
 /// A login's last form sent several times at once (a double click, a replayed request)
-/// issues one code: finishing the flow and issuing the code are one command, gated on the
-/// flow being accepted. On both backends.
+/// issues one code: finishing the flow, starting its session and issuing the code are one
+/// command, gated on the flow being accepted. The session then carries the next login. On
+/// both backends.
 #[tokio::test]
 async fn a_login_continued_several_times_at_once_issues_one_code() {
     let prosody = Prosody::start().await;
@@ -640,6 +641,13 @@ async fn a_login_continued_several_times_at_once_issues_one_code() {
         let tokens = rp.exchange(&code, None).await.unwrap();
         let claims = rp.id_claims(&tokens, &attempt.nonce);
         assert_eq!(claims.subject().as_str(), ALICE);
+        // The winner's session, written with its code, carries the next login.
+        let again = rp.attempt(&[], false, &[("prompt", "none")]);
+        let callback = browser.open(again.url.as_str()).await.away();
+        let code = rp.code_from(&app, &callback, &again);
+        let tokens = rp.exchange(&code, None).await.unwrap();
+        let claims = rp.id_claims(&tokens, &again.nonce);
+        assert_eq!(claims.subject().as_str(), ALICE, "{backend:?}");
         drop(alice);
         app.stop().await;
     }

@@ -3,6 +3,7 @@
 use jidconnect::store::client_cache::CHECK_EVERY;
 use jidconnect::store::clients::{ClientError, ClientSettings};
 use jidconnect::store::mint::{Mint, RefreshRule};
+use jidconnect::store::oidc::NewSession;
 use jidconnect::store::Store;
 
 use crate::helpers::{spawn_app_on, Backend, Prosody, TestApp, TestDatabase};
@@ -97,14 +98,17 @@ async fn purging_keeps_what_is_alive(db: &TestDatabase) {
         .unwrap()
         .refresh;
     let live_token = live_token.expect("a refresh token");
-    let dead_session = store
-        .create_session("old@x.org", now - 100, now - 1, "device", now - 100)
+    let dead = NewSession::new(now - 1, "device".into());
+    store
+        .create_session("old@x.org", now - 100, &dead, now - 100)
         .await
         .unwrap();
-    let live_session = store
-        .create_session("live@x.org", now - 100, now + 100, "device", now - 100)
+    let live = NewSession::new(now + 100, "device".into());
+    store
+        .create_session("live@x.org", now - 100, &live, now - 100)
         .await
         .unwrap();
+    let (dead_session, live_session) = (dead.token, live.token);
     assert!(store.purge_expired(now).await.unwrap() >= 3);
     assert!(store.token(&dead_token).await.unwrap().is_none());
     assert!(store.token(&live_token).await.unwrap().is_some());
