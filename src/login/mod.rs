@@ -203,13 +203,28 @@ impl IntoResponse for FlowError {
 
 /// The flow, if it exists, is alive and belongs to this browser; with its client.
 async fn load(app: &AppState, jar: &CookieJar, id: &str) -> Result<(LoginFlow, Client), FlowError> {
+    let flow = app.store.flow(id).await?;
+    checked(app, jar, flow).await
+}
+
+/// [`load`] for the page a redirect from `/authorize` leads to: the flow as this process
+/// just stored it, if it did (see [`crate::store::fresh_flows`]).
+async fn load_page(
+    app: &AppState,
+    jar: &CookieJar,
+    id: &str,
+) -> Result<(LoginFlow, Client), FlowError> {
+    let flow = app.store.fresh_flow(id).await?;
+    checked(app, jar, flow).await
+}
+
+async fn checked(
+    app: &AppState,
+    jar: &CookieJar,
+    flow: Option<LoginFlow>,
+) -> Result<(LoginFlow, Client), FlowError> {
     let now = app.clock.now();
-    let mut flow = app
-        .store
-        .flow(id)
-        .await?
-        .filter(|f| f.expires_at > now)
-        .ok_or(FlowError::Gone)?;
+    let mut flow = flow.filter(|f| f.expires_at > now).ok_or(FlowError::Gone)?;
     let browser = jar
         .get(BROWSER_COOKIE.on(app.secure_cookies()))
         .map(|c| digest(c.value()))
@@ -349,7 +364,7 @@ async fn show(
     prefs: Prefs,
     Path(id): Path<String>,
 ) -> Result<Response, FlowError> {
-    let (flow, client) = load(&app, &jar, &id).await?;
+    let (flow, client) = load_page(&app, &jar, &id).await?;
     let l = page_lang(&app, prefs, &flow).await?;
     match (flow.status, flow.code.as_deref(), flow.jid.as_deref()) {
         (FlowStatus::Sent | FlowStatus::Accepted, Some(code), Some(jid)) => {
@@ -843,7 +858,7 @@ async fn show_consent(
     prefs: Prefs,
     Path(id): Path<String>,
 ) -> Result<Response, FlowError> {
-    let (flow, client) = load(&app, &jar, &id).await?;
+    let (flow, client) = load_page(&app, &jar, &id).await?;
     let l = page_lang(&app, prefs, &flow).await?;
     let (FlowStatus::Accepted, Some(subject)) = (flow.status, flow.jid.as_deref()) else {
         return Ok(back_to_flow(&id));

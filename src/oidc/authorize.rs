@@ -547,6 +547,7 @@ async fn decide(
                 let page = crate::login::refused_login_page(app, &flow, &request.client, &subject);
                 return Ok((jar, page).into_response());
             }
+            app.store.keep_fresh_flow(&flow);
             Ok((jar, Redirect::to(&format!("/login/{}", flow.id))).into_response())
         }
         Some(session) => {
@@ -569,6 +570,7 @@ async fn decide(
                 (true, false) if !app.admit_new_flow(visitor.ip) => Ok(too_many_logins_page()),
                 (true, false) => {
                     app.store.insert_flow(&mut flow).await?;
+                    app.store.keep_fresh_flow(&flow);
                     Ok((jar, Redirect::to(&format!("/login/{}/consent", flow.id))).into_response())
                 }
                 (false, _) => {

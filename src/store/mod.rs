@@ -9,6 +9,7 @@ pub mod clients;
 pub mod connections;
 pub mod device;
 pub mod flow_watch;
+pub mod fresh_flows;
 pub mod groups;
 pub mod mint;
 pub mod oidc;
@@ -48,6 +49,7 @@ pub struct Store {
     client_cache: std::sync::Arc<client_cache::ClientCache>,
     /// Shared by the clones: the requests waiting for a flow to change.
     flow_watch: std::sync::Arc<flow_watch::FlowWatch>,
+    fresh_flows: std::sync::Arc<fresh_flows::FreshFlows>,
     /// SQLite on a file: what makes the main pool's commits durable ([`Store::spend_pool`]).
     wal_sync: Option<std::sync::Arc<wal_sync::GroupSync>>,
 }
@@ -158,6 +160,7 @@ impl Store {
             sqlite_dir,
             client_cache: Default::default(),
             flow_watch: Default::default(),
+            fresh_flows: Default::default(),
         })
     }
 
@@ -172,19 +175,36 @@ impl Store {
 
     /// Flow `id` changed, here or elsewhere: its waiters look again.
     pub fn flow_changed(&self, id: &str) {
+        self.fresh_flows.forget(id);
         self.flow_watch.changed(id);
     }
 
     /// Flow `id`'s request was answered, here or elsewhere, leaving it `status`: its
     /// waiters take that status without reading the flow again.
     pub fn flow_changed_to(&self, id: &str, status: oidc::FlowStatus) {
+        self.fresh_flows.forget(id);
         self.flow_watch.answered(id, status);
     }
 
     /// Wakes the flow's waiters if a write changed it.
     fn changed_if(&self, rows_affected: u64, id: &str) {
         if rows_affected > 0 {
-            self.flow_watch.changed(id);
+            self.flow_changed(id);
+        }
+    }
+
+    /// Keeps `flow`, just stored, for the page the browser is sent to next
+    /// ([`fresh_flows`]).
+    pub fn keep_fresh_flow(&self, flow: &oidc::LoginFlow) {
+        self.fresh_flows
+            .keep(flow.clone(), std::time::Instant::now());
+    }
+
+    /// The flow `id` as this process just stored it, once; else as the store has it.
+    pub async fn fresh_flow(&self, id: &str) -> Result<Option<oidc::LoginFlow>, sqlx::Error> {
+        match self.fresh_flows.take(id, std::time::Instant::now()) {
+            Some(flow) => Ok(Some(flow)),
+            None => self.flow(id).await,
         }
     }
 
