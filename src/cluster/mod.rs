@@ -38,11 +38,11 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::oidc::Oidc;
 use crate::random;
-use crate::store::oidc::{FlowSentParameters, FlowStatus};
+use crate::store::oidc::{FlowSentParameters, FlowStatus, SentFlow};
 use crate::store::Store;
 use crate::xmpp::component::stopped;
 use crate::xmpp::confirm::{ConfirmRequest, Confirmation, Confirmer, Outbox, RequestError, Status};
-use crate::xmpp::dispatch::SentFlow;
+
 use crate::xmpp::limits::{Refusal, Refused};
 
 /// NOTIFY channels. Requests: to the leader. Decisions: to every instance (withdrawals,
@@ -402,24 +402,33 @@ impl Cluster {
         .bind("queued")
         .bind(None::<&str>)
         .bind(REQUESTS_CHANNEL);
-        let queued = bind_flow(query, request, flow)
-            .execute(&self.pool)
-            .await?
-            .rows_affected()
-            == 1;
-        if queued {
-            self.flow_sent_here(flow);
+        let written = bind_flow(query, request, flow)
+            .fetch_optional(&self.pool)
+            .await?;
+        match written {
+            Some(row) => self.flow_sent_here(flow, request, now, &row).map(|()| true),
+            None => Ok(false),
         }
-        Ok(queued)
     }
 
-    /// A statement of [`row_statement`] wrote its row, and so recorded `flow` (if any) as
-    /// sent: its pages waiting here look again (other instances learn it from the
-    /// leader's answer).
-    fn flow_sent_here(&self, flow: Option<SentFlow<'_>>) {
+    /// A statement of [`row_statement`] wrote its row (`written`), and so recorded `flow`
+    /// (if any) as sent: its pages waiting here look again (other instances learn it
+    /// from the leader's answer), and the page that follows the form is drawn from it.
+    fn flow_sent_here(
+        &self,
+        flow: Option<SentFlow<'_>>,
+        request: &ConfirmRequest,
+        now: i64,
+        written: &sqlx::postgres::PgRow,
+    ) -> Result<(), sqlx::Error> {
         if let Some(flow) = flow {
+            let offline: i64 = written.try_get("offline")?;
             self.store.flow_changed(flow.id);
+            let (subject, code) = (request.jid.subject(), &request.text.code);
+            self.store
+                .flow_recorded_sent(flow, subject, code, now, offline == 1);
         }
+        Ok(())
     }
 
     /// The leader's own request: no hand-off. Its row is written first (with the flow's
@@ -444,9 +453,16 @@ impl Cluster {
         )
         .bind("sent")
         .bind(&self.instance);
-        match bind_flow(query, &request, flow).execute(&self.pool).await {
-            Ok(done) if done.rows_affected() == 1 => self.flow_sent_here(flow),
-            Ok(_) => return Ok(None),
+        let written = bind_flow(query, &request, flow)
+            .fetch_optional(&self.pool)
+            .await
+            .and_then(|row| {
+                row.map(|row| self.flow_sent_here(flow, &request, now, &row))
+                    .transpose()
+            });
+        match written {
+            Ok(Some(())) => {}
+            Ok(None) => return Ok(None),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot record a confirmation request");
                 return Err(RequestError::Disconnected);
@@ -668,8 +684,8 @@ impl Cluster {
 /// The statement that writes a request's row, bound by [`bind_row`], then `status` ($17)
 /// and `sent_by` ($18). With `queue`, the leader is told ($19: its channel); `for_flow`,
 /// the row is written only if its login flow ($10) records it as sent, in the same
-/// statement (the flow's parameters follow, bound by [`bind_flow`]). Either way, one
-/// row written or none.
+/// statement (the flow's parameters follow, bound by [`bind_flow`]), and the flow's
+/// `offline` comes back. Either way, one row returned if the row was written, else none.
 fn row_statement(queue: bool, for_flow: bool) -> &'static str {
     static STATEMENTS: std::sync::LazyLock<[[String; 2]; 2]> = std::sync::LazyLock::new(|| {
         [false, true]
@@ -694,18 +710,24 @@ fn write_row_statement(queue: bool, for_flow: bool) -> String {
         })
     });
     let mut ctes = Vec::new();
-    let insert = match flow {
+    let (insert, offline) = match flow {
         Some(flow) => {
-            ctes.push(format!("flow AS ({flow} RETURNING id)"));
-            format!("INSERT INTO confirmations ({COLUMNS}) SELECT {VALUES} FROM flow")
+            ctes.push(format!("flow AS ({flow} RETURNING id, offline)"));
+            (
+                format!("INSERT INTO confirmations ({COLUMNS}) SELECT {VALUES} FROM flow"),
+                ", (SELECT offline FROM flow) AS offline",
+            )
         }
-        None => format!("INSERT INTO confirmations ({COLUMNS}) VALUES ({VALUES})"),
+        None => (
+            format!("INSERT INTO confirmations ({COLUMNS}) VALUES ({VALUES})"),
+            "",
+        ),
     };
     let body = if queue {
         ctes.push(format!("queued AS ({insert} RETURNING id)"));
-        "SELECT pg_notify($19, '') FROM queued".to_owned()
+        format!("SELECT pg_notify($19, ''){offline} FROM queued")
     } else {
-        insert
+        format!("{insert} RETURNING id{offline}")
     };
     match ctes.is_empty() {
         true => body,

@@ -31,13 +31,13 @@ use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::random;
 use crate::state::AppState;
 use crate::store::clients::Client;
-use crate::store::oidc::{digest, FlowStatus, LoginFlow, NewSession};
+use crate::store::oidc::{digest, FlowStatus, LoginFlow, NewSession, SentFlow};
 use crate::web::{
     cookie, error_page, lasting_cookie, BROWSER_COOKIE, DEVICE_COOKIE, SESSION_COOKIE,
 };
 use crate::xmpp::address::UserJid;
 use crate::xmpp::confirm::{ConfirmRequest, RequestError};
-use crate::xmpp::dispatch::{FlowRequest, SentFlow};
+use crate::xmpp::dispatch::FlowRequest;
 use crate::xmpp::limits::Requester;
 use crate::xmpp::stanzas::{Purpose, RequestText};
 use notice::Visitor;
@@ -443,9 +443,10 @@ async fn send(
     Path(id): Path<String>,
     Form(form): Form<JidForm>,
 ) -> Result<Response, FlowError> {
-    let (flow, client) = load(&app, &jar, &id).await?;
+    let (mut flow, client) = load(&app, &jar, &id).await?;
     check_csrf(&flow, &form.csrf)?;
     let l = page_lang(&app, prefs, &flow).await?;
+    l.tag().clone_into(&mut flow.lang);
     if !matches!(
         flow.status,
         FlowStatus::New | FlowStatus::Denied | FlowStatus::Expired | FlowStatus::Unreachable
@@ -511,6 +512,7 @@ async fn send(
     let flow_request = SentFlow {
         id: &id,
         note_offline: true,
+        page: Some(&flow),
     };
     let refused = match app
         .dispatcher

@@ -193,6 +193,33 @@ impl Store {
         }
     }
 
+    /// `flow` was just recorded as sent for `subject` with `code` at `now` (and `offline`
+    /// noted): if the browser goes to its page next, that page is drawn from this record
+    /// ([`fresh_flows`]). Called before the request goes out, so that its answer, which
+    /// drops the record, cannot come first.
+    pub fn flow_recorded_sent(
+        &self,
+        flow: oidc::SentFlow<'_>,
+        subject: &str,
+        code: &str,
+        now: i64,
+        offline: bool,
+    ) {
+        let Some(page) = flow.page else {
+            return;
+        };
+        let sent = oidc::LoginFlow {
+            status: oidc::FlowStatus::Sent,
+            jid: Some(subject.to_owned()),
+            code: Some(code.to_owned()),
+            sent_at: Some(now),
+            auth_time: None,
+            offline,
+            ..page.clone()
+        };
+        self.fresh_flows.keep(sent, std::time::Instant::now());
+    }
+
     /// Keeps `flow`, just stored, for the page the browser is sent to next
     /// ([`fresh_flows`]).
     pub fn keep_fresh_flow(&self, flow: &oidc::LoginFlow) {
@@ -458,6 +485,59 @@ pub fn redacted(database_url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The page after the JID form is drawn from the flow as recorded sent, unless the
+    /// flow changed since (here: its request answered), and only once.
+    #[tokio::test]
+    async fn a_flow_recorded_sent_is_drawn_once_and_not_after_a_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("j.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        let mut flow = oidc::LoginFlow::new(
+            "client",
+            "https://rp.example/cb",
+            "openid".into(),
+            "browser".into(),
+            "origin".into(),
+            0,
+            i64::MAX,
+        );
+        store.insert_flow(&mut flow).await.unwrap();
+        let sent = |page| oidc::SentFlow {
+            id: &flow.id,
+            note_offline: true,
+            page,
+        };
+        let fresh = |flow: Option<oidc::LoginFlow>| flow.unwrap().status;
+        assert!(store
+            .flow_sent(sent(Some(&flow)), "a@x.org", "C1", 5)
+            .await
+            .unwrap());
+        let first = store.fresh_flow(&flow.id).await.unwrap().unwrap();
+        assert_eq!(
+            (first.status, first.code.as_deref()),
+            (oidc::FlowStatus::Sent, Some("C1"))
+        );
+        assert_eq!(
+            (first.jid.as_deref(), first.sent_at),
+            (Some("a@x.org"), Some(5))
+        );
+        store.flow_not_sent(&flow.id, "C1").await.unwrap();
+        let again = store.fresh_flow(&flow.id).await.unwrap();
+        assert_eq!(fresh(again), oidc::FlowStatus::New, "read from the store");
+
+        assert!(store
+            .flow_sent(sent(Some(&flow)), "a@x.org", "C2", 6)
+            .await
+            .unwrap());
+        store
+            .flow_answered(&flow.id, "C2", oidc::FlowStatus::Accepted, Some(7))
+            .await
+            .unwrap();
+        let answered = store.fresh_flow(&flow.id).await.unwrap();
+        assert_eq!(fresh(answered), oidc::FlowStatus::Accepted);
+        store.close().await;
+    }
 
     /// Writes that must survive a power cut go through connections that sync every commit;
     /// the others through connections that may lose the last commits (never consistency).

@@ -386,6 +386,18 @@ static GRANT_WITH_CODE: LazyLock<[[String; 3]; 2]> = LazyLock::new(|| {
     ]
 });
 
+/// The login flow a confirmation request is for: the request is recorded there as sent
+/// (see [`Store::flow_sent`]), and its answer goes there.
+#[derive(Clone, Copy)]
+pub struct SentFlow<'a> {
+    pub id: &'a str,
+    /// Whether the flow notes that the person's app is known to be offline.
+    pub note_offline: bool,
+    /// The flow as its form found it, when the browser goes to the flow's page next: that
+    /// page is drawn from the flow as recorded sent (see [`crate::store::fresh_flows`]).
+    pub page: Option<&'a LoginFlow>,
+}
+
 /// A single sign-on session to start; the browser keeps `token` in its cookie, the store
 /// its digest.
 pub struct NewSession {
@@ -515,31 +527,35 @@ impl Store {
     /// the same statement: one round trip per login fewer than asking first).
     pub async fn flow_sent(
         &self,
-        id: &str,
+        flow: SentFlow<'_>,
         subject: &str,
         code: &str,
         now: i64,
-        note_offline: bool,
     ) -> Result<bool, sqlx::Error> {
         static FLOW_SENT: LazyLock<String> = LazyLock::new(|| {
-            flow_sent_statement(FlowSentParameters {
+            let sent = flow_sent_statement(FlowSentParameters {
                 id: 4,
                 subject: 1,
                 code: 2,
                 now: 3,
                 note_offline: 5,
-            })
+            });
+            format!("{sent} RETURNING offline")
         });
-        let done = sqlx::query(&FLOW_SENT)
+        let offline: Option<i64> = sqlx::query_scalar(&FLOW_SENT)
             .bind(subject)
             .bind(code)
             .bind(now)
-            .bind(id)
-            .bind(i64::from(note_offline))
-            .execute(self.pool())
+            .bind(flow.id)
+            .bind(i64::from(flow.note_offline))
+            .fetch_optional(self.pool())
             .await?;
-        self.changed_if(done.rows_affected(), id);
-        Ok(done.rows_affected() == 1)
+        let Some(offline) = offline else {
+            return Ok(false);
+        };
+        self.flow_changed(flow.id);
+        self.flow_recorded_sent(flow, subject, code, now, offline == 1);
+        Ok(true)
     }
 
     /// Undoes [`Self::flow_sent`] for a request that could not be sent.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::confirm::{ConfirmRequest, Confirmation, Confirmer, Decision, RequestError, Status};
 use crate::clock::Clock;
 use crate::cluster::{Cluster, LeaderInfo};
-use crate::store::oidc::FlowStatus;
+use crate::store::oidc::{FlowStatus, SentFlow};
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -19,15 +19,6 @@ pub enum Dispatcher {
         confirmer: Confirmer,
         cluster: Arc<Cluster>,
     },
-}
-
-/// The login flow a confirmation request is for: the request is recorded there as sent
-/// (see [`Store::flow_sent`]), and its answer goes there.
-#[derive(Clone, Copy)]
-pub struct SentFlow<'a> {
-    pub id: &'a str,
-    /// Whether the flow notes that the person's app is known to be offline.
-    pub note_offline: bool,
 }
 
 /// What became of a login flow's confirmation request.
@@ -97,10 +88,7 @@ impl Dispatcher {
         let sent = match self {
             Dispatcher::Local { confirmer } => {
                 let subject = request.jid.subject();
-                if !store
-                    .flow_sent(flow.id, subject, &code, clock.now(), flow.note_offline)
-                    .await?
-                {
+                if !store.flow_sent(flow, subject, &code, clock.now()).await? {
                     return Ok(FlowRequest::NotSendable);
                 }
                 confirmer

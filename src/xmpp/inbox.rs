@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::address::UserJid;
 use super::confirm::{ConfirmRequest, Decision, Event, RequestError, Status};
-use super::dispatch::{FlowRequest, SentFlow};
+use super::dispatch::FlowRequest;
 use super::limits::Requester;
 use super::roster::{Change, Subscription};
 use super::stanzas;
@@ -20,6 +20,7 @@ use crate::i18n::Lang;
 use crate::random;
 use crate::state::AppState;
 use crate::store::device::DeviceAuthorization;
+use crate::store::oidc::SentFlow;
 use crate::store::reach::{NewNotice, NOTICE_RETENTION_SECS};
 
 /// A notice older than this is stale (the link was down): it is dropped, not sent.
@@ -286,6 +287,7 @@ async fn device_code_received(
     let flow_request = SentFlow {
         id: &flow.id,
         note_offline: false,
+        page: None,
     };
     let why = match app
         .dispatcher
