@@ -42,7 +42,6 @@ use crate::store::oidc::{FlowSentParameters, FlowStatus, SentFlow};
 use crate::store::Store;
 use crate::xmpp::component::stopped;
 use crate::xmpp::confirm::{ConfirmRequest, Confirmation, Confirmer, Outbox, RequestError, Status};
-
 use crate::xmpp::limits::{Refusal, Refused};
 
 /// NOTIFY channels. Requests: to the leader. Decisions: to every instance (withdrawals,
@@ -54,8 +53,10 @@ const REQUESTS_CHANNEL: &str = "jidconnect_requests";
 const NOTICES_PAYLOAD: &str = "notices";
 const DECISIONS_CHANNEL: &str = "jidconnect_decisions";
 const KEYS_CHANNEL: &str = "jidconnect_keys";
-/// A login flow changed on another instance (payload: its id, and after a space the
-/// status its request's answer left it in): wakes its waiting page.
+/// A login flow changed on another instance: wakes its waiting page. The payload is its
+/// id, or for a request recorded as sent or answered, separated by spaces: the id, the
+/// flow's new status, the request's code and the instance that wrote it (last: a name
+/// may hold spaces), which has seen it already.
 const FLOWS_CHANNEL: &str = "jidconnect_flows";
 
 /// The channel of the instance named `instance`: a digest, because a channel is an SQL
@@ -72,7 +73,8 @@ const INSTANCE_CHANNEL_SQL: &str =
 
 /// [`Cluster::decide`]: the request's row and its login flow answered, the asking instance
 /// (unless it is the leader itself) and the flow's waiting page told, with the flow's new
-/// status (its page then needs no read).
+/// status and the request's code (see [`FLOWS_CHANNEL`]); returns the flow's id and the
+/// code if the flow was answered.
 static DECIDE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "WITH decided AS ( \
@@ -81,14 +83,49 @@ static DECIDE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
              answered AS ( \
                UPDATE login_flows f SET status = $4, auth_time = $5 FROM decided d \
                WHERE $4::text IS NOT NULL AND f.id = d.flow_id AND f.code = d.code \
-               AND f.status = 'sent' RETURNING f.id), \
+               AND f.status = 'sent' RETURNING f.id, f.code), \
              announced AS (SELECT pg_notify({INSTANCE_CHANNEL_SQL}, $3 || ' ' || $1) \
                FROM decided WHERE requested_by <> $6), \
-             woken AS (SELECT pg_notify($7, id || ' ' || $4) FROM answered) \
-             SELECT (SELECT id FROM answered) FROM decided \
+             woken AS (SELECT pg_notify($7, concat_ws(' ', id, $4, code, $6)) FROM answered) \
+             SELECT (SELECT id FROM answered) AS flow_id, (SELECT code FROM answered) AS code \
+             FROM decided \
              WHERE (SELECT count(*) FROM announced) + (SELECT count(*) FROM woken) >= 0"
     )
 });
+
+/// What a notification on [`FLOWS_CHANNEL`] says to one instance.
+#[derive(Debug, PartialEq)]
+enum FlowNotice<'a> {
+    /// Flow `id` changed: read it again.
+    Changed(&'a str),
+    /// Flow `id`'s request `code` was answered, leaving it `status`.
+    Answered {
+        id: &'a str,
+        status: FlowStatus,
+        code: &'a str,
+    },
+    /// Written by this instance, which has seen it already.
+    Ours,
+}
+
+impl<'a> FlowNotice<'a> {
+    fn parse(payload: &'a str, instance: &str) -> Self {
+        let mut parts = payload.splitn(4, ' ');
+        let id = parts.next().unwrap_or_default();
+        let (Some(status), Some(code), Some(writer)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return FlowNotice::Changed(id);
+        };
+        if writer == instance {
+            return FlowNotice::Ours;
+        }
+        match FlowStatus::parse(status) {
+            // Recorded as sent: no answer to hand over.
+            FlowStatus::Sent => FlowNotice::Changed(id),
+            status => FlowNotice::Answered { id, status, code },
+        }
+    }
+}
 
 /// How long an instance trusts the leader's heartbeat row it last read.
 const LEADER_SEEN_FOR: Duration = Duration::from_secs(1);
@@ -406,29 +443,36 @@ impl Cluster {
             .fetch_optional(&self.pool)
             .await?;
         match written {
-            Some(row) => self.flow_sent_here(flow, request, now, &row).map(|()| true),
+            Some(row) => {
+                self.flow_sent_here(flow, request, now, &row);
+                Ok(true)
+            }
             None => Ok(false),
         }
     }
 
     /// A statement of [`row_statement`] wrote its row (`written`), and so recorded `flow`
-    /// (if any) as sent: its pages waiting here look again (other instances learn it
-    /// from the leader's answer), and the page that follows the form is drawn from it.
+    /// (if any) as sent: its pages waiting here look again (other instances learn it from
+    /// the statement's notification), and the page that follows the form is drawn from it.
     fn flow_sent_here(
         &self,
         flow: Option<SentFlow<'_>>,
         request: &ConfirmRequest,
         now: i64,
         written: &sqlx::postgres::PgRow,
-    ) -> Result<(), sqlx::Error> {
-        if let Some(flow) = flow {
-            let offline: i64 = written.try_get("offline")?;
-            self.store.flow_changed(flow.id);
-            let (subject, code) = (request.jid.subject(), &request.text.code);
-            self.store
-                .flow_recorded_sent(flow, subject, code, now, offline == 1);
-        }
-        Ok(())
+    ) {
+        let Some(flow) = flow else {
+            return;
+        };
+        self.store.flow_changed(flow.id);
+        // Written and committed: a column that cannot be read must not undo the request.
+        let offline = written.try_get::<i64, _>("offline").unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read a sent flow's offline note");
+            0
+        });
+        let (subject, code) = (request.jid.subject(), &request.text.code);
+        self.store
+            .flow_recorded_sent(flow, subject, code, now, offline == 1);
     }
 
     /// The leader's own request: no hand-off. Its row is written first (with the flow's
@@ -456,10 +500,7 @@ impl Cluster {
         let written = bind_flow(query, &request, flow)
             .fetch_optional(&self.pool)
             .await
-            .and_then(|row| {
-                row.map(|row| self.flow_sent_here(flow, &request, now, &row))
-                    .transpose()
-            });
+            .map(|row| row.map(|row| self.flow_sent_here(flow, &request, now, &row)));
         match written {
             Ok(Some(())) => {}
             Ok(None) => return Ok(None),
@@ -606,7 +647,7 @@ impl Cluster {
     pub async fn decide(&self, id: &str, status: Status) -> Result<(), sqlx::Error> {
         let now = self.clock.now();
         let flow_status = crate::xmpp::inbox::flow_status(status);
-        let answered: Option<Option<String>> = sqlx::query_scalar(&DECIDE)
+        let answered: Option<(Option<String>, Option<String>)> = sqlx::query_as(&DECIDE)
             .bind(status.as_str())
             .bind(now)
             .bind(id)
@@ -616,8 +657,8 @@ impl Cluster {
             .bind(FLOWS_CHANNEL)
             .fetch_optional(&self.pool)
             .await?;
-        if let (Some(Some(flow_id)), Some(flow_status)) = (&answered, flow_status) {
-            self.store.flow_changed_to(flow_id, flow_status);
+        if let (Some((Some(flow_id), Some(code))), Some(flow_status)) = (&answered, flow_status) {
+            self.store.flow_answered_with(flow_id, flow_status, code);
         }
         // No notification is sent to the deciding instance itself (see DECIDE): a request
         // it queued before it led learns its answer here.
@@ -625,6 +666,17 @@ impl Cluster {
             self.observe(id, RowState::Decided(status));
         }
         Ok(())
+    }
+
+    /// A notification on [`FLOWS_CHANNEL`].
+    fn flow_notified(&self, payload: &str) {
+        match FlowNotice::parse(payload, &self.instance) {
+            FlowNotice::Changed(id) => self.store.flow_changed(id),
+            FlowNotice::Answered { id, status, code } => {
+                self.store.flow_answered_with(id, status, code)
+            }
+            FlowNotice::Ours => {}
+        }
     }
 
     /// Flow `flow_id` changed here (its login confirmed by a code sent over XMPP): its
@@ -684,8 +736,9 @@ impl Cluster {
 /// The statement that writes a request's row, bound by [`bind_row`], then `status` ($17)
 /// and `sent_by` ($18). With `queue`, the leader is told ($19: its channel); `for_flow`,
 /// the row is written only if its login flow ($10) records it as sent, in the same
-/// statement (the flow's parameters follow, bound by [`bind_flow`]), and the flow's
-/// `offline` comes back. Either way, one row returned if the row was written, else none.
+/// statement (the flow's parameters follow, bound by [`bind_flow`]), every instance is
+/// told, and the flow's `offline` comes back. Either way, one row returned if the row was
+/// written, else none.
 fn row_statement(queue: bool, for_flow: bool) -> &'static str {
     static STATEMENTS: std::sync::LazyLock<[[String; 2]; 2]> = std::sync::LazyLock::new(|| {
         [false, true]
@@ -712,7 +765,9 @@ fn write_row_statement(queue: bool, for_flow: bool) -> String {
     let mut ctes = Vec::new();
     let (insert, offline) = match flow {
         Some(flow) => {
-            ctes.push(format!("flow AS ({flow} RETURNING id, offline)"));
+            // Every instance hears of it (see FLOWS_CHANNEL): one may keep the flow's page.
+            let told = format!("pg_notify('{FLOWS_CHANNEL}', concat_ws(' ', id, 'sent', $3, $11))");
+            ctes.push(format!("flow AS ({flow} RETURNING id, offline, {told})"));
             (
                 format!("INSERT INTO confirmations ({COLUMNS}) SELECT {VALUES} FROM flow"),
                 ", (SELECT offline FROM flow) AS offline",
@@ -854,13 +909,7 @@ async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch
             match notification {
                 Ok(Some(n)) => match n.channel() {
                     KEYS_CHANNEL => cluster.keys_changed.notify_one(),
-                    FLOWS_CHANNEL => match n.payload().split_once(' ') {
-                        // The leader's answer to the flow's request (see DECIDE).
-                        Some((id, status)) => {
-                            cluster.store.flow_changed_to(id, FlowStatus::parse(status))
-                        }
-                        None => cluster.store.flow_changed(n.payload()),
-                    },
+                    FLOWS_CHANNEL => cluster.flow_notified(n.payload()),
                     REQUESTS_CHANNEL if n.payload() == NOTICES_PAYLOAD => {
                         confirmer.notices_queued()
                     }
@@ -937,6 +986,27 @@ async fn poll(cluster: Arc<Cluster>, mut shutdown: watch::Receiver<bool>) {
 mod tests {
     use super::*;
     use sqlx::Connection;
+
+    /// What the statements send on the flows channel, as an instance reads it: an answer
+    /// with its request's code, a flow recorded sent, or an older instance's bare id; and
+    /// what an instance wrote itself is not applied twice.
+    #[test]
+    fn flow_notices_are_read_as_written() {
+        let answered = FlowNotice::parse("f1 accepted ABCD-1234 web 2", "web 1");
+        let expected = FlowNotice::Answered {
+            id: "f1",
+            status: FlowStatus::Accepted,
+            code: "ABCD-1234",
+        };
+        assert_eq!(answered, expected);
+        let sent = FlowNotice::parse("f1 sent ABCD-1234 web 2", "web 1");
+        assert_eq!(sent, FlowNotice::Changed("f1"));
+        let ours = FlowNotice::parse("f1 denied ABCD-1234 web 1", "web 1");
+        assert_eq!(ours, FlowNotice::Ours);
+        assert_eq!(FlowNotice::parse("f1", "web 1"), FlowNotice::Changed("f1"));
+        let older = FlowNotice::parse("f1 accepted", "web 1");
+        assert_eq!(older, FlowNotice::Changed("f1"));
+    }
 
     /// The leader computes an instance's channel in SQL, the instance in Rust: they agree,
     /// whatever the name.

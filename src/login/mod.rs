@@ -643,8 +643,8 @@ impl PageState {
 const LONG_POLL: Duration = Duration::from_secs(20);
 
 /// The flow's state once its status is not `shown` any more, or as it is after
-/// [`LONG_POLL`] (or at shutdown). Woken by an answer to its request, it takes the
-/// status that came with the wake-up instead of reading the flow again.
+/// [`LONG_POLL`] (or at shutdown). Woken by the answer to the request it saw waiting, it
+/// takes the status that came with the wake-up instead of reading the flow again.
 async fn wait_for_change(
     app: &AppState,
     jar: &CookieJar,
@@ -663,9 +663,17 @@ async fn wait_for_change(
         tokio::pin!(changed);
         changed.as_mut().enable();
         let changes = waiter.changes();
+        // The code of the request this read found waiting: only its answer is taken.
+        let mut waiting_request = None;
         let state = match answered.take() {
             Some(status) => PageState::answered(status),
-            None => PageState::of(&load(app, jar, id).await?.0),
+            None => {
+                let (flow, _) = load(app, jar, id).await?;
+                if flow.status == FlowStatus::Sent {
+                    waiting_request = flow.code.clone();
+                }
+                PageState::of(&flow)
+            }
         };
         let now = tokio::time::Instant::now();
         if state.status.as_str() != shown || now >= deadline || waiter.should_not_wait() {
@@ -673,7 +681,10 @@ async fn wait_for_change(
         }
         let look_again = deadline.min(now + crate::store::flow_watch::RECHECK_EVERY);
         tokio::select! {
-            _ = changed => answered = waiter.answer_since(changes),
+            _ = changed => {
+                answered = waiting_request
+                    .and_then(|code| waiter.answer_since(changes, &code));
+            }
             _ = tokio::time::sleep_until(look_again) => {}
         }
     }
@@ -807,15 +818,15 @@ async fn finish(
         auth_time,
     } = confirmed;
     if flow.is_device() {
+        if !app.store.finish_flow(&flow.id).await? {
+            return Err(FlowError::Gone);
+        }
         // A device gets no code to write the session with: the session starts on its own.
         if let Finishing::FlowStartingSession(session) = finishing {
             let now = app.clock.now();
             app.store
                 .create_session(subject, *auth_time, session, now)
                 .await?;
-        }
-        if !app.store.finish_flow(&flow.id).await? {
-            return Err(FlowError::Gone);
         }
         let session_hash = finishing.session_hash();
         let session_hash = session_hash.as_deref();

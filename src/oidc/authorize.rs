@@ -742,16 +742,18 @@ pub async fn issue_code(
 ) -> Result<Option<Redirect>, OAuthError> {
     let flow_end = finishing.flow_end(flow);
     if let Err(refused) = check_access(app, client, subject).await {
+        if let Some(end) = flow_end {
+            if !app.store.finish_flow(end.flow_id).await? {
+                return Ok(None);
+            }
+        }
         if let Finishing::FlowStartingSession(session) = finishing {
             // Confirmed over XMPP all the same: the session starts, for other sites.
             app.store
                 .create_session(subject, auth_time, session, app.clock.now())
                 .await?;
         }
-        return match flow_end {
-            Some(end) if !app.store.finish_flow(end.flow_id).await? => Ok(None),
-            _ => Err(refused),
-        };
+        return Err(refused);
     }
     let now = app.clock.now();
     let code = NewCode {

@@ -9,8 +9,8 @@
 //! the rare changes that wake nobody (a logout ending a browser's flows).
 //!
 //! A change whose writer knows what the page needs (an answer to a confirmation request:
-//! its status) carries it, so the woken waiter answers without reading the flow again:
-//! one statement fewer per login.
+//! its status, and the request's code) carries it, so a waiter that last saw that very
+//! request waiting answers without reading the flow again: one statement fewer per login.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,8 +42,16 @@ struct Watched {
     waiters: usize,
     /// Changes seen since the first waiter came.
     changes: u64,
-    /// The status the last change left the flow in, when its writer said so.
-    answer: Option<FlowStatus>,
+    /// The answer the last change was, when its writer said so.
+    answer: Option<Answer>,
+}
+
+/// A confirmation request's answer, as recorded in its login flow.
+pub struct Answer {
+    pub status: FlowStatus,
+    /// The code of the request answered: a waiter takes the answer only for the request
+    /// it saw waiting.
+    pub code: String,
 }
 
 impl FlowWatch {
@@ -52,13 +60,14 @@ impl FlowWatch {
         self.record(id, None);
     }
 
-    /// Flow `id` was answered with `status` (and nothing else of what its page shows
-    /// changed): its waiters take that status without reading the flow again.
-    pub fn answered(&self, id: &str, status: FlowStatus) {
-        self.record(id, Some(status));
+    /// Flow `id`'s request was answered (and nothing else of what its page shows
+    /// changed): its waiters that saw that request waiting take the answer without
+    /// reading the flow again.
+    pub fn answered(&self, id: &str, answer: Answer) {
+        self.record(id, Some(answer));
     }
 
-    fn record(&self, id: &str, answer: Option<FlowStatus>) {
+    fn record(&self, id: &str, answer: Option<Answer>) {
         if let Some(watched) = self.waiting().get_mut(id) {
             watched.changes += 1;
             watched.answer = answer;
@@ -118,12 +127,13 @@ impl FlowWaiter {
             .map_or(0, |watched| watched.changes)
     }
 
-    /// The status the flow was answered with, if that is its last change and it came
-    /// after `changes`; `None`: read the flow.
-    pub fn answer_since(&self, changes: u64) -> Option<FlowStatus> {
+    /// The status the answer to request `code` left the flow in, if that answer is the
+    /// flow's last change and came after `changes`; `None`: read the flow.
+    pub fn answer_since(&self, changes: u64, code: &str) -> Option<FlowStatus> {
         let waiting = self.watch.waiting();
         let watched = waiting.get(&self.id)?;
-        (watched.changes > changes).then_some(watched.answer?)
+        let answer = watched.answer.as_ref()?;
+        (watched.changes > changes && answer.code == code).then_some(answer.status)
     }
 
     /// Whether this waiter should answer at once: the server is stopping, or too many
@@ -176,20 +186,25 @@ mod tests {
         let watch = Arc::new(FlowWatch::default());
         let early = watch.watch("a");
         let read_before = early.changes();
-        assert_eq!(
-            early.answer_since(read_before),
-            None,
-            "nothing happened yet"
-        );
-        watch.answered("a", FlowStatus::Accepted);
-        assert_eq!(early.answer_since(read_before), Some(FlowStatus::Accepted));
+        let nothing_yet = early.answer_since(read_before, "C");
+        assert_eq!(nothing_yet, None);
+        let accepted = Answer {
+            status: FlowStatus::Accepted,
+            code: "C".into(),
+        };
+        watch.answered("a", accepted);
+        let answer = early.answer_since(read_before, "C");
+        assert_eq!(answer, Some(FlowStatus::Accepted));
+        let other = early.answer_since(read_before, "D");
+        assert_eq!(other, None, "the answer to another request");
         // Came after the answer: its own read saw it already.
         let late = watch.watch("a");
-        assert_eq!(late.answer_since(late.changes()), None);
+        assert_eq!(late.answer_since(late.changes(), "C"), None);
         // A change whose writer did not say what it is: everyone reads the flow.
         watch.changed("a");
-        assert_eq!(early.answer_since(read_before), None);
-        assert_eq!(watch.watch("b").answer_since(0), None, "b was not answered");
+        assert_eq!(early.answer_since(read_before, "C"), None);
+        let b = watch.watch("b");
+        assert_eq!(b.answer_since(0, "C"), None, "b was not answered");
     }
 
     #[tokio::test]

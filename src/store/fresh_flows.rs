@@ -1,11 +1,18 @@
 //! Login flows just stored, kept for the page the browser is sent to next.
 //!
-//! `/authorize` stores a flow and redirects the browser to its page at once. Until that
-//! page is shown nothing can change the flow: its id, CSRF token and send-the-code code
-//! are on that page only. So the page is drawn from the flow as it was written instead of
-//! reading it back (one statement fewer per login). Each flow is taken once; a change
-//! through this process drops it; one not taken within [`FRESH_FOR`], or pushed out by
-//! [`KEPT`] newer ones, is read from the store as any other.
+//! `/authorize` stores a flow and redirects the browser to its page at once; the JID form
+//! records the flow as sent and redirects to its wait page. Those pages are drawn from the
+//! flow as it was written instead of reading it back (one statement fewer per login
+//! each). Until its page is shown, nothing but this browser (which is following the
+//! redirect) can act on a new flow: its id and CSRF token are on that page only; and the
+//! answer to a request, like the JID form sent at another instance, is announced to every
+//! instance. So each kept flow is taken once, by the first page of it shown here, within
+//! [`FRESH_FOR`]; a change this process makes or hears of drops it. With several
+//! instances and no sticky sessions, a page shown elsewhere leaves it here until it goes
+//! stale: what is left then is a browser coming back within [`FRESH_FOR`] after acting
+//! on another instance in a way that is not announced (cancel, another address), whose
+//! page is then the one before that step; the page's status request, which reads the
+//! store, moves it on.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
@@ -14,8 +21,9 @@ use std::time::{Duration, Instant};
 use super::oidc::LoginFlow;
 
 /// How long a flow waits for its page: the redirect is followed at once.
-pub const FRESH_FOR: Duration = Duration::from_secs(10);
-/// At most this many wait at once (a few MiB), the oldest making room.
+pub const FRESH_FOR: Duration = Duration::from_secs(2);
+/// At most this many wait at once, the oldest making room (a flow is its request's
+/// fields, each within the authorize endpoint's limits: typically 1–2 KiB, 16 KiB at most).
 pub const KEPT: usize = 4096;
 
 #[derive(Default)]
@@ -34,16 +42,19 @@ impl FreshFlows {
     /// Keeps `flow`, just stored, for its first page.
     pub fn keep(&self, flow: LoginFlow, now: Instant) {
         let mut kept = self.kept();
-        while kept.order.len() >= KEPT {
-            if let Some((id, at)) = kept.order.pop_front() {
-                // Only the entry this id was queued for: a later one keeps its own place.
-                if kept
-                    .flows
-                    .get(&id)
-                    .is_some_and(|(kept_at, _)| *kept_at == at)
-                {
-                    kept.flows.remove(&id);
-                }
+        while let Some((id, at)) = kept.order.front().cloned() {
+            let stale = now.saturating_duration_since(at) >= FRESH_FOR;
+            if !stale && kept.order.len() < KEPT {
+                break;
+            }
+            kept.order.pop_front();
+            // Only the entry this id was queued for: a later one keeps its own place.
+            if kept
+                .flows
+                .get(&id)
+                .is_some_and(|(kept_at, _)| *kept_at == at)
+            {
+                kept.flows.remove(&id);
             }
         }
         kept.order.push_back((flow.id.clone(), now));
@@ -108,6 +119,16 @@ mod tests {
         fresh.keep(flow("late"), now);
         assert!(fresh.take("late", now + FRESH_FOR).is_none());
         assert!(fresh.kept().flows.is_empty(), "taking it dropped it");
+    }
+
+    #[test]
+    fn stale_flows_go_when_new_ones_come() {
+        let fresh = FreshFlows::default();
+        let now = Instant::now();
+        fresh.keep(flow("old"), now);
+        fresh.keep(flow("new"), now + FRESH_FOR);
+        assert_eq!(fresh.kept().flows.len(), 1);
+        assert_eq!(fresh.kept().order.len(), 1);
     }
 
     #[test]

@@ -179,11 +179,14 @@ impl Store {
         self.flow_watch.changed(id);
     }
 
-    /// Flow `id`'s request was answered, here or elsewhere, leaving it `status`: its
-    /// waiters take that status without reading the flow again.
-    pub fn flow_changed_to(&self, id: &str, status: oidc::FlowStatus) {
+    /// Flow `id`'s request (its `code`) was answered, here or elsewhere, leaving it
+    /// `status`: its waiters that saw that request waiting take the status without
+    /// reading the flow again.
+    pub fn flow_answered_with(&self, id: &str, status: oidc::FlowStatus, code: &str) {
         self.fresh_flows.forget(id);
-        self.flow_watch.answered(id, status);
+        let code = code.to_owned();
+        self.flow_watch
+            .answered(id, flow_watch::Answer { status, code });
     }
 
     /// Wakes the flow's waiters if a write changed it.
@@ -195,8 +198,10 @@ impl Store {
 
     /// `flow` was just recorded as sent for `subject` with `code` at `now` (and `offline`
     /// noted): if the browser goes to its page next, that page is drawn from this record
-    /// ([`fresh_flows`]). Called before the request goes out, so that its answer, which
-    /// drops the record, cannot come first.
+    /// ([`fresh_flows`]). Called before this process sends the request, so that its
+    /// answer, which drops the record, cannot come first (a request queued for another
+    /// instance may be answered first: its wait page then shows the request waiting, and
+    /// the page's first status request, which reads the store, moves it on).
     pub fn flow_recorded_sent(
         &self,
         flow: oidc::SentFlow<'_>,

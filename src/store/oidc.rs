@@ -311,14 +311,15 @@ pub(super) fn returned_grant(table: &str) -> String {
         .join(", ")
 }
 
-/// Starting a session (`$1`, for `$2` confirmed at `$3`, until `$4`) and remembering
-/// its browser's device (`$5`) as one that logged in as `$2` at `$6`.
+/// Starting a session, and remembering its browser's device as one that logged in as the
+/// session's person (the values follow, as each command numbers them).
 const SESSION: &str = "INSERT INTO sessions (id_hash, subject, auth_time, expires_at)";
 const DEVICE: &str = "INSERT INTO known_devices (device_hash, subject, last_login_at)";
 const DEVICE_SEEN_AGAIN: &str =
     "ON CONFLICT (device_hash, subject) DO UPDATE SET last_login_at = excluded.last_login_at";
 
-/// [`Store::create_session`]'s command, on SQLite and PostgreSQL.
+/// [`Store::create_session`]'s command, on SQLite and PostgreSQL: the session `$1`, for
+/// `$2` confirmed at `$3`, until `$4`; the device `$5` at `$6`.
 static SESSION_ON_DEVICE: LazyLock<[String; 2]> = LazyLock::new(|| {
     let session = format!("{SESSION} VALUES ($1, $2, $3, $4)");
     let device = format!("{DEVICE} VALUES ($5, $2, $6) {DEVICE_SEEN_AGAIN}");
@@ -590,7 +591,7 @@ impl Store {
         .execute(self.pool())
         .await?;
         if done.rows_affected() > 0 {
-            self.flow_changed_to(id, status);
+            self.flow_answered_with(id, status, code);
         }
         Ok(())
     }
@@ -649,14 +650,17 @@ impl Store {
     /// Ends every open flow of the browser whose cookie digest is `browser_hash` (logout:
     /// a consent page or a confirmed login opened before must not log anyone in after).
     pub async fn end_browser_flows(&self, browser_hash: &str) -> Result<u64, sqlx::Error> {
-        let done = sqlx::query(
+        let ended: Vec<String> = sqlx::query_scalar(
             "UPDATE login_flows SET status = 'done', send_code = NULL \
-             WHERE browser_hash = $1 AND status <> 'done'",
+             WHERE browser_hash = $1 AND status <> 'done' RETURNING id",
         )
         .bind(browser_hash)
-        .execute(self.durable_pool())
+        .fetch_all(self.durable_pool())
         .await?;
-        Ok(done.rows_affected())
+        for id in &ended {
+            self.flow_changed(id);
+        }
+        Ok(ended.len() as u64)
     }
 
     /// Marks an accepted flow done; true for exactly one caller.

@@ -184,3 +184,48 @@ async fn a_page_waiting_on_any_instance_is_answered() {
         app.stop().await;
     }
 }
+
+/// Two instances, no sticky sessions: an instance draws the page a redirect leads to from
+/// the flow it just wrote, but not once another instance has moved the flow on. Here
+/// `/authorize` runs at one, the login page and the JID form at the other, and the next
+/// page is asked of the first: it shows the request sent, not the JID form it wrote.
+#[tokio::test]
+async fn a_page_written_here_is_not_shown_after_another_instance_moved_it_on() {
+    let prosody = Prosody::start().await;
+    let database = TestDatabase::postgres().await;
+    let (apps, balancer) = two_instances(&prosody, &database).await;
+    let rp = rp_for(&apps[0], &balancer).await;
+    let mut alice = XmppUser::login(&prosody, "alice", "phone", Client::PlainText, "ignore").await;
+    let (first, second) = (&apps[0], &apps[1]);
+    let browser = Browser::new(first);
+    let authorized = browser
+        .http
+        .get(authorize_at(&rp, first))
+        .send()
+        .await
+        .unwrap();
+    let flow_path = authorized.headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(flow_path.starts_with("/login/"), "{flow_path}");
+    let (status, login_url, html) = browser.open(&second.url(&flow_path)).await.page();
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("data-status=\"new\""), "{html}");
+    let csrf = field(&html, "csrf").unwrap();
+    let sent = browser
+        .http
+        .post(&login_url)
+        .form(&[("jid", "alice@localhost"), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 303);
+    assert_eq!(sent.headers()["location"], flow_path.as_str());
+    alice.next_request().await;
+    let (_, _, html) = browser.open(&first.url(&flow_path)).await.page();
+    assert!(html.contains("data-status=\"sent\""), "{html}");
+    for app in apps {
+        app.stop().await;
+    }
+}
