@@ -9,7 +9,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use crate::browser::{field, Browser, RelyingParty, REDIRECT_URI};
-use crate::cluster::two_instances;
+use crate::cluster::{two_instances, Balancer};
 use crate::helpers::{
     spawn_app, Client, Prosody, Provider, TestApp, TestDatabase, XmppUser, COMPONENT,
 };
@@ -142,15 +142,25 @@ async fn a_waiting_status_request_ends_at_shutdown() {
     );
 }
 
+/// Two instances on `database` behind their balancer, a trusted client discovered there,
+/// and alice (a plain-text app that answers only when the test says).
+async fn cluster_with_alice(
+    prosody: &Prosody,
+    database: &TestDatabase,
+) -> (Vec<TestApp>, Balancer, RelyingParty, XmppUser) {
+    let (apps, balancer) = two_instances(prosody, database).await;
+    let rp = rp_for(&apps[0], &balancer).await;
+    let alice = XmppUser::login(prosody, "alice", "phone", Client::PlainText, "ignore").await;
+    (apps, balancer, rp, alice)
+}
+
 /// Two instances: the browser waits at one, the answer is recorded by the leader (the
 /// other, or the same), for a request and for a page whose code is sent from an app.
 #[tokio::test]
 async fn a_page_waiting_on_any_instance_is_answered() {
     let prosody = Prosody::start().await;
     let database = TestDatabase::postgres().await;
-    let (apps, balancer) = two_instances(&prosody, &database).await;
-    let rp = rp_for(&apps[0], &balancer).await;
-    let mut alice = XmppUser::login(&prosody, "alice", "phone", Client::PlainText, "ignore").await;
+    let (apps, _balancer, rp, mut alice) = cluster_with_alice(&prosody, &database).await;
     for (asked, waits) in [(0, 1), (1, 0)] {
         let (at, there) = (&apps[asked], &apps[waits]);
 
@@ -193,9 +203,7 @@ async fn a_page_waiting_on_any_instance_is_answered() {
 async fn a_page_written_here_is_not_shown_after_another_instance_moved_it_on() {
     let prosody = Prosody::start().await;
     let database = TestDatabase::postgres().await;
-    let (apps, balancer) = two_instances(&prosody, &database).await;
-    let rp = rp_for(&apps[0], &balancer).await;
-    let mut alice = XmppUser::login(&prosody, "alice", "phone", Client::PlainText, "ignore").await;
+    let (apps, _balancer, rp, mut alice) = cluster_with_alice(&prosody, &database).await;
     let (first, second) = (&apps[0], &apps[1]);
     let browser = Browser::new(first);
     let authorized = browser
