@@ -771,11 +771,6 @@ async fn continue_login(
         _ => random::token(32),
     };
     let session = NewSession::new(expires, device);
-    if confirmed.flow.confirmed_by_code() {
-        app.store
-            .notice_login(&id, Some(&session.id_hash()), None)
-            .await?;
-    }
     let jar = jar
         .add(cookie(
             SESSION_COOKIE,
@@ -790,17 +785,36 @@ async fn continue_login(
         ));
     if needs_consent_for(&app, &confirmed.flow, &confirmed.client).await? {
         let Confirmed {
-            subject, auth_time, ..
+            flow,
+            subject,
+            auth_time,
+            ..
         } = &confirmed;
         app.store
             .create_session(subject, *auth_time, &session, now)
             .await?;
+        link_notice(&app, flow, &session).await?;
         return Ok((jar, Redirect::to(&format!("/login/{id}/consent"))).into_response());
     }
     let visitor = Visitor::new(&app, peer, &headers);
     let finishing = Finishing::FlowStartingSession(&session);
     let response = finish(&app, &confirmed, finishing, &visitor).await?;
     Ok((jar, response).into_response())
+}
+
+/// A login confirmed by a code sent from an app has a notice (the answer to that code):
+/// "not me" ends the session it started. (When a code is issued, its command links the
+/// notice again, to the session the code rides on.)
+async fn link_notice(
+    app: &AppState,
+    flow: &LoginFlow,
+    session: &NewSession,
+) -> Result<(), sqlx::Error> {
+    if flow.confirmed_by_code() {
+        let hash = session.id_hash();
+        app.store.notice_login(&flow.id, &hash).await?;
+    }
+    Ok(())
 }
 
 /// Issues the code once per flow, even if the form is sent twice; `finishing` names a
@@ -827,6 +841,7 @@ async fn finish(
             app.store
                 .create_session(subject, *auth_time, session, now)
                 .await?;
+            link_notice(app, flow, session).await?;
         }
         let session_hash = finishing.session_hash();
         let session_hash = session_hash.as_deref();

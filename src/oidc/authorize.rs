@@ -781,23 +781,16 @@ pub async fn issue_code(
         query.append_pair("iss", &app.oidc.issuer);
     }
     tracing::info!(client = %client.client_id, subject, "authorization code issued");
-    // Best effort: the login does not depend on the notice. A login confirmed by a code
-    // has a notice already (the answer to the code): it learns its grant.
-    let noticed = async {
-        if flow.confirmed_by_code() {
-            app.store
-                .notice_login(&flow.id, None, Some(&issued.grant_id))
-                .await?;
-        }
-        if !issued.subscriber {
-            return Ok(());
-        }
+    // Best effort: the login does not depend on the notice. (A login confirmed by a code
+    // has a notice already, the answer to the code: the command above linked it.)
+    if issued.subscriber {
         let (grant_id, l) = (&issued.grant_id, flow.language());
         let session_hash = session_hash.as_deref();
-        crate::login::notice::queue(app, client, subject, session_hash, grant_id, visitor, l).await
-    };
-    if let Err(e) = noticed.await {
-        tracing::warn!(error = %e, "cannot queue a login notice");
+        let queued =
+            crate::login::notice::queue(app, client, subject, session_hash, grant_id, visitor, l);
+        if let Err(e) = queued.await {
+            tracing::warn!(error = %e, "cannot queue a login notice");
+        }
     }
     Ok(Some(Redirect::to(url.as_str())))
 }

@@ -332,10 +332,12 @@ static SESSION_ON_DEVICE: LazyLock<[String; 2]> = LazyLock::new(|| {
 /// [`Store::grant_with_code`]'s command, by backend (SQLite, PostgreSQL) and by what it
 /// finishes: nothing, a flow (`$14`), or a flow and the session its confirmation starts
 /// (the grant's `session_hash` `$8`, until `$15`, on the device `$16`): `$1`–`$9` the
-/// grant, `$10`–`$13` the code. SQLite runs the statements of one command in turn, each
-/// gated on the one before (`changes()`); PostgreSQL chains them with data-modifying
-/// `WITH`s. The code's row comes back, with whether the person gets login notices (a
-/// subscribed contact).
+/// grant, `$10`–`$13` the code. A finished flow's login notice (one confirmed by a code
+/// sent from an app) learns the grant and the session it rides on, so that "not me" ends
+/// those: the winner's, when the form was sent twice. SQLite runs the statements of one
+/// command in turn, each gated on the one before (`changes()`); PostgreSQL chains them with
+/// data-modifying `WITH`s. The code's row comes back, with whether the person gets login
+/// notices (a subscribed contact).
 static GRANT_WITH_CODE: LazyLock<[[String; 3]; 2]> = LazyLock::new(|| {
     let grant = "INSERT INTO grants (id, client_id, subject, scope, nonce, claims, auth_time, \
                  session_hash, revoked, created_at)";
@@ -348,15 +350,19 @@ static GRANT_WITH_CODE: LazyLock<[[String; 3]; 2]> = LazyLock::new(|| {
                   WHERE id = $14 AND status = 'accepted'";
     let session = format!("{SESSION} SELECT $8, $3, $7, $15");
     let device = format!("{DEVICE} SELECT $16, $3, $9");
+    let noticed = "UPDATE login_notices SET session_hash = COALESCE($8, session_hash), \
+                   grant_id = $1 WHERE flow_id = $14";
     let sqlite_gated = |finishing: &str| {
         format!(
             "{finishing}{grant} SELECT {grant_values} WHERE changes() = 1; \
-             {code} SELECT $10, $1, $11, $12, $13 WHERE changes() = 1 {subscriber}"
+             {code} SELECT $10, $1, $11, $12, $13 WHERE changes() = 1 {subscriber}; \
+             {noticed} AND changes() = 1"
         )
     };
     let postgres_after = |finishing: &str| {
         format!(
             "WITH done AS ({finish} RETURNING id), {finishing}\
+             noticed AS ({noticed} AND EXISTS (SELECT 1 FROM done)), \
              granted AS ({grant} SELECT {grant_values} FROM done RETURNING id) \
              {code} SELECT $10, id, $11, $12, $13 FROM granted {subscriber}"
         )

@@ -236,22 +236,14 @@ impl Store {
         Ok(id)
     }
 
-    /// The login of flow `flow_id` got its session (or grant): "not me" ends it too.
-    pub async fn notice_login(
-        &self,
-        flow_id: &str,
-        session_hash: Option<&str>,
-        grant_id: Option<&str>,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "UPDATE login_notices SET session_hash = COALESCE($1, session_hash), \
-             grant_id = COALESCE($2, grant_id) WHERE flow_id = $3",
-        )
-        .bind(session_hash)
-        .bind(grant_id)
-        .bind(flow_id)
-        .execute(self.pool())
-        .await?;
+    /// The login of flow `flow_id` got its session: "not me" ends it too. (Its grant, and
+    /// the session the grant rides on, are linked by the command that issues the code.)
+    pub async fn notice_login(&self, flow_id: &str, session_hash: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE login_notices SET session_hash = $1 WHERE flow_id = $2")
+            .bind(session_hash)
+            .bind(flow_id)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 

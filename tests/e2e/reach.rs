@@ -732,8 +732,17 @@ async fn the_send_the_code_way_and_contacts_on_postgres() {
 /// says where the page was opened, and "not me" ends it, before or after it went on.
 #[tokio::test]
 async fn not_me_stops_a_login_made_with_a_code_someone_else_showed() {
+    not_me_stops_a_login_by_someone_elses_code(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn not_me_stops_a_login_made_with_a_code_someone_else_showed_on_postgres() {
+    not_me_stops_a_login_by_someone_elses_code(Backend::Postgres).await;
+}
+
+async fn not_me_stops_a_login_by_someone_elses_code(backend: Backend) {
     let prosody = Prosody::start().await;
-    let app = spawn_app_with(&prosody, &[]).await;
+    let app = spawn_app_on(&prosody, backend, &[]).await;
     let rp = rp_for(&app, "Bank").await;
     let mut bob = XmppUser::login(&prosody, "bob", "phone", Client::PlainText, "ignore").await;
 
@@ -764,7 +773,13 @@ async fn not_me_stops_a_login_made_with_a_code_someone_else_showed() {
         .page();
     assert_eq!(status, 404, "the login is gone");
 
-    // The same after the site got its code: the session ends, the tokens die.
+    // The same after the site got its code: the session ends, the tokens die. A site
+    // that asks no consent, and "continue" sent several times at once (a double click):
+    // the one submission that issues the code links its session and grant to the notice.
+    let mut settings = ClientSettings::new("Bank app", vec![REDIRECT_URI.into()]);
+    settings.trusted = true;
+    let (id, secret) = app.add_client(settings).await;
+    let rp = RelyingParty::discover(&app, &id, &secret).await;
     let attempt = rp.attempt(&[], true, &[]);
     let (_, login_url, html) = mallory.open(attempt.url.as_str()).await.page();
     let (_, body) = xmpp_link(&html);
@@ -772,11 +787,33 @@ async fn not_me_stops_a_login_made_with_a_code_someone_else_showed() {
     status_becomes(&mallory, &login_url, "accepted").await;
     let first_answer = bob.next_chat().await;
     let csrf = field(&html, "csrf").unwrap();
-    let landing = mallory
-        .post(&format!("{login_url}/continue"), &[("csrf", &csrf)])
-        .await;
-    let callback = mallory.consent_if_asked(landing).await;
-    let code = rp.code_from(&app, &callback, &attempt);
+    let continue_url = format!("{login_url}/continue");
+    let continued = (0..4).map(|_| {
+        mallory
+            .http
+            .post(&continue_url)
+            .form(&[("csrf", &csrf)])
+            .send()
+    });
+    let to_site: Vec<Url> = futures::future::join_all(continued)
+        .await
+        .into_iter()
+        .filter_map(|response| {
+            let location = response
+                .unwrap()
+                .headers()
+                .get("location")?
+                .to_str()
+                .ok()?
+                .to_owned();
+            location
+                .starts_with(REDIRECT_URI)
+                .then(|| Url::parse(&location).unwrap())
+        })
+        .collect();
+    assert_eq!(to_site.len(), 1, "{to_site:?}");
+    let callback = &to_site[0];
+    let code = rp.code_from(&app, callback, &attempt);
     let tokens = rp.exchange(&code, attempt.verifier).await.unwrap();
     let userinfo = || async {
         app.http
