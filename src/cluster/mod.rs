@@ -464,7 +464,6 @@ impl Cluster {
         let Some(flow) = flow else {
             return;
         };
-        self.store.flow_changed(flow.id);
         // Written and committed: a column that cannot be read must not undo the request.
         let offline = written.try_get::<i64, _>("offline").unwrap_or_else(|e| {
             tracing::warn!(error = %e, "cannot read a sent flow's offline note");

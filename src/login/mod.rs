@@ -791,30 +791,14 @@ async fn continue_login(
             ..
         } = &confirmed;
         app.store
-            .create_session(subject, *auth_time, &session, now)
+            .start_session(flow, subject, *auth_time, &session, now)
             .await?;
-        link_notice(&app, flow, &session).await?;
         return Ok((jar, Redirect::to(&format!("/login/{id}/consent"))).into_response());
     }
     let visitor = Visitor::new(&app, peer, &headers);
     let finishing = Finishing::FlowStartingSession(&session);
     let response = finish(&app, &confirmed, finishing, &visitor).await?;
     Ok((jar, response).into_response())
-}
-
-/// A login confirmed by a code sent from an app has a notice (the answer to that code):
-/// "not me" ends the session it started. (When a code is issued, its command links the
-/// notice again, to the session the code rides on.)
-async fn link_notice(
-    app: &AppState,
-    flow: &LoginFlow,
-    session: &NewSession,
-) -> Result<(), sqlx::Error> {
-    if flow.confirmed_by_code() {
-        let hash = session.id_hash();
-        app.store.notice_login(&flow.id, &hash).await?;
-    }
-    Ok(())
 }
 
 /// Issues the code once per flow, even if the form is sent twice; `finishing` names a
@@ -839,9 +823,8 @@ async fn finish(
         if let Finishing::FlowStartingSession(session) = finishing {
             let now = app.clock.now();
             app.store
-                .create_session(subject, *auth_time, session, now)
+                .start_session(flow, subject, *auth_time, session, now)
                 .await?;
-            link_notice(app, flow, session).await?;
         }
         let session_hash = finishing.session_hash();
         let session_hash = session_hash.as_deref();

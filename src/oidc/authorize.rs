@@ -750,7 +750,7 @@ pub async fn issue_code(
         if let Finishing::FlowStartingSession(session) = finishing {
             // Confirmed over XMPP all the same: the session starts, for other sites.
             app.store
-                .create_session(subject, auth_time, session, app.clock.now())
+                .start_session(flow, subject, auth_time, session, app.clock.now())
                 .await?;
         }
         return Err(refused);

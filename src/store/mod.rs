@@ -197,7 +197,8 @@ impl Store {
     }
 
     /// `flow` was just recorded as sent for `subject` with `code` at `now` (and `offline`
-    /// noted): if the browser goes to its page next, that page is drawn from this record
+    /// noted): its waiters look again, and if the browser goes to its page next, that page
+    /// is drawn from this record
     /// ([`fresh_flows`]). Called before this process sends the request, so that its
     /// answer, which drops the record, cannot come first (a request queued for another
     /// instance may be answered first: its wait page then shows the request waiting, and
@@ -210,6 +211,7 @@ impl Store {
         now: i64,
         offline: bool,
     ) {
+        self.flow_changed(flow.id);
         let Some(page) = flow.page else {
             return;
         };

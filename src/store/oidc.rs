@@ -560,7 +560,6 @@ impl Store {
         let Some(offline) = offline else {
             return Ok(false);
         };
-        self.flow_changed(flow.id);
         self.flow_recorded_sent(flow, subject, code, now, offline == 1);
         Ok(true)
     }
@@ -699,6 +698,27 @@ impl Store {
             .bind(now)
             .execute(self.pool())
             .await?;
+        Ok(())
+    }
+
+    /// Starts `session` for the person who confirmed `flow`, outside the command that
+    /// issues a code (consent still to ask, a device's login, an access refusal): a login
+    /// confirmed by a code sent from an app has a notice (the answer to that code), which
+    /// learns the session so that "not me" ends it. (A code's command links the notice
+    /// again, to the session the code rides on.)
+    pub async fn start_session(
+        &self,
+        flow: &LoginFlow,
+        subject: &str,
+        auth_time: i64,
+        session: &NewSession,
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        self.create_session(subject, auth_time, session, now)
+            .await?;
+        if flow.confirmed_by_code() {
+            self.notice_login(&flow.id, &session.id_hash()).await?;
+        }
         Ok(())
     }
 

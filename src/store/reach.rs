@@ -238,7 +238,11 @@ impl Store {
 
     /// The login of flow `flow_id` got its session: "not me" ends it too. (Its grant, and
     /// the session the grant rides on, are linked by the command that issues the code.)
-    pub async fn notice_login(&self, flow_id: &str, session_hash: &str) -> Result<(), sqlx::Error> {
+    pub(super) async fn notice_login(
+        &self,
+        flow_id: &str,
+        session_hash: &str,
+    ) -> Result<(), sqlx::Error> {
         sqlx::query("UPDATE login_notices SET session_hash = $1 WHERE flow_id = $2")
             .bind(session_hash)
             .bind(flow_id)
