@@ -90,6 +90,7 @@ async fn probe(app: &AppState) -> (bool, Value) {
         detail["instance"] = json!(cluster.instance);
         detail["is_leader"] = json!(cluster.is_leader());
         detail["leader"] = json!(link.leader.map(|l| l.instance));
+        detail["instances"] = json!(cluster.instances());
     }
     *last = Some((started, healthy, detail.clone()));
     (healthy, detail)

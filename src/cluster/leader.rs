@@ -10,7 +10,9 @@ use std::time::Duration;
 use sqlx::{Connection, PgConnection, Row};
 use tokio::sync::watch;
 
-use super::{parse_ip, Cluster, HEARTBEAT_EVERY, INSTANCE_CHANNEL_SQL};
+use super::{
+    parse_ip, Cluster, HEARTBEAT_EVERY, INSTANCE_CHANNEL_SQL, MEMBERS_PAYLOAD, REQUESTS_CHANNEL,
+};
 use crate::config::{Limits, XmppConfig};
 use crate::i18n::Lang;
 use crate::xmpp::address::UserJid;
@@ -21,6 +23,10 @@ use crate::xmpp::stanzas::{Purpose, RequestText};
 
 /// The advisory lock's key: "jidconn" in ASCII.
 const LOCK_KEY: i64 = 0x006a_6964_636f_6e6e;
+/// Every instance holds this one shared on its bidding connection, so that the leader can
+/// count the instances (and PostgreSQL drops one that dies with its connection): "jidmemb".
+/// Both 32-bit halves below 2^31, as `pg_locks` shows them (`classid`, `objid`).
+const MEMBER_KEY: i64 = 0x006a_6964_6d65_6d62;
 const ACQUIRE_EVERY: Duration = Duration::from_secs(1);
 /// How often the leader looks for queued requests when no notification came.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
@@ -88,11 +94,40 @@ pub(super) async fn run(
     }
 }
 
-/// Waits for the lock; `None` on shutdown.
+/// A connection that counts this instance in (see [`MEMBER_KEY`]), and tells the leader.
+pub(super) async fn join(database_url: &str) -> Result<PgConnection, sqlx::Error> {
+    let mut conn = PgConnection::connect(database_url).await?;
+    sqlx::query("SELECT pg_advisory_lock_shared($1), pg_notify($2, $3)")
+        .bind(MEMBER_KEY)
+        .bind(REQUESTS_CHANNEL)
+        .bind(MEMBERS_PAYLOAD)
+        .execute(&mut conn)
+        .await?;
+    Ok(conn)
+}
+
+/// How many instances hold [`MEMBER_KEY`]; also tells whether `conn` still answers.
+async fn count_members(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1",
+    )
+    .bind(MEMBER_KEY >> 32)
+    .bind(MEMBER_KEY & 0xffff_ffff)
+    .fetch_one(conn)
+    .await
+}
+
+/// Waits for the lock, bidding on a connection that counts this instance in (the one
+/// [`Cluster::connect`] opened, first); `None` on shutdown.
 async fn acquire(cluster: &Cluster, shutdown: &mut watch::Receiver<bool>) -> Option<PgConnection> {
     loop {
         let attempt = async {
-            let mut conn = PgConnection::connect(&cluster.database_url).await?;
+            let mut conn = match cluster.take_joined() {
+                Some(conn) => conn,
+                None => join(&cluster.database_url).await?,
+            };
             loop {
                 let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
                     .bind(LOCK_KEY)
@@ -141,11 +176,15 @@ async fn lead(
             _ = cluster.queued.notified() => take_queued(cluster, confirmer).await,
             _ = sweep.tick() => take_queued(cluster, confirmer).await,
             _ = heartbeat.tick() => {
-                let alive = tokio::time::timeout(LOCK_CHECK_TIMEOUT, sqlx::query("SELECT 1").execute(&mut *lock)).await;
-                if !matches!(alive, Ok(Ok(_))) {
+                if !count_instances(cluster, lock).await {
                     return false;
                 }
                 announced_connected = beat(cluster, confirmer, since).await;
+            }
+            _ = cluster.members_changed.notified() => {
+                if !count_instances(cluster, lock).await {
+                    return false;
+                }
             }
             _ = link_check.tick() => {
                 // Tell the other instances at once when the component connects or drops,
@@ -160,6 +199,17 @@ async fn lead(
             _ = notices.tick() => confirmer.notices_queued(),
             _ = stopped(shutdown) => return true,
         }
+    }
+}
+
+/// Counts the instances on the lock's connection: false if it does not answer.
+async fn count_instances(cluster: &Cluster, lock: &mut PgConnection) -> bool {
+    match tokio::time::timeout(LOCK_CHECK_TIMEOUT, count_members(lock)).await {
+        Ok(Ok(members)) => {
+            cluster.set_instances(usize::try_from(members).unwrap_or_default());
+            true
+        }
+        _ => false,
     }
 }
 

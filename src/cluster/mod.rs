@@ -20,7 +20,7 @@ mod leader;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -51,10 +51,14 @@ const REQUESTS_CHANNEL: &str = "jidconnect_requests";
 /// The payload on [`REQUESTS_CHANNEL`] that announces login notices rather than a queued
 /// request, so that the leader looks only for what was announced.
 const NOTICES_PAYLOAD: &str = "notices";
+/// The payload on [`REQUESTS_CHANNEL`] of an instance that joined: the leader counts the
+/// instances again (see [`Cluster::alone`]).
+const MEMBERS_PAYLOAD: &str = "members";
 const DECISIONS_CHANNEL: &str = "jidconnect_decisions";
 const KEYS_CHANNEL: &str = "jidconnect_keys";
 /// A login flow changed on another instance: wakes its waiting page. The payload is its
-/// id, or for a request recorded as sent or answered, separated by spaces: the id, the
+/// id, or for a request answered or recorded as sent (by a process other than the one
+/// that may keep the flow's page: `login_flows.kept_by`), separated by spaces: the id, the
 /// flow's new status, the request's code and the instance that wrote it (last: a name
 /// may hold spaces), which has seen it already.
 const FLOWS_CHANNEL: &str = "jidconnect_flows";
@@ -73,8 +77,8 @@ const INSTANCE_CHANNEL_SQL: &str =
 
 /// [`Cluster::decide`]: the request's row and its login flow answered, the asking instance
 /// (unless it is the leader itself) and the flow's waiting page told, with the flow's new
-/// status and the request's code (see [`FLOWS_CHANNEL`]); returns the flow's id and the
-/// code if the flow was answered.
+/// status and the request's code (see [`FLOWS_CHANNEL`]; not if the leader is alone: $8);
+/// returns the flow's id and the code if the flow was answered.
 static DECIDE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "WITH decided AS ( \
@@ -86,7 +90,8 @@ static DECIDE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
                AND f.status = 'sent' RETURNING f.id, f.code), \
              announced AS (SELECT pg_notify({INSTANCE_CHANNEL_SQL}, $3 || ' ' || $1) \
                FROM decided WHERE requested_by <> $6), \
-             woken AS (SELECT pg_notify($7, concat_ws(' ', id, $4, code, $6)) FROM answered) \
+             woken AS (SELECT pg_notify($7, concat_ws(' ', id, $4, code, $6)) FROM answered \
+               WHERE NOT $8) \
              SELECT (SELECT id FROM answered) AS flow_id, (SELECT code FROM answered) AS code \
              FROM decided \
              WHERE (SELECT count(*) FROM announced) + (SELECT count(*) FROM woken) >= 0"
@@ -153,6 +158,13 @@ pub struct Cluster {
     clock: Clock,
     metrics: Arc<Metrics>,
     leading: AtomicBool,
+    /// While leading: how many instances run, as last counted (0: not yet).
+    instances: AtomicUsize,
+    /// An instance joined: the leader counts them again.
+    members_changed: Notify,
+    /// Opened at connect, so that the leader counts this instance before it serves;
+    /// taken by the first bid for the leadership.
+    joined: Mutex<Option<sqlx::PgConnection>>,
     /// Leadership was taken or lost: the listener (un)listens for queued requests.
     leadership_changed: Notify,
     /// Requests of ours that the leader has not taken yet.
@@ -249,6 +261,9 @@ impl Cluster {
             .await
             .context("cannot open the PostgreSQL database for the cluster")?;
         let pool = Connections::new(pool, Some(crate::store::CHECK_IDLE_AFTER));
+        let joined = leader::join(&config.database_url)
+            .await
+            .context("cannot join the instances on the PostgreSQL database")?;
         let instance = if config.instance_name.is_empty() {
             default_instance_name()
         } else {
@@ -263,6 +278,9 @@ impl Cluster {
             clock,
             metrics,
             leading: AtomicBool::new(false),
+            instances: AtomicUsize::new(0),
+            members_changed: Notify::new(),
+            joined: Mutex::new(Some(joined)),
             leadership_changed: Notify::new(),
             pickups: Mutex::default(),
             watchers: Mutex::default(),
@@ -310,7 +328,32 @@ impl Cluster {
         self.leading.load(Ordering::Relaxed)
     }
 
+    /// This instance leads and, when the leader last counted them, was the only one: the
+    /// flows' answers need not be announced, as no other instance can wait for them.
+    /// Counted at each heartbeat and when an instance announces that it joined (which it
+    /// does before serving: [`Self::connect`]); until then, and when unsure, false.
+    fn alone(&self) -> bool {
+        self.instances() == Some(1)
+    }
+
+    /// While this instance leads: how many instances run, itself included, as it last
+    /// counted them.
+    pub fn instances(&self) -> Option<usize> {
+        let counted = self.instances.load(Ordering::Relaxed);
+        (self.is_leader() && counted > 0).then_some(counted)
+    }
+
+    fn set_instances(&self, counted: usize) {
+        self.instances.store(counted, Ordering::Relaxed);
+    }
+
+    /// The bidding connection [`Self::connect`] opened, the first time.
+    fn take_joined(&self) -> Option<sqlx::PgConnection> {
+        self.joined.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
     fn set_leading(&self, leading: bool) {
+        self.instances.store(0, Ordering::Relaxed);
         self.leading.store(leading, Ordering::Relaxed);
         self.metrics.set_cluster_leader(leading);
         self.leadership_changed.notify_one();
@@ -439,7 +482,7 @@ impl Cluster {
         .bind("queued")
         .bind(None::<&str>)
         .bind(REQUESTS_CHANNEL);
-        let written = bind_flow(query, request, flow)
+        let written = bind_flow(query, request, flow, self.store.keeper())
             .fetch_optional(&self.pool)
             .await?;
         match written {
@@ -496,7 +539,7 @@ impl Cluster {
         )
         .bind("sent")
         .bind(&self.instance);
-        let written = bind_flow(query, &request, flow)
+        let written = bind_flow(query, &request, flow, self.store.keeper())
             .fetch_optional(&self.pool)
             .await
             .map(|row| row.map(|row| self.flow_sent_here(flow, &request, now, &row)));
@@ -654,6 +697,7 @@ impl Cluster {
             .bind((status == Status::Accepted).then_some(now))
             .bind(&self.instance)
             .bind(FLOWS_CHANNEL)
+            .bind(self.alone())
             .fetch_optional(&self.pool)
             .await?;
         if let (Some((Some(flow_id), Some(code))), Some(flow_status)) = (&answered, flow_status) {
@@ -736,7 +780,8 @@ impl Cluster {
 /// and `sent_by` ($18). With `queue`, the leader is told ($19: its channel); `for_flow`,
 /// the row is written only if its login flow ($10) records it as sent, in the same
 /// statement (the flow's parameters follow, bound by [`bind_flow`]), every instance is
-/// told, and the flow's `offline` comes back. Either way, one row returned if the row was
+/// told unless this process is the one that may keep the flow's page, and the flow's
+/// `offline` comes back. Either way, one row returned if the row was
 /// written, else none.
 fn row_statement(queue: bool, for_flow: bool) -> &'static str {
     static STATEMENTS: std::sync::LazyLock<[[String; 2]; 2]> = std::sync::LazyLock::new(|| {
@@ -759,13 +804,20 @@ fn write_row_statement(queue: bool, for_flow: bool) -> String {
             code: 3,
             now: 12,
             note_offline: first_flow_parameter + 1,
+            keeper: first_flow_parameter + 2,
         })
     });
     let mut ctes = Vec::new();
     let (insert, offline) = match flow {
         Some(flow) => {
-            // Every instance hears of it (see FLOWS_CHANNEL): one may keep the flow's page.
-            let told = format!("pg_notify('{FLOWS_CHANNEL}', concat_ws(' ', id, 'sent', $3, $11))");
+            // Every instance hears of it (see FLOWS_CHANNEL) if another process may keep
+            // the flow's page: `kept` reads the row as it was before this statement.
+            let keeper = first_flow_parameter + 2;
+            let told = format!(
+                "CASE WHEN (SELECT kept_by FROM kept) IS DISTINCT FROM ${keeper} \
+                 THEN pg_notify('{FLOWS_CHANNEL}', concat_ws(' ', id, 'sent', $3, $11)) END"
+            );
+            ctes.push("kept AS (SELECT kept_by FROM login_flows WHERE id = $10)".to_owned());
             ctes.push(format!("flow AS ({flow} RETURNING id, offline, {told})"));
             (
                 format!("INSERT INTO confirmations ({COLUMNS}) SELECT {VALUES} FROM flow"),
@@ -796,11 +848,13 @@ fn bind_flow<'q>(
     query: PgQuery<'q>,
     request: &'q ConfirmRequest,
     flow: Option<SentFlow<'_>>,
+    keeper: &'q str,
 ) -> PgQuery<'q> {
     match flow {
         Some(flow) => query
             .bind(request.jid.subject())
-            .bind(i64::from(flow.note_offline)),
+            .bind(i64::from(flow.note_offline))
+            .bind(keeper),
         None => query,
     }
 }
@@ -911,6 +965,9 @@ async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch
                     FLOWS_CHANNEL => cluster.flow_notified(n.payload()),
                     REQUESTS_CHANNEL if n.payload() == NOTICES_PAYLOAD => {
                         confirmer.notices_queued()
+                    }
+                    REQUESTS_CHANNEL if n.payload() == MEMBERS_PAYLOAD => {
+                        cluster.members_changed.notify_one()
                     }
                     REQUESTS_CHANNEL => cluster.queued.notify_one(),
                     _ => {

@@ -6,7 +6,8 @@
 //! each). Until its page is shown, nothing but this browser (which is following the
 //! redirect) can act on a new flow: its id and CSRF token are on that page only; and the
 //! answer to a request, like the JID form sent at another instance, is announced to every
-//! instance. So each kept flow is taken once, by the first page of it shown here, within
+//! instance (the form, unless it was sent to the process that keeps the flow:
+//! `login_flows.kept_by` names it). So each kept flow is taken once, by the first page of it shown here, within
 //! [`FRESH_FOR`]; a change this process makes or hears of drops it. With several
 //! instances and no sticky sessions, a page shown elsewhere leaves it here until it goes
 //! stale: what is left then is a browser coming back within [`FRESH_FOR`] after acting

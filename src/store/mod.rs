@@ -50,6 +50,9 @@ pub struct Store {
     /// Shared by the clones: the requests waiting for a flow to change.
     flow_watch: std::sync::Arc<flow_watch::FlowWatch>,
     fresh_flows: std::sync::Arc<fresh_flows::FreshFlows>,
+    /// This process's mark in `login_flows.kept_by`: random, so that two processes never
+    /// share one, whatever their configured names.
+    keeper: std::sync::Arc<str>,
     /// SQLite on a file: what makes the main pool's commits durable ([`Store::spend_pool`]).
     wal_sync: Option<std::sync::Arc<wal_sync::GroupSync>>,
 }
@@ -161,11 +164,17 @@ impl Store {
             client_cache: Default::default(),
             flow_watch: Default::default(),
             fresh_flows: Default::default(),
+            keeper: crate::random::token(16).into(),
         })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// What this process writes into `login_flows.kept_by` (see [`fresh_flows`]).
+    pub(crate) fn keeper(&self) -> &str {
+        &self.keeper
     }
 
     /// Waits for changes of flow `id` until the waiter is dropped.

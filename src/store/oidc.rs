@@ -478,8 +478,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO login_flows (id, browser_hash, csrf, client_id, redirect_uri, scope, state, nonce, \
              code_challenge, prompt, max_age, login_hint, claims, status, jid, code, sent_at, auth_time, \
-             created_at, expires_at, send_code, origin, offline, lang) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
+             created_at, expires_at, send_code, origin, offline, lang, kept_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
         )
         .bind(&flow.id)
         .bind(&flow.browser_hash)
@@ -505,6 +505,7 @@ impl Store {
         .bind(&flow.origin)
         .bind(i64::from(flow.offline))
         .bind(&flow.lang)
+        .bind(self.keeper())
         .execute(self.pool())
         .await?;
         Ok(())
@@ -546,6 +547,7 @@ impl Store {
                 code: 2,
                 now: 3,
                 note_offline: 5,
+                keeper: 6,
             });
             format!("{sent} RETURNING offline")
         });
@@ -555,6 +557,7 @@ impl Store {
             .bind(now)
             .bind(flow.id)
             .bind(i64::from(flow.note_offline))
+            .bind(self.keeper())
             .fetch_optional(self.pool())
             .await?;
         let Some(offline) = offline else {
@@ -1028,6 +1031,8 @@ pub(crate) struct FlowSentParameters {
     pub now: u8,
     /// 1 or 0.
     pub note_offline: u8,
+    /// [`Store::keeper`]: this process keeps the sent flow for its wait page.
+    pub keeper: u8,
 }
 
 /// The UPDATE of [`Store::flow_sent`].
@@ -1038,11 +1043,12 @@ pub(crate) fn flow_sent_statement(
         code,
         now,
         note_offline,
+        keeper,
     }: FlowSentParameters,
 ) -> String {
     format!(
         "UPDATE login_flows SET status = 'sent', jid = ${subject}, code = ${code}, sent_at = ${now}, \
-         auth_time = NULL, offline = CASE WHEN ${note_offline} = 1 AND EXISTS \
+         auth_time = NULL, kept_by = ${keeper}, offline = CASE WHEN ${note_offline} = 1 AND EXISTS \
            (SELECT 1 FROM contacts WHERE jid = ${subject} AND presence = 'offline') THEN 1 ELSE 0 END \
          WHERE id = ${id} AND status IN ('new', 'denied', 'expired', 'unreachable')"
     )

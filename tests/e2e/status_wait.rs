@@ -6,12 +6,15 @@
 use std::time::Duration;
 
 use serde_json::Value;
+use sqlx::postgres::PgListener;
+use sqlx::{Connection, PgConnection};
 use tokio::task::JoinHandle;
 
 use crate::browser::{field, Browser, RelyingParty, REDIRECT_URI};
 use crate::cluster::{two_instances, Balancer};
 use crate::helpers::{
-    spawn_app, Client, Prosody, Provider, TestApp, TestDatabase, XmppUser, COMPONENT,
+    free_port, spawn_app, spawn_instance, Client, Prosody, Provider, TestApp, TestDatabase,
+    XmppUser, COMPONENT,
 };
 use crate::reach::xmpp_link;
 use jidconnect::store::clients::ClientSettings;
@@ -236,4 +239,159 @@ async fn a_page_written_here_is_not_shown_after_another_instance_moved_it_on() {
     for app in apps {
         app.stop().await;
     }
+}
+
+/// alice answers the request on the wait page `wait_url` (typing its code back), and the
+/// page learns it: the answer is committed.
+async fn answer_and_see_it(browser: &Browser, wait_url: &str, alice: &mut XmppUser) {
+    let code = code_on(browser, wait_url).await;
+    alice.send_message(COMPONENT, &code).await;
+    let answer = ask(browser, format!("{wait_url}/status?wait=sent"))
+        .await
+        .unwrap();
+    assert_eq!(answer["status"], "accepted", "{answer}");
+}
+
+/// What the flows channel said about flow `id` so far (the status of each notice), as
+/// far as a marker sent now: notifications arrive in the order of their commits.
+async fn notices_about(flows: &mut PgListener, database: &TestDatabase, id: &str) -> Vec<String> {
+    let marker = format!("marker-{}", jidconnect::random::token(8));
+    let mut conn = PgConnection::connect(&database.url).await.unwrap();
+    sqlx::query("SELECT pg_notify('jidconnect_flows', $1)")
+        .bind(&marker)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mut statuses = Vec::new();
+    loop {
+        let notice = tokio::time::timeout(CLIENT_TIMEOUT, flows.recv())
+            .await
+            .expect("the marker comes back")
+            .unwrap();
+        let mut payload = notice.payload().split(' ');
+        match payload.next() {
+            Some(first) if first == marker => return statuses,
+            Some(first) if first == id => {
+                statuses.push(payload.next().unwrap_or_default().to_owned())
+            }
+            _ => {}
+        }
+    }
+}
+
+async fn listen_to_flows(database: &TestDatabase) -> PgListener {
+    let mut flows = PgListener::connect(&database.url).await.unwrap();
+    flows.listen("jidconnect_flows").await.unwrap();
+    flows
+}
+
+/// The JID form announces the flow as sent to every instance only when another process
+/// may keep the flow's page, i.e. when the flow was stored at another instance (seen on
+/// the flows channel). The answer is announced either way: the other instance runs.
+#[tokio::test]
+async fn a_flow_is_announced_as_sent_only_to_reach_a_copy_kept_elsewhere() {
+    let prosody = Prosody::start().await;
+    let database = TestDatabase::postgres().await;
+    let (apps, _balancer, rp, mut alice) = cluster_with_alice(&prosody, &database).await;
+    let mut flows = listen_to_flows(&database).await;
+    for (stored, sent, announced) in [(0, 0, false), (0, 1, true), (1, 1, false), (1, 0, true)] {
+        let browser = Browser::new(&apps[stored]);
+        let authorized = browser
+            .http
+            .get(authorize_at(&rp, &apps[stored]))
+            .send()
+            .await
+            .unwrap();
+        let flow_path = authorized.headers()["location"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let id = flow_path.strip_prefix("/login/").expect("a login page");
+        let (_, login_url, html) = browser.open(&apps[sent].url(&flow_path)).await.page();
+        let csrf = field(&html, "csrf").unwrap();
+        let sent_form = browser
+            .http
+            .post(&login_url)
+            .form(&[("jid", "alice@localhost"), ("csrf", &csrf)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent_form.status(), 303);
+        alice.next_request().await;
+        let wait_url = apps[sent].url(&flow_path);
+        answer_and_see_it(&browser, &wait_url, &mut alice).await;
+        let expected = match announced {
+            true => vec!["sent", "accepted"],
+            false => vec!["accepted"],
+        };
+        assert_eq!(
+            notices_about(&mut flows, &database, id).await,
+            expected,
+            "stored at {stored}, sent at {sent}"
+        );
+    }
+    for app in apps {
+        app.stop().await;
+    }
+}
+
+/// Until its `/healthz` counts `instances` (the leader's count).
+async fn wait_for_instances(leader: &TestApp, instances: u64) {
+    let deadline = tokio::time::Instant::now() + CLIENT_TIMEOUT;
+    loop {
+        let health = leader.health().await;
+        if health["instances"] == instances {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never {instances} instances: {health}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The leader counts the instances, in `/healthz`: one that starts at once, one that
+/// stops within a heartbeat. While it counts only itself, it announces no answer on the
+/// flows channel, as no other instance can be waiting for one; with another, it does.
+#[tokio::test]
+async fn a_leader_alone_announces_no_answers() {
+    let prosody = Prosody::start().await;
+    let database = TestDatabase::postgres().await;
+    let balancer_port = free_port();
+    let issuer = format!("http://127.0.0.1:{balancer_port}");
+    let spawn = |name| {
+        let instance = [("JIDCONNECT_INSTANCE_NAME", name)];
+        let (prosody, url, issuer) = (&prosody, database.url.clone(), issuer.clone());
+        async move { spawn_instance(prosody, &url, &issuer, &instance).await }
+    };
+    let leader = spawn("a").await;
+    let _balancer = Balancer::start(balancer_port, vec![leader.addr.port()]).await;
+    leader.wait_for_xmpp(true).await;
+    let rp = rp_for(&leader, &_balancer).await;
+    let mut alice = XmppUser::login(&prosody, "alice", "phone", Client::PlainText, "ignore").await;
+    let mut flows = listen_to_flows(&database).await;
+    let mut login = async |alice: &mut XmppUser| {
+        let browser = Browser::new(&leader);
+        let wait_url = send_request(&browser, &rp, &leader, alice).await;
+        answer_and_see_it(&browser, &wait_url, alice).await;
+        let path = url::Url::parse(&wait_url).unwrap().path().to_owned();
+        let id = path.strip_prefix("/login/").unwrap().to_owned();
+        notices_about(&mut flows, &database, &id).await
+    };
+
+    wait_for_instances(&leader, 1).await;
+    assert_eq!(login(&mut alice).await, Vec::<String>::new());
+    let other = spawn("b").await;
+    wait_for_instances(&leader, 2).await;
+    assert_eq!(login(&mut alice).await, ["accepted"]);
+    other.stop().await;
+    wait_for_instances(&leader, 1).await;
+    assert_eq!(login(&mut alice).await, Vec::<String>::new());
+    assert_eq!(
+        leader.health().await["is_leader"],
+        true,
+        "the first instance led throughout"
+    );
+    leader.stop().await;
 }
