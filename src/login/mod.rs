@@ -207,8 +207,9 @@ async fn load(app: &AppState, jar: &CookieJar, id: &str) -> Result<(LoginFlow, C
     checked(app, jar, flow).await
 }
 
-/// [`load`] for the page a redirect from `/authorize` leads to: the flow as this process
-/// just stored it, if it did (see [`crate::store::fresh_flows`]).
+/// [`load`] for the page a redirect leads to (from `/authorize` or the JID form), and for
+/// the first status request (the page's script sends it as the page loads): the flow as
+/// this process just stored it, if it did (see [`crate::store::fresh_flows`]).
 async fn load_page(
     app: &AppState,
     jar: &CookieJar,
@@ -657,6 +658,7 @@ async fn wait_for_change(
     let deadline = tokio::time::Instant::now() + hold;
     let waiter = app.store.watch_flow(id);
     let mut answered = None;
+    let mut first_read = true;
     loop {
         // Enabled before the read: a change between the read and the wait still wakes it.
         let changed = waiter.notified();
@@ -668,7 +670,10 @@ async fn wait_for_change(
         let state = match answered.take() {
             Some(status) => PageState::answered(status),
             None => {
-                let (flow, _) = load(app, jar, id).await?;
+                let (flow, _) = match std::mem::take(&mut first_read) {
+                    true => load_page(app, jar, id).await?,
+                    false => load(app, jar, id).await?,
+                };
                 if flow.status == FlowStatus::Sent {
                     waiting_request = flow.code.clone();
                 }

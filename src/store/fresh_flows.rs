@@ -1,19 +1,21 @@
 //! Login flows just stored, kept for the page the browser is sent to next.
 //!
 //! `/authorize` stores a flow and redirects the browser to its page at once; the JID form
-//! records the flow as sent and redirects to its wait page. Those pages are drawn from the
-//! flow as it was written instead of reading it back (one statement fewer per login
-//! each). Until its page is shown, nothing but this browser (which is following the
-//! redirect) can act on a new flow: its id and CSRF token are on that page only; and the
-//! answer to a request, like the JID form sent at another instance, is announced to every
-//! instance (the form, unless it was sent to the process that keeps the flow:
-//! `login_flows.kept_by` names it). So each kept flow is taken once, by the first page of it shown here, within
-//! [`FRESH_FOR`]; a change this process makes or hears of drops it. With several
-//! instances and no sticky sessions, a page shown elsewhere leaves it here until it goes
-//! stale: what is left then is a browser coming back within [`FRESH_FOR`] after acting
-//! on another instance in a way that is not announced (cancel, another address), whose
-//! page is then the one before that step; the page's status request, which reads the
-//! store, moves it on.
+//! records the flow as sent and redirects to its wait page. Those pages, and the status
+//! request their script sends as soon as they load, are drawn from the flow as it was
+//! written instead of reading it back (one statement fewer each). Until its page is
+//! shown, nothing but this browser (which is following the redirect) can act on a new
+//! flow: its id and CSRF token are on that page only; and a change made elsewhere is
+//! announced to this instance: an answer (unless the leader is alone, when nobody else
+//! can hold a copy), and the JID form sent at another process than the one named by
+//! `login_flows.kept_by`, which stored the flow or last recorded it as sent. So each kept
+//! flow is taken twice at most, by the first page of it shown here and by the first
+//! status request, within [`FRESH_FOR`]; a change this process makes or hears of drops
+//! it. With several instances and no sticky sessions, a page shown elsewhere leaves it
+//! here until it goes stale: what is left then is a browser coming back within
+//! [`FRESH_FOR`] after acting on another instance in a way that is not announced (cancel,
+//! another address), whose page is then the one before that step; its status request
+//! reads the store within `flow_watch::RECHECK_EVERY` and moves it on.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
@@ -23,6 +25,8 @@ use super::oidc::LoginFlow;
 
 /// How long a flow waits for its page: the redirect is followed at once.
 pub const FRESH_FOR: Duration = Duration::from_secs(2);
+/// Its page, then the page's first status request.
+const USES: u8 = 2;
 /// At most this many wait at once, the oldest making room (a flow is its request's
 /// fields, each within the authorize endpoint's limits: typically 1–2 KiB, 16 KiB at most).
 pub const KEPT: usize = 4096;
@@ -34,7 +38,8 @@ pub struct FreshFlows {
 
 #[derive(Default)]
 struct Kept {
-    flows: HashMap<String, (Instant, LoginFlow)>,
+    /// When kept, uses left, the flow.
+    flows: HashMap<String, (Instant, u8, LoginFlow)>,
     /// Ids in the order they came; may name flows taken since.
     order: VecDeque<(String, Instant)>,
 }
@@ -53,19 +58,28 @@ impl FreshFlows {
             if kept
                 .flows
                 .get(&id)
-                .is_some_and(|(kept_at, _)| *kept_at == at)
+                .is_some_and(|(kept_at, _, _)| *kept_at == at)
             {
                 kept.flows.remove(&id);
             }
         }
         kept.order.push_back((flow.id.clone(), now));
-        kept.flows.insert(flow.id.clone(), (now, flow));
+        kept.flows.insert(flow.id.clone(), (now, USES, flow));
     }
 
-    /// The flow `id` as stored, if it was kept here, once, within [`FRESH_FOR`].
+    /// The flow `id` as stored, if it was kept here, twice at most, within [`FRESH_FOR`].
     pub fn take(&self, id: &str, now: Instant) -> Option<LoginFlow> {
-        let (at, flow) = self.kept().flows.remove(id)?;
-        (now.saturating_duration_since(at) < FRESH_FOR).then_some(flow)
+        let mut kept = self.kept();
+        let (at, uses, flow) = kept.flows.get_mut(id)?;
+        if now.saturating_duration_since(*at) >= FRESH_FOR {
+            kept.flows.remove(id);
+            return None;
+        }
+        *uses -= 1;
+        if *uses > 0 {
+            return Some(flow.clone());
+        }
+        kept.flows.remove(id).map(|(_, _, flow)| flow)
     }
 
     /// Flow `id` changed: its page reads it from the store.
@@ -98,15 +112,17 @@ mod tests {
     }
 
     #[test]
-    fn a_flow_is_taken_once() {
+    fn a_flow_is_taken_by_its_page_and_its_first_status_request() {
         let fresh = FreshFlows::default();
         let now = Instant::now();
         fresh.keep(flow("a"), now);
         assert_eq!(fresh.take("a", now).map(|f| f.id).as_deref(), Some("a"));
+        assert_eq!(fresh.take("a", now).map(|f| f.id).as_deref(), Some("a"));
         assert!(
             fresh.take("a", now).is_none(),
-            "the next page reads the store"
+            "the next request reads the store"
         );
+        assert!(fresh.kept().flows.is_empty(), "the last use dropped it");
         assert!(fresh.take("b", now).is_none(), "never kept");
     }
 

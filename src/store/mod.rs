@@ -243,7 +243,8 @@ impl Store {
             .keep(flow.clone(), std::time::Instant::now());
     }
 
-    /// The flow `id` as this process just stored it, once; else as the store has it.
+    /// The flow `id` as this process just stored it, for its page and that page's first
+    /// status request ([`fresh_flows`]); else as the store has it.
     pub async fn fresh_flow(&self, id: &str) -> Result<Option<oidc::LoginFlow>, sqlx::Error> {
         match self.fresh_flows.take(id, std::time::Instant::now()) {
             Some(flow) => Ok(Some(flow)),
@@ -503,9 +504,9 @@ mod tests {
     use super::*;
 
     /// The page after the JID form is drawn from the flow as recorded sent, unless the
-    /// flow changed since (here: its request answered), and only once.
+    /// flow changed since (here: its request not sent after all, or answered).
     #[tokio::test]
-    async fn a_flow_recorded_sent_is_drawn_once_and_not_after_a_change() {
+    async fn a_flow_recorded_sent_is_drawn_as_recorded_until_it_changes() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("j.db").display());
         let store = Store::connect(&url).await.unwrap();
