@@ -207,9 +207,8 @@ async fn load(app: &AppState, jar: &CookieJar, id: &str) -> Result<(LoginFlow, C
     checked(app, jar, flow).await
 }
 
-/// [`load`] for the page a redirect leads to (from `/authorize` or the JID form), and for
-/// the first status request (the page's script sends it as the page loads): the flow as
-/// this process just stored it, if it did (see [`crate::store::fresh_flows`]).
+/// [`load`] for the page a redirect leads to (from `/authorize` or the JID form): the flow
+/// as this process just stored it, if it did (see [`crate::store::fresh_flows`]).
 async fn load_page(
     app: &AppState,
     jar: &CookieJar,
@@ -670,9 +669,16 @@ async fn wait_for_change(
         let state = match answered.take() {
             Some(status) => PageState::answered(status),
             None => {
-                let (flow, _) = match std::mem::take(&mut first_read) {
-                    true => load_page(app, jar, id).await?,
-                    false => load(app, jar, id).await?,
+                // The page's script asks as the page loads: the flow this process just
+                // wrote, if the page shows it. A page that shows another state was drawn
+                // elsewhere, after a change this process may not have heard of yet.
+                let kept = std::mem::take(&mut first_read)
+                    .then(|| app.store.kept_flow(id))
+                    .flatten()
+                    .filter(|flow| flow.status.as_str() == shown);
+                let (flow, _) = match kept {
+                    Some(flow) => checked(app, jar, Some(flow)).await?,
+                    None => load(app, jar, id).await?,
                 };
                 if flow.status == FlowStatus::Sent {
                     waiting_request = flow.code.clone();

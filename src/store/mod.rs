@@ -243,13 +243,19 @@ impl Store {
             .keep(flow.clone(), std::time::Instant::now());
     }
 
-    /// The flow `id` as this process just stored it, for its page and that page's first
-    /// status request ([`fresh_flows`]); else as the store has it.
+    /// The flow `id` as this process just stored it, for its page ([`fresh_flows`]); else
+    /// as the store has it.
     pub async fn fresh_flow(&self, id: &str) -> Result<Option<oidc::LoginFlow>, sqlx::Error> {
-        match self.fresh_flows.take(id, std::time::Instant::now()) {
+        match self.kept_flow(id) {
             Some(flow) => Ok(Some(flow)),
             None => self.flow(id).await,
         }
+    }
+
+    /// The flow `id` as this process just stored it, if it did ([`fresh_flows`]): for its
+    /// page, then for that page's first status request.
+    pub fn kept_flow(&self, id: &str) -> Option<oidc::LoginFlow> {
+        self.fresh_flows.take(id, std::time::Instant::now())
     }
 
     /// Shutdown: every waiting request answers now.
