@@ -487,7 +487,7 @@ impl Cluster {
             .await?;
         match written {
             Some(row) => {
-                self.flow_sent_here(flow, request, now, &row);
+                self.flow_sent_here(flow, request, now, &row, true);
                 Ok(true)
             }
             None => Ok(false),
@@ -496,13 +496,15 @@ impl Cluster {
 
     /// A statement of [`row_statement`] wrote its row (`written`), and so recorded `flow`
     /// (if any) as sent: its pages waiting here look again (other instances learn it from
-    /// the statement's notification), and the page that follows the form is drawn from it.
+    /// the statement's notification), and the page that follows the form is drawn from it
+    /// (`handed_off`: queued for the leader, which may answer before this runs).
     fn flow_sent_here(
         &self,
         flow: Option<SentFlow<'_>>,
         request: &ConfirmRequest,
         now: i64,
         written: &sqlx::postgres::PgRow,
+        handed_off: bool,
     ) {
         let Some(flow) = flow else {
             return;
@@ -514,7 +516,7 @@ impl Cluster {
         });
         let (subject, code) = (request.jid.subject(), &request.text.code);
         self.store
-            .flow_recorded_sent(flow, subject, code, now, offline == 1);
+            .flow_recorded_sent(flow, subject, code, now, offline == 1, handed_off);
     }
 
     /// The leader's own request: no hand-off. Its row is written first (with the flow's
@@ -542,7 +544,7 @@ impl Cluster {
         let written = bind_flow(query, &request, flow, self.store.keeper())
             .fetch_optional(&self.pool)
             .await
-            .map(|row| row.map(|row| self.flow_sent_here(flow, &request, now, &row)));
+            .map(|row| row.map(|row| self.flow_sent_here(flow, &request, now, &row, false)));
         match written {
             Ok(Some(())) => {}
             Ok(None) => return Ok(None),
@@ -811,7 +813,9 @@ fn write_row_statement(queue: bool, for_flow: bool) -> String {
     let (insert, offline) = match flow {
         Some(flow) => {
             // Every instance hears of it (see FLOWS_CHANNEL) if another process may keep
-            // the flow's page: `kept` reads the row as it was before this statement.
+            // the flow's page: `kept` reads the row as it was before this statement (its
+            // snapshot: an UPDATE that waited for another re-reads only its own row; only
+            // this statement writes `kept_by`, and it leaves no state it accepts).
             let keeper = first_flow_parameter + 2;
             let told = format!(
                 "CASE WHEN (SELECT kept_by FROM kept) IS DISTINCT FROM ${keeper} \

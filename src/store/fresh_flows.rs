@@ -26,7 +26,9 @@ use super::oidc::LoginFlow;
 /// How long a flow waits for its page: the redirect is followed at once.
 pub const FRESH_FOR: Duration = Duration::from_secs(2);
 /// Its page, then the page's first status request.
-const USES: u8 = 2;
+pub const PAGE_AND_STATUS: u8 = 2;
+/// Its page only: a change may have come before it was kept.
+pub const PAGE_ONLY: u8 = 1;
 /// At most this many wait at once, the oldest making room (a flow is its request's
 /// fields, each within the authorize endpoint's limits: typically 1–2 KiB, 16 KiB at most).
 pub const KEPT: usize = 4096;
@@ -45,8 +47,9 @@ struct Kept {
 }
 
 impl FreshFlows {
-    /// Keeps `flow`, just stored, for its first page.
-    pub fn keep(&self, flow: LoginFlow, now: Instant) {
+    /// Keeps `flow`, just stored, for its first page and, with [`PAGE_AND_STATUS`], that
+    /// page's first status request.
+    pub fn keep(&self, flow: LoginFlow, uses: u8, now: Instant) {
         let mut kept = self.kept();
         while let Some((id, at)) = kept.order.front().cloned() {
             let stale = now.saturating_duration_since(at) >= FRESH_FOR;
@@ -64,7 +67,7 @@ impl FreshFlows {
             }
         }
         kept.order.push_back((flow.id.clone(), now));
-        kept.flows.insert(flow.id.clone(), (now, USES, flow));
+        kept.flows.insert(flow.id.clone(), (now, uses, flow));
     }
 
     /// The flow `id` as stored, if it was kept here, twice at most, within [`FRESH_FOR`].
@@ -115,7 +118,10 @@ mod tests {
     fn a_flow_is_taken_by_its_page_and_its_first_status_request() {
         let fresh = FreshFlows::default();
         let now = Instant::now();
-        fresh.keep(flow("a"), now);
+        fresh.keep(flow("a"), PAGE_AND_STATUS, now);
+        fresh.keep(flow("b"), PAGE_ONLY, now);
+        assert!(fresh.take("b", now).is_some());
+        assert!(fresh.take("b", now).is_none(), "for its page only");
         assert_eq!(fresh.take("a", now).map(|f| f.id).as_deref(), Some("a"));
         assert_eq!(fresh.take("a", now).map(|f| f.id).as_deref(), Some("a"));
         assert!(
@@ -123,17 +129,17 @@ mod tests {
             "the next request reads the store"
         );
         assert!(fresh.kept().flows.is_empty(), "the last use dropped it");
-        assert!(fresh.take("b", now).is_none(), "never kept");
+        assert!(fresh.take("c", now).is_none(), "never kept");
     }
 
     #[test]
     fn a_changed_or_stale_flow_is_read_from_the_store() {
         let fresh = FreshFlows::default();
         let now = Instant::now();
-        fresh.keep(flow("changed"), now);
+        fresh.keep(flow("changed"), PAGE_AND_STATUS, now);
         fresh.forget("changed");
         assert!(fresh.take("changed", now).is_none());
-        fresh.keep(flow("late"), now);
+        fresh.keep(flow("late"), PAGE_AND_STATUS, now);
         assert!(fresh.take("late", now + FRESH_FOR).is_none());
         assert!(fresh.kept().flows.is_empty(), "taking it dropped it");
     }
@@ -142,8 +148,8 @@ mod tests {
     fn stale_flows_go_when_new_ones_come() {
         let fresh = FreshFlows::default();
         let now = Instant::now();
-        fresh.keep(flow("old"), now);
-        fresh.keep(flow("new"), now + FRESH_FOR);
+        fresh.keep(flow("old"), PAGE_AND_STATUS, now);
+        fresh.keep(flow("new"), PAGE_AND_STATUS, now + FRESH_FOR);
         assert_eq!(fresh.kept().flows.len(), 1);
         assert_eq!(fresh.kept().order.len(), 1);
     }
@@ -153,7 +159,7 @@ mod tests {
         let fresh = FreshFlows::default();
         let now = Instant::now();
         for i in 0..KEPT + 10 {
-            fresh.keep(flow(&i.to_string()), now);
+            fresh.keep(flow(&i.to_string()), PAGE_AND_STATUS, now);
         }
         assert!(fresh.kept().flows.len() <= KEPT);
         assert!(fresh.kept().order.len() <= KEPT);

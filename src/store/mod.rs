@@ -207,11 +207,11 @@ impl Store {
 
     /// `flow` was just recorded as sent for `subject` with `code` at `now` (and `offline`
     /// noted): its waiters look again, and if the browser goes to its page next, that page
-    /// is drawn from this record
-    /// ([`fresh_flows`]). Called before this process sends the request, so that its
-    /// answer, which drops the record, cannot come first (a request queued for another
-    /// instance may be answered first: its wait page then shows the request waiting, and
-    /// the page's first status request, which reads the store, moves it on).
+    /// and its first status request are drawn from this record ([`fresh_flows`]). Called
+    /// before this process sends the request, so that its answer, which drops the record,
+    /// cannot come first; but a request `handed_off` to another instance may be answered
+    /// first: its wait page then shows the request waiting, and the page's first status
+    /// request, which reads the store, moves it on.
     pub fn flow_recorded_sent(
         &self,
         flow: oidc::SentFlow<'_>,
@@ -219,6 +219,7 @@ impl Store {
         code: &str,
         now: i64,
         offline: bool,
+        handed_off: bool,
     ) {
         self.flow_changed(flow.id);
         let Some(page) = flow.page else {
@@ -233,14 +234,21 @@ impl Store {
             offline,
             ..page.clone()
         };
-        self.fresh_flows.keep(sent, std::time::Instant::now());
+        let uses = match handed_off {
+            true => fresh_flows::PAGE_ONLY,
+            false => fresh_flows::PAGE_AND_STATUS,
+        };
+        self.fresh_flows.keep(sent, uses, std::time::Instant::now());
     }
 
     /// Keeps `flow`, just stored, for the page the browser is sent to next
     /// ([`fresh_flows`]).
     pub fn keep_fresh_flow(&self, flow: &oidc::LoginFlow) {
-        self.fresh_flows
-            .keep(flow.clone(), std::time::Instant::now());
+        self.fresh_flows.keep(
+            flow.clone(),
+            fresh_flows::PAGE_AND_STATUS,
+            std::time::Instant::now(),
+        );
     }
 
     /// The flow `id` as this process just stored it, for its page ([`fresh_flows`]); else

@@ -563,7 +563,7 @@ impl Store {
         let Some(offline) = offline else {
             return Ok(false);
         };
-        self.flow_recorded_sent(flow, subject, code, now, offline == 1);
+        self.flow_recorded_sent(flow, subject, code, now, offline == 1, false);
         Ok(true)
     }
 

@@ -77,7 +77,28 @@ pub async fn two_instances(prosody: &Prosody, database: &TestDatabase) -> (Vec<T
     }
     let balancer =
         Balancer::start(balancer_port, apps.iter().map(|a| a.addr.port()).collect()).await;
+    counted_by_leader(&apps, 2).await;
     (apps, balancer)
+}
+
+/// Until the leader among `apps` counts `instances` in its `/healthz`: it announces answers
+/// to the others only when it counts them.
+pub async fn counted_by_leader(apps: &[TestApp], instances: u64) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let mut seen = Vec::new();
+        for app in apps {
+            seen.push(app.health().await);
+        }
+        if seen.iter().any(|health| health["instances"] == instances) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no leader counted {instances} instances: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A browser that opens the authorization request `authorize` at the instance `app`

@@ -11,7 +11,7 @@ use sqlx::{Connection, PgConnection};
 use tokio::task::JoinHandle;
 
 use crate::browser::{field, Browser, RelyingParty, REDIRECT_URI};
-use crate::cluster::{two_instances, Balancer};
+use crate::cluster::{counted_by_leader, two_instances, Balancer};
 use crate::helpers::{
     free_port, spawn_app, spawn_instance, Client, Prosody, Provider, TestApp, TestDatabase,
     XmppUser, COMPONENT,
@@ -335,22 +335,6 @@ async fn a_flow_is_announced_as_sent_only_to_reach_a_copy_kept_elsewhere() {
     }
 }
 
-/// Until its `/healthz` counts `instances` (the leader's count).
-async fn wait_for_instances(leader: &TestApp, instances: u64) {
-    let deadline = tokio::time::Instant::now() + CLIENT_TIMEOUT;
-    loop {
-        let health = leader.health().await;
-        if health["instances"] == instances {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never {instances} instances: {health}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// The leader counts the instances, in `/healthz`: one that starts at once, one that
 /// stops within a heartbeat. While it counts only itself, it announces no answer on the
 /// flows channel, as no other instance can be waiting for one; with another, it does.
@@ -380,13 +364,13 @@ async fn a_leader_alone_announces_no_answers() {
         notices_about(&mut flows, &database, &id).await
     };
 
-    wait_for_instances(&leader, 1).await;
+    counted_by_leader(std::slice::from_ref(&leader), 1).await;
     assert_eq!(login(&mut alice).await, Vec::<String>::new());
     let other = spawn("b").await;
-    wait_for_instances(&leader, 2).await;
+    counted_by_leader(std::slice::from_ref(&leader), 2).await;
     assert_eq!(login(&mut alice).await, ["accepted"]);
     other.stop().await;
-    wait_for_instances(&leader, 1).await;
+    counted_by_leader(std::slice::from_ref(&leader), 1).await;
     assert_eq!(login(&mut alice).await, Vec::<String>::new());
     assert_eq!(
         leader.health().await["is_leader"],
