@@ -835,6 +835,57 @@ async fn not_me_stops_a_login_by_someone_elses_code(backend: Backend) {
     assert_eq!(error_of(&callback).0, "login_required");
 }
 
+/// A login confirmed by a code someone else showed, which the site then refuses (its
+/// access list changed meanwhile): the person was confirmed all the same, so the session
+/// starts for other sites; "not me" ends it.
+#[tokio::test]
+async fn not_me_ends_the_session_of_a_login_the_site_refused() {
+    let prosody = Prosody::start().await;
+    let app = spawn_app_with(&prosody, &[]).await;
+    let mut bob = XmppUser::login(&prosody, "bob", "phone", Client::PlainText, "ignore").await;
+    let trusted = |name| {
+        let mut settings = ClientSettings::new(name, vec![REDIRECT_URI.into()]);
+        settings.trusted = true;
+        settings
+    };
+    let mut bank_settings = trusted("Bank app");
+    bank_settings.allow = vec!["bob@localhost".into()];
+    let (bank_id, bank_secret) = app.add_client(bank_settings.clone()).await;
+    let bank = RelyingParty::discover(&app, &bank_id, &bank_secret).await;
+    let (wiki_id, wiki_secret) = app.add_client(trusted("Wiki")).await;
+    let wiki = RelyingParty::discover(&app, &wiki_id, &wiki_secret).await;
+
+    let mallory = Browser::new(&app);
+    let attempt = bank.attempt(&[], true, &[]);
+    let (_, login_url, html) = mallory.open(attempt.url.as_str()).await.page();
+    let (_, body) = xmpp_link(&html);
+    bob.send_message(COMPONENT, &body).await;
+    status_becomes(&mallory, &login_url, "accepted").await;
+    let answer = bob.next_chat().await;
+    bank_settings.allow = vec!["carol@localhost".into()];
+    app.state
+        .store
+        .update_client(&bank_id, bank_settings)
+        .await
+        .unwrap();
+    let csrf = field(&html, "csrf").unwrap();
+    let refused = mallory
+        .post(&format!("{login_url}/continue"), &[("csrf", &csrf)])
+        .await
+        .away();
+    assert_eq!(error_of(&refused).0, "access_denied", "{refused}");
+
+    let silently = wiki.attempt(&[], true, &[("prompt", "none")]);
+    let callback = mallory.open(silently.url.as_str()).await.away();
+    wiki.code_from(&app, &callback, &silently);
+    bob.reply_in_thread(COMPONENT, "not me", &answer.thread)
+        .await;
+    assert!(bob.next_chat().await.body.starts_with("Done"));
+    let silently = wiki.attempt(&[], true, &[("prompt", "none")]);
+    let callback = mallory.open(silently.url.as_str()).await.away();
+    assert_eq!(error_of(&callback).0, "login_required", "{callback}");
+}
+
 /// "not me" answers the notice it replies to (its thread), not simply the last one.
 #[tokio::test]
 async fn not_me_ends_the_login_it_answers() {
