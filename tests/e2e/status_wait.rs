@@ -198,6 +198,43 @@ async fn a_page_waiting_on_any_instance_is_answered() {
     }
 }
 
+/// `/authorize` at `stored`, which stores the flow and keeps it for its page; the login
+/// page then opened and its JID form sent at `sent` (which answers with the wait page's
+/// address, the same path): the flow's path, `/login/ID`. alice got the request.
+async fn flow_stored_and_sent(
+    browser: &Browser,
+    rp: &RelyingParty,
+    (stored, sent): (&TestApp, &TestApp),
+    alice: &mut XmppUser,
+) -> String {
+    let authorized = browser
+        .http
+        .get(authorize_at(rp, stored))
+        .send()
+        .await
+        .unwrap();
+    let flow_path = authorized.headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(flow_path.starts_with("/login/"), "{flow_path}");
+    let (status, login_url, html) = browser.open(&sent.url(&flow_path)).await.page();
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("data-status=\"new\""), "{html}");
+    let csrf = field(&html, "csrf").unwrap();
+    let form = browser
+        .http
+        .post(&login_url)
+        .form(&[("jid", "alice@localhost"), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 303);
+    assert_eq!(form.headers()["location"], flow_path.as_str());
+    alice.next_request().await;
+    flow_path
+}
+
 /// Two instances, no sticky sessions: an instance draws the page a redirect leads to from
 /// the flow it just wrote, but not once another instance has moved the flow on. Here
 /// `/authorize` runs at one, the login page and the JID form at the other, and the next
@@ -209,31 +246,7 @@ async fn a_page_written_here_is_not_shown_after_another_instance_moved_it_on() {
     let (apps, _balancer, rp, mut alice) = cluster_with_alice(&prosody, &database).await;
     let (first, second) = (&apps[0], &apps[1]);
     let browser = Browser::new(first);
-    let authorized = browser
-        .http
-        .get(authorize_at(&rp, first))
-        .send()
-        .await
-        .unwrap();
-    let flow_path = authorized.headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(flow_path.starts_with("/login/"), "{flow_path}");
-    let (status, login_url, html) = browser.open(&second.url(&flow_path)).await.page();
-    assert_eq!(status, 200, "{html}");
-    assert!(html.contains("data-status=\"new\""), "{html}");
-    let csrf = field(&html, "csrf").unwrap();
-    let sent = browser
-        .http
-        .post(&login_url)
-        .form(&[("jid", "alice@localhost"), ("csrf", &csrf)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(sent.status(), 303);
-    assert_eq!(sent.headers()["location"], flow_path.as_str());
-    alice.next_request().await;
+    let flow_path = flow_stored_and_sent(&browser, &rp, (first, second), &mut alice).await;
     let (_, _, html) = browser.open(&first.url(&flow_path)).await.page();
     assert!(html.contains("data-status=\"sent\""), "{html}");
     for app in apps {
@@ -296,28 +309,9 @@ async fn a_flow_is_announced_as_sent_only_to_reach_a_copy_kept_elsewhere() {
     let mut flows = listen_to_flows(&database).await;
     for (stored, sent, announced) in [(0, 0, false), (0, 1, true), (1, 1, false), (1, 0, true)] {
         let browser = Browser::new(&apps[stored]);
-        let authorized = browser
-            .http
-            .get(authorize_at(&rp, &apps[stored]))
-            .send()
-            .await
-            .unwrap();
-        let flow_path = authorized.headers()["location"]
-            .to_str()
-            .unwrap()
-            .to_owned();
+        let at = (&apps[stored], &apps[sent]);
+        let flow_path = flow_stored_and_sent(&browser, &rp, at, &mut alice).await;
         let id = flow_path.strip_prefix("/login/").expect("a login page");
-        let (_, login_url, html) = browser.open(&apps[sent].url(&flow_path)).await.page();
-        let csrf = field(&html, "csrf").unwrap();
-        let sent_form = browser
-            .http
-            .post(&login_url)
-            .form(&[("jid", "alice@localhost"), ("csrf", &csrf)])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(sent_form.status(), 303);
-        alice.next_request().await;
         let wait_url = apps[sent].url(&flow_path);
         answer_and_see_it(&browser, &wait_url, &mut alice).await;
         let expected = match announced {
