@@ -38,6 +38,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::oidc::Oidc;
 use crate::random;
+use crate::store::flow_watch::Answer;
 use crate::store::oidc::{FlowSentParameters, FlowStatus, SentFlow};
 use crate::store::Store;
 use crate::xmpp::component::stopped;
@@ -703,7 +704,12 @@ impl Cluster {
             .fetch_optional(&self.pool)
             .await?;
         if let (Some((Some(flow_id), Some(code))), Some(flow_status)) = (&answered, flow_status) {
-            self.store.flow_answered_with(flow_id, flow_status, code);
+            let answer = Answer {
+                status: flow_status,
+                code: code.clone(),
+                auth_time: (status == Status::Accepted).then_some(now),
+            };
+            self.store.flow_answered_with(flow_id, answer);
         }
         // No notification is sent to the deciding instance itself (see DECIDE): a request
         // it queued before it led learns its answer here.
@@ -718,7 +724,14 @@ impl Cluster {
         match FlowNotice::parse(payload, &self.instance) {
             FlowNotice::Changed(id) => self.store.flow_changed(id),
             FlowNotice::Answered { id, status, code } => {
-                self.store.flow_answered_with(id, status, code)
+                let code = code.to_owned();
+                // Accepted elsewhere: when is not said.
+                let answer = Answer {
+                    status,
+                    code,
+                    auth_time: None,
+                };
+                self.store.flow_answered_with(id, answer)
             }
             FlowNotice::Ours => {}
         }

@@ -187,7 +187,7 @@ pub async fn approved_over_xmpp(
     };
     match (flow.status, flow.jid.as_deref(), flow.auth_time) {
         (FlowStatus::Accepted, Some(subject), Some(auth_time)) => {
-            if !app.store.finish_flow(&flow.id).await? {
+            if !app.store.finish_flow(&flow.id, subject, auth_time).await? {
                 return Ok(None);
             }
             approve(app, client, &flow, subject, auth_time, None)

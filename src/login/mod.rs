@@ -280,7 +280,18 @@ async fn confirmed_flow(
     id: &str,
     csrf: &str,
 ) -> Result<Option<Confirmed>, FlowError> {
-    let (flow, client) = load(app, jar, id).await?;
+    let flow = app.store.flow(id).await?;
+    confirmed(app, jar, flow, csrf).await
+}
+
+/// [`confirmed_flow`] of a flow at hand.
+async fn confirmed(
+    app: &AppState,
+    jar: &CookieJar,
+    flow: Option<LoginFlow>,
+    csrf: &str,
+) -> Result<Option<Confirmed>, FlowError> {
+    let (flow, client) = checked(app, jar, flow).await?;
     check_csrf(&flow, csrf)?;
     let (FlowStatus::Accepted, Some(subject), Some(auth_time)) =
         (flow.status, flow.jid.clone(), flow.auth_time)
@@ -644,7 +655,8 @@ const LONG_POLL: Duration = Duration::from_secs(20);
 
 /// The flow's state once its status is not `shown` any more, or as it is after
 /// [`LONG_POLL`] (or at shutdown). Woken by the answer to the request it saw waiting, it
-/// takes the status that came with the wake-up instead of reading the flow again.
+/// takes the status that came with the wake-up instead of reading the flow again, and
+/// keeps the flow as the answer left it for the "continue" the page sends next.
 async fn wait_for_change(
     app: &AppState,
     jar: &CookieJar,
@@ -664,10 +676,14 @@ async fn wait_for_change(
         tokio::pin!(changed);
         changed.as_mut().enable();
         let changes = waiter.changes();
-        // The code of the request this read found waiting: only its answer is taken.
-        let mut waiting_request = None;
+        // The flow as this read found it, its request waiting: only that request's answer
+        // is taken.
+        let mut waiting = None;
         let state = match answered.take() {
-            Some(status) => PageState::answered(status),
+            Some((answer, flow)) => {
+                app.store.keep_answered_flow(flow, &answer);
+                PageState::answered(answer.status)
+            }
             None => {
                 // The page's script asks as the page loads: the flow this process just
                 // wrote, if the page shows it. A page that shows another state was drawn
@@ -680,10 +696,11 @@ async fn wait_for_change(
                     Some(flow) => checked(app, jar, Some(flow)).await?,
                     None => load(app, jar, id).await?,
                 };
+                let state = PageState::of(&flow);
                 if flow.status == FlowStatus::Sent {
-                    waiting_request = flow.code.clone();
+                    waiting = Some(flow);
                 }
-                PageState::of(&flow)
+                state
             }
         };
         let now = tokio::time::Instant::now();
@@ -693,8 +710,10 @@ async fn wait_for_change(
         let look_again = deadline.min(now + crate::store::flow_watch::RECHECK_EVERY);
         tokio::select! {
             _ = changed => {
-                answered = waiting_request
-                    .and_then(|code| waiter.answer_since(changes, &code));
+                answered = waiting.and_then(|flow| {
+                    let answer = waiter.answer_since(changes, flow.code.as_deref()?)?;
+                    Some((answer, flow))
+                });
             }
             _ = tokio::time::sleep_until(look_again) => {}
         }
@@ -761,7 +780,7 @@ async fn continue_login(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, FlowError> {
-    let Some(confirmed) = confirmed_flow(&app, &jar, &id, &form.csrf).await? else {
+    let Some((confirmed, consent)) = flow_to_continue(&app, &jar, &id, &form.csrf).await? else {
         return Ok(back_to_flow(&id));
     };
     // Only an XMPP confirmation (a request's code, or the page's code sent) starts a
@@ -794,7 +813,7 @@ async fn continue_login(
             app.secure_cookies(),
             app.config.limits.known_device_ttl_secs,
         ));
-    if needs_consent_for(&app, &confirmed.flow, &confirmed.client).await? {
+    if consent {
         let Confirmed {
             flow,
             subject,
@@ -812,6 +831,36 @@ async fn continue_login(
     Ok((jar, response).into_response())
 }
 
+/// The confirmed flow "continue" acts on, and whether consent is still to be asked: as the
+/// answer this process just recorded left it, when its page's status request took that
+/// answer, if it goes straight back to the site (the command that issues the code checks
+/// that the flow is still accepted by that person at that time, so a copy gone stale
+/// issues nothing); else as the store has it (a session starts before consent is asked,
+/// with no such check).
+async fn flow_to_continue(
+    app: &AppState,
+    jar: &CookieJar,
+    id: &str,
+    csrf: &str,
+) -> Result<Option<(Confirmed, bool)>, FlowError> {
+    let answered = app
+        .store
+        .kept_flow(id)
+        .filter(|flow| flow.status == FlowStatus::Accepted);
+    if answered.is_some() {
+        if let Some(confirmed) = confirmed(app, jar, answered, csrf).await? {
+            if !needs_consent_for(app, &confirmed.flow, &confirmed.client).await? {
+                return Ok(Some((confirmed, false)));
+            }
+        }
+    }
+    let Some(confirmed) = confirmed_flow(app, jar, id, csrf).await? else {
+        return Ok(None);
+    };
+    let consent = needs_consent_for(app, &confirmed.flow, &confirmed.client).await?;
+    Ok(Some((confirmed, consent)))
+}
+
 /// Issues the code once per flow, even if the form is sent twice; `finishing` names a
 /// flow (and perhaps the session it starts).
 async fn finish(
@@ -827,7 +876,7 @@ async fn finish(
         auth_time,
     } = confirmed;
     if flow.is_device() {
-        if !app.store.finish_flow(&flow.id).await? {
+        if !app.store.finish_flow(&flow.id, subject, *auth_time).await? {
             return Err(FlowError::Gone);
         }
         // A device gets no code to write the session with: the session starts on its own.
@@ -917,7 +966,8 @@ async fn consent(
     };
     let flow = &confirmed.flow;
     if form.decision != "allow" {
-        if !app.store.finish_flow(&id).await? {
+        let (subject, auth_time) = (&confirmed.subject, confirmed.auth_time);
+        if !app.store.finish_flow(&id, subject, auth_time).await? {
             return Err(FlowError::Gone);
         }
         return access_denied(&app, flow, "the person did not allow the login").await;

@@ -743,7 +743,11 @@ pub async fn issue_code(
     let flow_end = finishing.flow_end(flow);
     if let Err(refused) = check_access(app, client, subject).await {
         if let Some(end) = flow_end {
-            if !app.store.finish_flow(end.flow_id).await? {
+            if !app
+                .store
+                .finish_flow(end.flow_id, subject, auth_time)
+                .await?
+            {
                 return Ok(None);
             }
         }

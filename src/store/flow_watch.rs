@@ -47,11 +47,15 @@ struct Watched {
 }
 
 /// A confirmation request's answer, as recorded in its login flow.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
     pub status: FlowStatus,
     /// The code of the request answered: a waiter takes the answer only for the request
     /// it saw waiting.
     pub code: String,
+    /// When the person accepted, as recorded (`None`: accepted elsewhere, or not): with
+    /// it, the flow as it stands after the answer is known without reading it.
+    pub auth_time: Option<i64>,
 }
 
 impl FlowWatch {
@@ -127,13 +131,13 @@ impl FlowWaiter {
             .map_or(0, |watched| watched.changes)
     }
 
-    /// The status the answer to request `code` left the flow in, if that answer is the
-    /// flow's last change and came after `changes`; `None`: read the flow.
-    pub fn answer_since(&self, changes: u64, code: &str) -> Option<FlowStatus> {
+    /// The answer to request `code`, if it is the flow's last change and came after
+    /// `changes`; `None`: read the flow.
+    pub fn answer_since(&self, changes: u64, code: &str) -> Option<Answer> {
         let waiting = self.watch.waiting();
         let watched = waiting.get(&self.id)?;
         let answer = watched.answer.as_ref()?;
-        (watched.changes > changes && answer.code == code).then_some(answer.status)
+        (watched.changes > changes && answer.code == code).then(|| answer.clone())
     }
 
     /// Whether this waiter should answer at once: the server is stopping, or too many
@@ -191,10 +195,11 @@ mod tests {
         let accepted = Answer {
             status: FlowStatus::Accepted,
             code: "C".into(),
+            auth_time: Some(7),
         };
-        watch.answered("a", accepted);
+        watch.answered("a", accepted.clone());
         let answer = early.answer_since(read_before, "C");
-        assert_eq!(answer, Some(FlowStatus::Accepted));
+        assert_eq!(answer, Some(accepted));
         let other = early.answer_since(read_before, "D");
         assert_eq!(other, None, "the answer to another request");
         // Came after the answer: its own read saw it already.

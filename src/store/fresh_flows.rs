@@ -16,6 +16,14 @@
 //! [`FRESH_FOR`] after acting on another instance in a way that is not announced (cancel,
 //! another address), whose page is then the one before that step; its status request
 //! reads the store within `flow_watch::RECHECK_EVERY` and moves it on.
+//!
+//! One more: when a page's status request takes the answer this process recorded (an
+//! acceptance, with its time), the flow as that answer left it is kept for the "continue"
+//! the page sends at once. The process that keeps it need not be the one `kept_by`
+//! names, so a change made elsewhere may not drop it in time; but it only ever issues a
+//! code through the command that checks the flow is still accepted by that person at
+//! that time (`login_flows.jid`, `auth_time`), and a continue that would ask for consent
+//! first reads the store.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};

@@ -191,11 +191,9 @@ impl Store {
     /// Flow `id`'s request (its `code`) was answered, here or elsewhere, leaving it
     /// `status`: its waiters that saw that request waiting take the status without
     /// reading the flow again.
-    pub fn flow_answered_with(&self, id: &str, status: oidc::FlowStatus, code: &str) {
+    pub fn flow_answered_with(&self, id: &str, answer: flow_watch::Answer) {
         self.fresh_flows.forget(id);
-        let code = code.to_owned();
-        self.flow_watch
-            .answered(id, flow_watch::Answer { status, code });
+        self.flow_watch.answered(id, answer);
     }
 
     /// Wakes the flow's waiters if a write changed it.
@@ -239,6 +237,27 @@ impl Store {
             false => fresh_flows::PAGE_AND_STATUS,
         };
         self.fresh_flows.keep(sent, uses, std::time::Instant::now());
+    }
+
+    /// `flow`, read with its request waiting, got `answer`: with a time of acceptance
+    /// (an answer recorded here), the flow as the answer left it is known, and kept for
+    /// the "continue" its page sends next ([`fresh_flows`]).
+    pub fn keep_answered_flow(&self, flow: oidc::LoginFlow, answer: &flow_watch::Answer) {
+        let (oidc::FlowStatus::Accepted, Some(auth_time)) = (answer.status, answer.auth_time)
+        else {
+            return;
+        };
+        if flow.code.as_deref() != Some(answer.code.as_str()) || flow.is_device() {
+            return;
+        }
+        let accepted = oidc::LoginFlow {
+            status: oidc::FlowStatus::Accepted,
+            auth_time: Some(auth_time),
+            ..flow
+        };
+        let uses = fresh_flows::PAGE_ONLY;
+        self.fresh_flows
+            .keep(accepted, uses, std::time::Instant::now());
     }
 
     /// Keeps `flow`, just stored, for the page the browser is sent to next
@@ -567,6 +586,40 @@ mod tests {
             .unwrap();
         let answered = store.fresh_flow(&flow.id).await.unwrap();
         assert_eq!(fresh(answered), oidc::FlowStatus::Accepted);
+        store.close().await;
+    }
+
+    /// A flow is finished only as accepted by the person, at the time, its caller read: a
+    /// copy of it gone stale finishes nothing.
+    #[tokio::test]
+    async fn a_flow_is_finished_only_as_its_caller_read_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("j.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        let mut flow = oidc::LoginFlow::new(
+            "client",
+            "https://rp.example/cb",
+            "openid".into(),
+            "browser".into(),
+            "origin".into(),
+            0,
+            i64::MAX,
+        );
+        store.insert_flow(&mut flow).await.unwrap();
+        let sent = oidc::SentFlow {
+            id: &flow.id,
+            note_offline: false,
+            page: None,
+        };
+        assert!(store.flow_sent(sent, "a@x.org", "C1", 5).await.unwrap());
+        store
+            .flow_answered(&flow.id, "C1", oidc::FlowStatus::Accepted, Some(7))
+            .await
+            .unwrap();
+        assert!(!store.finish_flow(&flow.id, "b@x.org", 7).await.unwrap());
+        assert!(!store.finish_flow(&flow.id, "a@x.org", 8).await.unwrap());
+        assert!(store.finish_flow(&flow.id, "a@x.org", 7).await.unwrap());
+        assert!(!store.finish_flow(&flow.id, "a@x.org", 7).await.unwrap());
         store.close().await;
     }
 

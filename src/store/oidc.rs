@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::flow_watch::Answer;
 use super::{Backend, Store};
 use crate::random;
 
@@ -346,8 +347,9 @@ static GRANT_WITH_CODE: LazyLock<[[String; 3]; 2]> = LazyLock::new(|| {
         "INSERT INTO auth_codes (code_hash, grant_id, redirect_uri, code_challenge, expires_at)";
     let subscriber = "RETURNING CASE WHEN EXISTS (SELECT 1 FROM contacts WHERE jid = $3 \
                       AND subscription IN ('from', 'both')) THEN 1 ELSE 0 END AS subscriber";
+    // Accepted by this person at this time: the flow it was issued from may be a copy.
     let finish = "UPDATE login_flows SET status = 'done', send_code = NULL \
-                  WHERE id = $14 AND status = 'accepted'";
+                  WHERE id = $14 AND status = 'accepted' AND jid = $3 AND auth_time = $7";
     let session = format!("{SESSION} SELECT $8, $3, $7, $15");
     let device = format!("{DEVICE} SELECT $16, $3, $9");
     let noticed = "UPDATE login_notices SET session_hash = COALESCE($8, session_hash), \
@@ -599,7 +601,13 @@ impl Store {
         .execute(self.pool())
         .await?;
         if done.rows_affected() > 0 {
-            self.flow_answered_with(id, status, code);
+            let code = code.to_owned();
+            let answer = Answer {
+                status,
+                code,
+                auth_time,
+            };
+            self.flow_answered_with(id, answer);
         }
         Ok(())
     }
@@ -671,12 +679,20 @@ impl Store {
         Ok(ended.len() as u64)
     }
 
-    /// Marks an accepted flow done; true for exactly one caller.
-    pub async fn finish_flow(&self, id: &str) -> Result<bool, sqlx::Error> {
+    /// Marks a flow accepted by `subject` at `auth_time` done; true for exactly one caller.
+    pub async fn finish_flow(
+        &self,
+        id: &str,
+        subject: &str,
+        auth_time: i64,
+    ) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
-            "UPDATE login_flows SET status = 'done', send_code = NULL WHERE id = $1 AND status = 'accepted'",
+            "UPDATE login_flows SET status = 'done', send_code = NULL \
+             WHERE id = $1 AND status = 'accepted' AND jid = $2 AND auth_time = $3",
         )
         .bind(id)
+        .bind(subject)
+        .bind(auth_time)
         .execute(self.pool())
         .await?;
         self.changed_if(done.rows_affected(), id);

@@ -407,7 +407,8 @@ pub struct TestApp {
     pub clock: Clock,
     env: Vec<(String, String)>,
     _dir: TempDir,
-    _database: Option<TestDatabase>,
+    /// The PostgreSQL database of its own, if it has one.
+    database: Option<TestDatabase>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -528,7 +529,7 @@ async fn spawn_app_at(
         clock,
         env,
         _dir: dir,
-        _database: database,
+        database,
         stop: Some(stop),
         handle: Some(handle),
     };
@@ -681,6 +682,11 @@ impl TestApp {
             .json()
             .await
             .unwrap()
+    }
+
+    /// The address of the PostgreSQL database of its own, if it has one.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database.as_ref().map(|database| database.url.as_str())
     }
 
     pub async fn health(&self) -> Value {

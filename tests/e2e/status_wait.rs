@@ -13,8 +13,8 @@ use tokio::task::JoinHandle;
 use crate::browser::{field, Browser, RelyingParty, REDIRECT_URI};
 use crate::cluster::{counted_by_leader, two_instances, Balancer};
 use crate::helpers::{
-    free_port, spawn_app, spawn_instance, Client, Prosody, Provider, TestApp, TestDatabase,
-    XmppUser, COMPONENT,
+    free_port, spawn_app, spawn_app_on, spawn_instance, Backend, Client, Prosody, Provider,
+    TestApp, TestDatabase, XmppUser, COMPONENT,
 };
 use crate::reach::xmpp_link;
 use jidconnect::store::clients::ClientSettings;
@@ -372,4 +372,48 @@ async fn a_leader_alone_announces_no_answers() {
         "the first instance led throughout"
     );
     leader.stop().await;
+}
+
+/// "Continue" sent as soon as the page learnt the answer is drawn from the flow as that
+/// answer left it, and the command that issues the code checks that the flow is still
+/// accepted by that person at that time. Here the flow changes behind the instance's back
+/// after the answer (as another instance's write would, before it is heard of): no code
+/// is issued, neither for the person the instance saw accept nor for the one now stored.
+#[tokio::test]
+async fn a_continue_drawn_from_the_answer_issues_nothing_once_the_flow_moved_on() {
+    let prosody = Prosody::start().await;
+    let app = spawn_app_on(&prosody, Backend::Postgres, &[]).await;
+    let rp = rp_for(&app, &app).await;
+    let mut alice = XmppUser::login(&prosody, "alice", "phone", Client::PlainText, "ignore").await;
+    let browser = Browser::new(&app);
+    let wait_url = send_request(&browser, &rp, &app, &mut alice).await;
+    let (_, _, page) = browser.open(&wait_url).await.page();
+    let csrf = field(&page, "csrf").unwrap();
+    // The page waits when the answer comes, as its script does.
+    let waiting = ask(&browser, format!("{wait_url}/status?wait=sent"));
+    still_waiting(&waiting).await;
+    alice
+        .send_message(COMPONENT, &code_on(&browser, &wait_url).await)
+        .await;
+    assert_eq!(waiting.await.unwrap()["status"], "accepted");
+
+    let id = url::Url::parse(&wait_url).unwrap().path()["/login/".len()..].to_owned();
+    let mut conn = PgConnection::connect(app.database_url().unwrap())
+        .await
+        .unwrap();
+    let moved = sqlx::query("UPDATE login_flows SET jid = 'mallory@localhost' WHERE id = $1")
+        .bind(&id)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(moved.rows_affected(), 1);
+    let continued = browser
+        .http
+        .post(format!("{wait_url}/continue"))
+        .form(&[("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(continued.status(), 404, "{:?}", continued.headers());
+    app.stop().await;
 }
