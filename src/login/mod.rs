@@ -789,9 +789,10 @@ async fn continue_login(
     if confirmed.flow.code.is_none() {
         return Ok(Redirect::to(&format!("/login/{id}/consent")).into_response());
     }
-    if let Some(old) = jar.get(SESSION_COOKIE.on(app.secure_cookies())) {
-        app.store.end_session(old.value()).await?;
-    }
+    // Ended once this login goes on: a continue that finishes nothing leaves it.
+    let old_session = jar
+        .get(SESSION_COOKIE.on(app.secure_cookies()))
+        .map(|old| old.value().to_owned());
     let now = app.clock.now();
     let expires = now + app.config.oidc.session_ttl_secs as i64;
     // Only a value this server issued: one planted in the browser by someone else would
@@ -820,6 +821,9 @@ async fn continue_login(
             auth_time,
             ..
         } = &confirmed;
+        if let Some(old) = &old_session {
+            app.store.end_session(old).await?;
+        }
         app.store
             .start_session(flow, subject, *auth_time, &session, now)
             .await?;
@@ -828,6 +832,9 @@ async fn continue_login(
     let visitor = Visitor::new(&app, peer, &headers);
     let finishing = Finishing::FlowStartingSession(&session);
     let response = finish(&app, &confirmed, finishing, &visitor).await?;
+    if let Some(old) = &old_session {
+        app.store.end_session(old).await?;
+    }
     Ok((jar, response).into_response())
 }
 

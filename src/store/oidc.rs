@@ -520,6 +520,8 @@ impl Store {
             .bind(id)
             .execute(self.pool())
             .await?;
+        // A copy kept of it would speak the old language (its login notice, say).
+        self.fresh_flows.forget(id);
         Ok(())
     }
 

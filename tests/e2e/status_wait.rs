@@ -389,6 +389,9 @@ async fn a_continue_drawn_from_the_answer_issues_nothing_once_the_flow_moved_on(
     let wait_url = send_request(&browser, &rp, &app, &mut alice).await;
     let (_, _, page) = browser.open(&wait_url).await.page();
     let csrf = field(&page, "csrf").unwrap();
+    let mut conn = PgConnection::connect(app.database_url().unwrap())
+        .await
+        .unwrap();
     // The page waits when the answer comes, as its script does.
     let waiting = ask(&browser, format!("{wait_url}/status?wait=sent"));
     still_waiting(&waiting).await;
@@ -398,9 +401,6 @@ async fn a_continue_drawn_from_the_answer_issues_nothing_once_the_flow_moved_on(
     assert_eq!(waiting.await.unwrap()["status"], "accepted");
 
     let id = url::Url::parse(&wait_url).unwrap().path()["/login/".len()..].to_owned();
-    let mut conn = PgConnection::connect(app.database_url().unwrap())
-        .await
-        .unwrap();
     let moved = sqlx::query("UPDATE login_flows SET jid = 'mallory@localhost' WHERE id = $1")
         .bind(&id)
         .execute(&mut conn)
@@ -415,5 +415,17 @@ async fn a_continue_drawn_from_the_answer_issues_nothing_once_the_flow_moved_on(
         .await
         .unwrap();
     assert_eq!(continued.status(), 404, "{:?}", continued.headers());
+    let (status, codes): (String, i64) = sqlx::query_as(
+        "SELECT status, (SELECT count(*) FROM auth_codes) FROM login_flows WHERE id = $1",
+    )
+    .bind(&id)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        (status.as_str(), codes),
+        ("accepted", 0),
+        "nothing finished"
+    );
     app.stop().await;
 }
