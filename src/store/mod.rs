@@ -536,10 +536,9 @@ pub fn redacted(database_url: &str) -> String {
 mod tests {
     use super::*;
 
-    /// The page after the JID form is drawn from the flow as recorded sent, unless the
-    /// flow changed since (here: its request not sent after all, or answered).
-    #[tokio::test]
-    async fn a_flow_recorded_sent_is_drawn_as_recorded_until_it_changes() {
+    /// A store on a SQLite file of its own (which lives as long as the directory), with
+    /// one login flow in it.
+    async fn store_with_a_flow() -> (tempfile::TempDir, Store, oidc::LoginFlow) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("j.db").display());
         let store = Store::connect(&url).await.unwrap();
@@ -553,6 +552,14 @@ mod tests {
             i64::MAX,
         );
         store.insert_flow(&mut flow).await.unwrap();
+        (dir, store, flow)
+    }
+
+    /// The page after the JID form is drawn from the flow as recorded sent, unless the
+    /// flow changed since (here: its request not sent after all, or answered).
+    #[tokio::test]
+    async fn a_flow_recorded_sent_is_drawn_as_recorded_until_it_changes() {
+        let (_dir, store, flow) = store_with_a_flow().await;
         let sent = |page| oidc::SentFlow {
             id: &flow.id,
             note_offline: true,
@@ -593,19 +600,7 @@ mod tests {
     /// copy of it gone stale finishes nothing.
     #[tokio::test]
     async fn a_flow_is_finished_only_as_its_caller_read_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("j.db").display());
-        let store = Store::connect(&url).await.unwrap();
-        let mut flow = oidc::LoginFlow::new(
-            "client",
-            "https://rp.example/cb",
-            "openid".into(),
-            "browser".into(),
-            "origin".into(),
-            0,
-            i64::MAX,
-        );
-        store.insert_flow(&mut flow).await.unwrap();
+        let (_dir, store, flow) = store_with_a_flow().await;
         let sent = oidc::SentFlow {
             id: &flow.id,
             note_offline: false,
