@@ -354,7 +354,7 @@ impl Cluster {
     }
 
     fn set_leading(&self, leading: bool) {
-        self.instances.store(0, Ordering::Relaxed);
+        self.set_instances(0);
         self.leading.store(leading, Ordering::Relaxed);
         self.metrics.set_cluster_leader(leading);
         self.leadership_changed.notify_one();

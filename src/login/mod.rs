@@ -814,24 +814,22 @@ async fn continue_login(
             app.secure_cookies(),
             app.config.limits.known_device_ttl_secs,
         ));
-    if consent {
+    let response = if consent {
         let Confirmed {
             flow,
             subject,
             auth_time,
             ..
         } = &confirmed;
-        if let Some(old) = &old_session {
-            app.store.end_session(old).await?;
-        }
         app.store
             .start_session(flow, subject, *auth_time, &session, now)
             .await?;
-        return Ok((jar, Redirect::to(&format!("/login/{id}/consent"))).into_response());
-    }
-    let visitor = Visitor::new(&app, peer, &headers);
-    let finishing = Finishing::FlowStartingSession(&session);
-    let response = finish(&app, &confirmed, finishing, &visitor).await?;
+        Redirect::to(&format!("/login/{id}/consent")).into_response()
+    } else {
+        let visitor = Visitor::new(&app, peer, &headers);
+        let finishing = Finishing::FlowStartingSession(&session);
+        finish(&app, &confirmed, finishing, &visitor).await?
+    };
     if let Some(old) = &old_session {
         app.store.end_session(old).await?;
     }
