@@ -542,6 +542,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("j.db").display());
         let store = Store::connect(&url).await.unwrap();
+        let flow = a_flow(&store).await;
+        (dir, store, flow)
+    }
+
+    async fn a_flow(store: &Store) -> oidc::LoginFlow {
         let mut flow = oidc::LoginFlow::new(
             "client",
             "https://rp.example/cb",
@@ -552,7 +557,23 @@ mod tests {
             i64::MAX,
         );
         store.insert_flow(&mut flow).await.unwrap();
-        (dir, store, flow)
+        flow
+    }
+
+    /// A flow of `store` that `a@x.org` accepted at 7.
+    async fn an_accepted_flow(store: &Store) -> oidc::LoginFlow {
+        let flow = a_flow(store).await;
+        let sent = oidc::SentFlow {
+            id: &flow.id,
+            note_offline: false,
+            page: None,
+        };
+        assert!(store.flow_sent(sent, "a@x.org", "C1", 5).await.unwrap());
+        store
+            .flow_answered(&flow.id, "C1", oidc::FlowStatus::Accepted, Some(7))
+            .await
+            .unwrap();
+        flow
     }
 
     /// The page after the JID form is drawn from the flow as recorded sent, unless the
@@ -600,22 +621,103 @@ mod tests {
     /// copy of it gone stale finishes nothing.
     #[tokio::test]
     async fn a_flow_is_finished_only_as_its_caller_read_it() {
-        let (_dir, store, flow) = store_with_a_flow().await;
-        let sent = oidc::SentFlow {
-            id: &flow.id,
-            note_offline: false,
-            page: None,
-        };
-        assert!(store.flow_sent(sent, "a@x.org", "C1", 5).await.unwrap());
-        store
-            .flow_answered(&flow.id, "C1", oidc::FlowStatus::Accepted, Some(7))
-            .await
-            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("j.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        let flow = an_accepted_flow(&store).await;
         assert!(!store.finish_flow(&flow.id, "b@x.org", 7).await.unwrap());
         assert!(!store.finish_flow(&flow.id, "a@x.org", 8).await.unwrap());
         assert!(store.finish_flow(&flow.id, "a@x.org", 7).await.unwrap());
         assert!(!store.finish_flow(&flow.id, "a@x.org", 7).await.unwrap());
         store.close().await;
+    }
+
+    /// The command that issues a flow's code (with or without the session its
+    /// confirmation starts) does so only for the person, and the time, its caller read as
+    /// having accepted: otherwise it writes nothing at all.
+    async fn codes_are_issued_only_as_the_caller_read_the_flow(store: &Store) {
+        let count = |table: &'static str| async move {
+            let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            n
+        };
+        let issue = |flow_id: String, subject: &'static str, auth_time: i64, session: bool| async move {
+            let session = session.then(|| oidc::NewSession::new(100, "device".into()));
+            let session_hash = session.as_ref().map(oidc::NewSession::id_hash);
+            let grant = oidc::NewGrant {
+                client_id: "client",
+                subject,
+                scope: "openid",
+                nonce: None,
+                claims: None,
+                auth_time,
+                session_hash: session_hash.as_deref(),
+            };
+            let code = oidc::NewCode {
+                redirect_uri: "https://rp.example/cb",
+                code_challenge: None,
+                expires_at: 100,
+            };
+            let end = oidc::FlowEnd {
+                flow_id: &flow_id,
+                session: session.as_ref(),
+            };
+            store
+                .grant_with_code(grant, code, Some(end), 9)
+                .await
+                .unwrap()
+                .is_some()
+        };
+        for with_session in [false, true] {
+            let flow = an_accepted_flow(store).await;
+            assert!(!issue(flow.id.clone(), "b@x.org", 7, with_session).await);
+            assert!(!issue(flow.id.clone(), "a@x.org", 8, with_session).await);
+            assert_eq!(
+                (count("grants").await, count("auth_codes").await),
+                (0, 0),
+                "nothing issued for a stale read"
+            );
+            assert_eq!(count("sessions").await, 0);
+            assert_eq!(count("known_devices").await, 0);
+            let unchanged = store.flow(&flow.id).await.unwrap().unwrap();
+            assert_eq!(unchanged.status, oidc::FlowStatus::Accepted);
+
+            assert!(issue(flow.id.clone(), "a@x.org", 7, with_session).await);
+            assert!(
+                !issue(flow.id.clone(), "a@x.org", 7, with_session).await,
+                "once"
+            );
+            let done = store.flow(&flow.id).await.unwrap().unwrap();
+            assert_eq!(done.status, oidc::FlowStatus::Done);
+            assert_eq!((count("grants").await, count("auth_codes").await), (1, 1));
+            assert_eq!(count("sessions").await, i64::from(with_session));
+            sqlx::query("DELETE FROM auth_codes")
+                .execute(store.pool())
+                .await
+                .unwrap();
+            sqlx::query("DELETE FROM grants")
+                .execute(store.pool())
+                .await
+                .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn sqlite_issues_codes_only_as_the_caller_read_the_flow() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("j.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        codes_are_issued_only_as_the_caller_read_the_flow(&store).await;
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn postgres_issues_codes_only_as_the_caller_read_the_flow() {
+        let (store, name, admin) = postgres_store().await;
+        codes_are_issued_only_as_the_caller_read_the_flow(&store).await;
+        drop_db(store, &name, admin).await;
     }
 
     /// Writes that must survive a power cut go through connections that sync every commit;
