@@ -74,14 +74,22 @@ class Postgres(bench.PostgreSQL):
         commits = int(self.sql(
             f"SELECT xact_commit FROM pg_stat_database WHERE datname = '{database}'",
             "postgres"))
-        return statements, commits
+        # Row versions written per table: an update that is not HOT (heap-only: the new
+        # version on the same page, no indexed column changed) also writes every index.
+        tables = json.loads(self.sql(
+            "SELECT coalesce(json_agg(t), '[]') FROM (SELECT relname AS table, "
+            "n_tup_ins AS inserted, n_tup_upd AS updated, n_tup_hot_upd AS hot, "
+            "n_tup_del AS deleted FROM pg_stat_user_tables "
+            "WHERE n_tup_ins + n_tup_upd + n_tup_del > 0 ORDER BY relname) t", database))
+        return statements, commits, tables
 
     def listening(self, database):
-        """The pids of the database's backends that LISTEN (one per instance), by the last
-        command each ran."""
+        """The pids of the database's backends that LISTEN (one per instance), by the name
+        jidconnect gives their connections."""
         rows = self.sql(
             "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' "
-            f"AND datname = '{database}' AND query ~* '^\\s*(un)?listen'", "postgres")
+            f"AND datname = '{database}' AND application_name LIKE 'jidconnect listener %'",
+            "postgres")
         return {int(pid) for pid in rows.split()}
 
 
@@ -165,8 +173,13 @@ def measure(setup, logins, procs_cpu, switches, postgres, database, helper, conc
               "postgres_split_us": {k: v * 1e6 / logins for k, v in split.items()},
               "context_switches": cs / logins}
     if postgres:
-        statements, commits = postgres.counts(database)
+        # A backend publishes its counts at most every second, and one gone idle only after
+        # 10 s: wait for those, or the last second's rows and commits would be missing.
+        time.sleep(11)
+        statements, commits, tables = postgres.counts(database)
         result["commits"] = commits / logins
+        result["tables"] = [{k: v / logins if k != "table" else v for k, v in t.items()}
+                            for t in tables]
         result["statements"] = [
             {"query": " ".join(s["query"].split()), "calls": s["calls"] / logins,
              "us": s["ms"] * 1e3 / logins} for s in statements]
@@ -193,6 +206,11 @@ def report(name, result):
             if s["calls"] >= 0.005:
                 query = s["query"][:140].replace("|", "\\|")
                 lines.append(f"| | {s['calls']:.2f} | {s['us']:.0f} | `{query}` |")
+        lines += ["", "Row versions written per login (HOT: updates that wrote no index):", "",
+                  "| table | inserted | updated | of which HOT | deleted |", "|---|---|---|---|---|"]
+        for t in result["tables"]:
+            lines.append(f"| {t['table']} | {t['inserted']:.2f} | {t['updated']:.2f} | "
+                         f"{t['hot']:.2f} | {t['deleted']:.2f} |")
     return "\n".join(lines) + "\n"
 
 

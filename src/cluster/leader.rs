@@ -10,9 +10,7 @@ use std::time::Duration;
 use sqlx::{Connection, PgConnection, Row};
 use tokio::sync::watch;
 
-use super::{
-    parse_ip, Cluster, HEARTBEAT_EVERY, INSTANCE_CHANNEL_SQL, MEMBERS_PAYLOAD, REQUESTS_CHANNEL,
-};
+use super::{parse_ip, Cluster, HEARTBEAT_EVERY, INSTANCE_CHANNEL_SQL};
 use crate::config::{Limits, XmppConfig};
 use crate::i18n::Lang;
 use crate::xmpp::address::UserJid;
@@ -23,10 +21,11 @@ use crate::xmpp::stanzas::{Purpose, RequestText};
 
 /// The advisory lock's key: "jidconn" in ASCII.
 const LOCK_KEY: i64 = 0x006a_6964_636f_6e6e;
-/// Every instance holds this one shared on its bidding connection, so that the leader can
-/// count the instances (and PostgreSQL drops one that dies with its connection): "jidmemb".
-/// Both 32-bit halves below 2^31, as `pg_locks` shows them (`classid`, `objid`).
-const MEMBER_KEY: i64 = 0x006a_6964_6d65_6d62;
+/// Every instance holds this one shared on the connection it hears notifications on
+/// (see [`super::join`]), so that the leader counts the instances that would hear what it
+/// announces (and PostgreSQL drops one with its connection): "jidmemb". Both 32-bit halves
+/// below 2^31, as `pg_locks` shows them (`classid`, `objid`).
+pub(super) const MEMBER_KEY: i64 = 0x006a_6964_6d65_6d62;
 const ACQUIRE_EVERY: Duration = Duration::from_secs(1);
 /// How often the leader looks for queued requests when no notification came.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
@@ -94,18 +93,6 @@ pub(super) async fn run(
     }
 }
 
-/// A connection that counts this instance in (see [`MEMBER_KEY`]), and tells the leader.
-pub(super) async fn join(database_url: &str) -> Result<PgConnection, sqlx::Error> {
-    let mut conn = PgConnection::connect(database_url).await?;
-    sqlx::query("SELECT pg_advisory_lock_shared($1), pg_notify($2, $3)")
-        .bind(MEMBER_KEY)
-        .bind(REQUESTS_CHANNEL)
-        .bind(MEMBERS_PAYLOAD)
-        .execute(&mut conn)
-        .await?;
-    Ok(conn)
-}
-
 /// How many instances hold [`MEMBER_KEY`]; also tells whether `conn` still answers.
 async fn count_members(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
@@ -119,15 +106,11 @@ async fn count_members(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
     .await
 }
 
-/// Waits for the lock, bidding on a connection that counts this instance in (the one
-/// [`Cluster::connect`] opened, first); `None` on shutdown.
+/// Waits for the lock; `None` on shutdown.
 async fn acquire(cluster: &Cluster, shutdown: &mut watch::Receiver<bool>) -> Option<PgConnection> {
     loop {
         let attempt = async {
-            let mut conn = match cluster.take_joined() {
-                Some(conn) => conn,
-                None => join(&cluster.database_url).await?,
-            };
+            let mut conn = PgConnection::connect(&cluster.database_url).await?;
             loop {
                 let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
                     .bind(LOCK_KEY)

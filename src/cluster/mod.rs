@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::postgres::{PgListener, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::Postgres;
 
 use crate::store::connections::Connections;
@@ -164,8 +164,8 @@ pub struct Cluster {
     /// An instance joined: the leader counts them again.
     members_changed: Notify,
     /// Opened at connect, so that the leader counts this instance before it serves;
-    /// taken by the first bid for the leadership.
-    joined: Mutex<Option<sqlx::PgConnection>>,
+    /// taken by the listening task.
+    joined: Mutex<Option<PgListener>>,
     /// Leadership was taken or lost: the listener (un)listens for queued requests.
     leadership_changed: Notify,
     /// Requests of ours that the leader has not taken yet.
@@ -262,16 +262,17 @@ impl Cluster {
             .await
             .context("cannot open the PostgreSQL database for the cluster")?;
         let pool = Connections::new(pool, Some(crate::store::CHECK_IDLE_AFTER));
-        let joined = leader::join(&config.database_url)
-            .await
-            .context("cannot join the instances on the PostgreSQL database")?;
         let instance = if config.instance_name.is_empty() {
             default_instance_name()
         } else {
             config.instance_name.clone()
         };
+        let channel = instance_channel(&instance);
+        let joined = open_listener(&config.database_url, &instance, &channel)
+            .await
+            .context("cannot join the instances on the PostgreSQL database")?;
         Ok(Arc::new(Self {
-            channel: instance_channel(&instance),
+            channel,
             instance,
             pool,
             database_url: config.database_url.clone(),
@@ -348,8 +349,8 @@ impl Cluster {
         self.instances.store(counted, Ordering::Relaxed);
     }
 
-    /// The bidding connection [`Self::connect`] opened, the first time.
-    fn take_joined(&self) -> Option<sqlx::PgConnection> {
+    /// The listener [`Self::connect`] opened, the first time.
+    fn take_joined(&self) -> Option<PgListener> {
         self.joined.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
@@ -930,16 +931,12 @@ fn parse_ip(ip: Option<String>) -> Option<IpAddr> {
 async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch::Receiver<bool>) {
     loop {
         let listener = async {
-            let mut listener = PgListener::connect(&cluster.database_url).await?;
-            listener
-                .listen_all([
-                    DECISIONS_CHANNEL,
-                    KEYS_CHANNEL,
-                    FLOWS_CHANNEL,
-                    &cluster.channel,
-                ])
-                .await?;
-            Ok::<_, sqlx::Error>(listener)
+            match cluster.take_joined() {
+                Some(listener) => Ok(listener),
+                None => {
+                    open_listener(&cluster.database_url, &cluster.instance, &cluster.channel).await
+                }
+            }
         };
         let listener = tokio::select! {
             listener = listener => listener,
@@ -1001,9 +998,13 @@ async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch
                         }
                     }
                 },
-                // The connection dropped; the next call reconnects (with every channel), and
-                // we may have missed some.
+                // The connection dropped and sqlx opened another (with every channel), which
+                // must count this instance in again; we may have missed some.
                 Ok(None) => {
+                    if let Err(e) = join(&mut listener).await {
+                        tracing::warn!(error = %e, "cluster notifications interrupted");
+                        break;
+                    }
                     cluster.catch_up().await;
                     cluster.keys_changed.notify_one();
                     if hears_requests {
@@ -1017,6 +1018,44 @@ async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch
             }
         }
     }
+}
+
+/// A connection that hears this instance's notifications and counts it in (see
+/// [`leader::MEMBER_KEY`]); `pg_stat_activity` shows it as `jidconnect listener` and the
+/// instance's name.
+async fn open_listener(
+    database_url: &str,
+    instance: &str,
+    channel: &str,
+) -> Result<PgListener, sqlx::Error> {
+    let options = database_url
+        .parse::<PgConnectOptions>()?
+        .application_name(&format!("jidconnect listener {instance}"));
+    // As `PgListener::connect`: one connection, kept, which sqlx opens again when it drops.
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .connect_with(options)
+        .await?;
+    let mut listener = PgListener::connect_with(&pool).await?;
+    listener.ignore_pool_close_event(true);
+    listener
+        .listen_all([DECISIONS_CHANNEL, KEYS_CHANNEL, FLOWS_CHANNEL, channel])
+        .await?;
+    join(&mut listener).await?;
+    Ok(listener)
+}
+
+/// Counts this instance in on the listener's connection, and tells the leader to count.
+async fn join(listener: &mut PgListener) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_lock_shared($1), pg_notify($2, $3)")
+        .bind(leader::MEMBER_KEY)
+        .bind(REQUESTS_CHANNEL)
+        .bind(MEMBERS_PAYLOAD)
+        .execute(listener)
+        .await?;
+    Ok(())
 }
 
 /// Listens for queued requests while this instance leads, and not otherwise; on starting,

@@ -855,3 +855,49 @@ async fn a_jid_form_sent_several_times_at_once_sends_one_request() {
         app.stop().await;
     }
 }
+
+/// An instance is counted while it can hear the leader's announcements: the shared lock
+/// that counts it is held on its listening connection, and taken again on the connection
+/// that replaces it when that one drops (else the leader, counting itself alone, would
+/// announce nothing, and the instance's pages would wait for their recheck).
+#[tokio::test]
+async fn an_instance_whose_listener_dropped_is_counted_again() {
+    use sqlx::Connection;
+    let prosody = Prosody::start().await;
+    let database = TestDatabase::postgres().await;
+    let (apps, _balancer) = two_instances(&prosody, &database).await;
+    let mut conn = sqlx::PgConnection::connect(&database.url).await.unwrap();
+    // The backend of b's listener, if it holds the lock that counts b in.
+    let counted = "SELECT a.pid FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid \
+                   WHERE a.application_name = 'jidconnect listener b' \
+                   AND l.locktype = 'advisory' AND l.granted AND l.mode = 'ShareLock'";
+    let dropped: i32 = sqlx::query_scalar(counted)
+        .fetch_one(&mut conn)
+        .await
+        .expect("b's listener holds the lock");
+    let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(dropped)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(ended);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let holder: Option<i32> = sqlx::query_scalar(counted)
+            .fetch_optional(&mut conn)
+            .await
+            .unwrap();
+        if holder.is_some_and(|pid| pid != dropped) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "b's new listener does not count it in"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    counted_by_leader(&apps, 2).await;
+    for app in apps {
+        app.stop().await;
+    }
+}
