@@ -166,6 +166,9 @@ pub struct Cluster {
     /// Opened at connect, so that the leader counts this instance before it serves;
     /// taken by the listening task.
     joined: Mutex<Option<PgListener>>,
+    /// This instance's listener is connected and counts it in: a leader that does not
+    /// hear cannot tell whether the one instance it counts is itself.
+    hearing: AtomicBool,
     /// Leadership was taken or lost: the listener (un)listens for queued requests.
     leadership_changed: Notify,
     /// Requests of ours that the leader has not taken yet.
@@ -283,6 +286,7 @@ impl Cluster {
             instances: AtomicUsize::new(0),
             members_changed: Notify::new(),
             joined: Mutex::new(Some(joined)),
+            hearing: AtomicBool::new(true),
             leadership_changed: Notify::new(),
             pickups: Mutex::default(),
             watchers: Mutex::default(),
@@ -335,7 +339,7 @@ impl Cluster {
     /// Counted at each heartbeat and when an instance announces that it joined (which it
     /// does before serving: [`Self::connect`]); until then, and when unsure, false.
     fn alone(&self) -> bool {
-        self.instances() == Some(1)
+        self.instances() == Some(1) && self.hearing.load(Ordering::Relaxed)
     }
 
     /// While this instance leads: how many instances run, itself included, as it last
@@ -929,7 +933,9 @@ fn parse_ip(ip: Option<String>) -> Option<IpAddr> {
 /// PostgreSQL signals every listening backend of the database on every NOTIFY, whatever
 /// its channels, so each extra listener costs the database work on every login.
 async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch::Receiver<bool>) {
+    let hearing = |now| cluster.hearing.store(now, Ordering::Relaxed);
     loop {
+        hearing(false);
         let listener = async {
             match cluster.take_joined() {
                 Some(listener) => Ok(listener),
@@ -943,7 +949,10 @@ async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch
             _ = stopped(&mut shutdown) => return,
         };
         let mut listener = match listener {
-            Ok(listener) => listener,
+            Ok(listener) => {
+                hearing(true);
+                listener
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot listen for cluster notifications; retrying");
                 tokio::select! {
@@ -1001,10 +1010,12 @@ async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch
                 // The connection dropped and sqlx opened another (with every channel), which
                 // must count this instance in again; we may have missed some.
                 Ok(None) => {
+                    hearing(false);
                     if let Err(e) = join(&mut listener).await {
                         tracing::warn!(error = %e, "cluster notifications interrupted");
                         break;
                     }
+                    hearing(true);
                     cluster.catch_up().await;
                     cluster.keys_changed.notify_one();
                     if hears_requests {
