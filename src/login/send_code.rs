@@ -3,14 +3,11 @@
 //! phone beside a desktop browser. Nothing is pushed to anyone: the person's own message
 //! says who they are (the sender the XMPP server stamped).
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use fast_qr::convert::svg::SvgBuilder;
-use fast_qr::convert::{Builder, Shape};
 use fast_qr::{QRBuilder, ECL};
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS, NON_ALPHANUMERIC};
 
 use std::collections::HashMap;
+use std::fmt::Write;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use crate::i18n::Lang;
@@ -34,7 +31,8 @@ pub struct SendCode {
     pub code_spelled: String,
     /// `xmpp:COMPONENT?message;body=…`.
     pub uri: String,
-    /// The URI as a QR code, an SVG `data:` URI (the CSP allows `data:` images).
+    /// The URI as a QR code, an SVG `data:` URI (the CSP allows `data:` images) that
+    /// holds no character HTML would escape in an attribute: `"`, `&`, `<`, `>`.
     pub qr: Arc<str>,
     pub component: String,
 }
@@ -109,20 +107,61 @@ fn qr_data_uri(uri: &str) -> Arc<str> {
     qr
 }
 
+/// The quiet zone around a QR code, in modules (ISO/IEC 18004 asks for 4).
+const QR_MARGIN: usize = 4;
+
+/// What a `data:` URI's SVG must percent-encode: what a URI cannot hold (`#` would end
+/// it), and what HTML would escape, so that the page carries it as it is.
+const SVG_IN_URI: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'&')
+    .add(b'<')
+    .add(b'>');
+
 /// fast_qr rather than the qrcode crate: the same code (error correction M, the mask of
-/// least penalty), drawn about 6× faster, which a login page's CPU showed.
+/// least penalty), encoded about 6× faster, which a login page's CPU showed. Drawn here,
+/// not with fast_qr's SvgBuilder: that writes a square per dark module, each formatted
+/// into a string of its own, and the page carried it base64-encoded; one path segment
+/// per run of dark modules in a row, percent-encoded, is less than half the bytes, and a
+/// login's CPU showed that too (docs/performance.md).
 fn draw_qr(uri: &str) -> String {
     // A short URI always fits a QR code; the error is for data beyond version 40.
     let Ok(code) = QRBuilder::new(uri.as_bytes()).ecl(ECL::M).build() else {
         return String::new();
     };
-    let svg = SvgBuilder::default()
-        .shape(Shape::Square)
-        .margin(4)
-        .module_color([0, 0, 0, 255])
-        .background_color([255, 255, 255, 255])
-        .to_str(&code);
-    format!("data:image/svg+xml;base64,{}", STANDARD.encode(svg))
+    let side = code.size + 2 * QR_MARGIN;
+    let mut svg = String::with_capacity(64 * code.size);
+    // Writing to a String cannot fail.
+    let _ = write!(
+        svg,
+        "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {side} {side}' \
+         shape-rendering='crispEdges'><rect width='{side}' height='{side}' fill='white'/>\
+         <path d='"
+    );
+    for y in 0..code.size {
+        let row = &code[y];
+        let mut x = 0;
+        while x < row.len() {
+            let start = x;
+            while x < row.len() && row[x].value() {
+                x += 1;
+            }
+            if x > start {
+                let (left, top) = (start + QR_MARGIN, y + QR_MARGIN);
+                let _ = write!(svg, "M{left},{top}h{}v1H{left}z", x - start);
+            } else {
+                x += 1;
+            }
+        }
+    }
+    svg.push_str("'/></svg>");
+    format!(
+        "data:image/svg+xml,{}",
+        percent_encoding::utf8_percent_encode(&svg, SVG_IN_URI)
+    )
 }
 
 #[cfg(test)]
@@ -142,11 +181,12 @@ mod tests {
             "xmpp:auth.example.org?message;body=Log%20in%20to%20Gitea%20%26%20Co%3A%20K7XM-4QPA"
         );
         assert_eq!(send.code_spelled, "K 7 X M 4 Q P A");
-        assert!(send.qr.starts_with("data:image/svg+xml;base64,"));
-        let svg = STANDARD
-            .decode(send.qr.trim_start_matches("data:image/svg+xml;base64,"))
+        let svg = send.qr.strip_prefix("data:image/svg+xml,").unwrap();
+        assert!(!svg.contains(['"', '&', '<', '>', '#', ' ']), "{svg}");
+        let svg = percent_encoding::percent_decode_str(svg)
+            .decode_utf8()
             .unwrap();
-        assert!(String::from_utf8(svg).unwrap().contains("<svg"));
+        assert!(svg.starts_with("<svg xmlns='http://www.w3.org/2000/svg'"));
         // Drawn once for the login page and the wait page.
         let again = SendCode::new(
             "auth.example.org",
@@ -159,6 +199,46 @@ mod tests {
             roster_uri("auth.example.org", "Login service"),
             "xmpp:auth.example.org?roster;name=Login%20service"
         );
+    }
+
+    /// The drawing has exactly the dark modules of the code fast_qr encodes, inside the
+    /// quiet zone.
+    #[test]
+    fn the_qr_code_is_drawn_module_for_module() {
+        let uri = message_uri("auth.example.org", "Log in to Gitea: K7XM-4QPA");
+        let code = QRBuilder::new(uri.as_bytes()).ecl(ECL::M).build().unwrap();
+        let drawn = draw_qr(&uri);
+        let svg = drawn.strip_prefix("data:image/svg+xml,").unwrap();
+        let svg = percent_encoding::percent_decode_str(svg)
+            .decode_utf8()
+            .unwrap();
+        let side = code.size + 2 * QR_MARGIN;
+        assert!(
+            svg.contains(&format!("viewBox='0 0 {side} {side}'")),
+            "{svg}"
+        );
+        let path = svg.split("d='").nth(1).unwrap().split('\'').next().unwrap();
+        let mut dark = vec![vec![false; side]; side];
+        for run in path.split('z').filter(|run| !run.is_empty()) {
+            let (start, rest) = run.strip_prefix('M').unwrap().split_once('h').unwrap();
+            let (width, end) = rest.split_once("v1H").unwrap();
+            let (left, top) = start.split_once(',').unwrap();
+            let (left, top): (usize, usize) = (left.parse().unwrap(), top.parse().unwrap());
+            assert_eq!(end.parse::<usize>().unwrap(), left, "{run}");
+            let width: usize = width.parse().unwrap();
+            for module in &mut dark[top][left..left + width] {
+                assert!(!*module, "drawn twice: {run}");
+                *module = true;
+            }
+        }
+        for (y, row) in dark.iter().enumerate() {
+            for (x, &drawn) in row.iter().enumerate() {
+                let module = (QR_MARGIN..QR_MARGIN + code.size).contains(&y)
+                    && (QR_MARGIN..QR_MARGIN + code.size).contains(&x)
+                    && code[y - QR_MARGIN][x - QR_MARGIN].value();
+                assert_eq!(drawn, module, "module ({x}, {y})");
+            }
+        }
     }
 
     /// In every language the code is found again in the message the person sends.
