@@ -93,15 +93,21 @@ pub(super) async fn run(
     }
 }
 
-/// How many instances hold [`MEMBER_KEY`]; also tells whether `conn` still answers.
-async fn count_members(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+/// How many instances hold [`MEMBER_KEY`], and whether the backend `listener` is among
+/// them; also tells whether `conn` still answers.
+async fn count_members(
+    conn: &mut PgConnection,
+    listener: Option<i32>,
+) -> Result<(i64, bool), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT count(*), coalesce(bool_or(pid = $3), false) FROM pg_locks \
+         WHERE locktype = 'advisory' AND granted \
          AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
          AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1",
     )
     .bind(MEMBER_KEY >> 32)
     .bind(MEMBER_KEY & 0xffff_ffff)
+    .bind(listener)
     .fetch_one(conn)
     .await
 }
@@ -187,9 +193,12 @@ async fn lead(
 
 /// Counts the instances on the lock's connection: false if it does not answer.
 async fn count_instances(cluster: &Cluster, lock: &mut PgConnection) -> bool {
-    match tokio::time::timeout(LOCK_CHECK_TIMEOUT, count_members(lock)).await {
-        Ok(Ok(members)) => {
-            cluster.set_instances(usize::try_from(members).unwrap_or_default());
+    let listener = cluster.listener_pid();
+    match tokio::time::timeout(LOCK_CHECK_TIMEOUT, count_members(lock, listener)).await {
+        Ok(Ok((members, with_self))) => {
+            // Not if the listener changed meanwhile: the backend counted is gone.
+            let with_self = with_self && cluster.listener_pid() == listener;
+            cluster.set_instances(usize::try_from(members).unwrap_or_default(), with_self);
             true
         }
         _ => false,

@@ -20,7 +20,7 @@ mod leader;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -166,9 +166,12 @@ pub struct Cluster {
     /// Opened at connect, so that the leader counts this instance before it serves;
     /// taken by the listening task.
     joined: Mutex<Option<PgListener>>,
-    /// This instance's listener is connected and counts it in: a leader that does not
-    /// hear cannot tell whether the one instance it counts is itself.
-    hearing: AtomicBool,
+    /// The PostgreSQL backend of this instance's listener once it holds the lock that
+    /// counts it in; 0 while it does not.
+    listener_pid: AtomicI32,
+    /// While leading: whether its own listener was among the instances last counted (if
+    /// not, the one instance it counts may be another, which would hear nothing).
+    counted_self: AtomicBool,
     /// Leadership was taken or lost: the listener (un)listens for queued requests.
     leadership_changed: Notify,
     /// Requests of ours that the leader has not taken yet.
@@ -271,7 +274,7 @@ impl Cluster {
             config.instance_name.clone()
         };
         let channel = instance_channel(&instance);
-        let joined = open_listener(&config.database_url, &instance, &channel)
+        let (joined, listener_pid) = open_listener(&config.database_url, &instance, &channel)
             .await
             .context("cannot join the instances on the PostgreSQL database")?;
         Ok(Arc::new(Self {
@@ -286,7 +289,8 @@ impl Cluster {
             instances: AtomicUsize::new(0),
             members_changed: Notify::new(),
             joined: Mutex::new(Some(joined)),
-            hearing: AtomicBool::new(true),
+            listener_pid: AtomicI32::new(listener_pid),
+            counted_self: AtomicBool::new(false),
             leadership_changed: Notify::new(),
             pickups: Mutex::default(),
             watchers: Mutex::default(),
@@ -334,12 +338,13 @@ impl Cluster {
         self.leading.load(Ordering::Relaxed)
     }
 
-    /// This instance leads and, when the leader last counted them, was the only one: the
-    /// flows' answers need not be announced, as no other instance can wait for them.
-    /// Counted at each heartbeat and when an instance announces that it joined (which it
-    /// does before serving: [`Self::connect`]); until then, and when unsure, false.
+    /// This instance leads and, when the leader last counted them, was the only one (its
+    /// own listener the one counted): the flows' answers need not be announced, as no
+    /// other instance can wait for them. Counted at each heartbeat and when an instance
+    /// announces that it joined (which it does before serving: [`Self::connect`]); until
+    /// then, while this instance's listener is down, and when unsure, false.
     fn alone(&self) -> bool {
-        self.instances() == Some(1) && self.hearing.load(Ordering::Relaxed)
+        self.instances() == Some(1) && self.counted_self.load(Ordering::Relaxed)
     }
 
     /// While this instance leads: how many instances run, itself included, as it last
@@ -349,8 +354,22 @@ impl Cluster {
         (self.is_leader() && counted > 0).then_some(counted)
     }
 
-    fn set_instances(&self, counted: usize) {
+    /// A count of the instances: how many, and whether this one's listener was among them.
+    fn set_instances(&self, counted: usize, with_self: bool) {
         self.instances.store(counted, Ordering::Relaxed);
+        self.counted_self.store(with_self, Ordering::Relaxed);
+    }
+
+    /// The backend of this instance's listener while it counts this instance in.
+    fn listener_pid(&self) -> Option<i32> {
+        Some(self.listener_pid.load(Ordering::Relaxed)).filter(|pid| *pid != 0)
+    }
+
+    /// This instance's listener joined on backend `pid`, or (`None`) is down: until the
+    /// leader counts again, it does not take itself for alone.
+    fn set_listener(&self, pid: Option<i32>) {
+        self.listener_pid.store(pid.unwrap_or(0), Ordering::Relaxed);
+        self.counted_self.store(false, Ordering::Relaxed);
     }
 
     /// The listener [`Self::connect`] opened, the first time.
@@ -359,7 +378,7 @@ impl Cluster {
     }
 
     fn set_leading(&self, leading: bool) {
-        self.set_instances(0);
+        self.set_instances(0, false);
         self.leading.store(leading, Ordering::Relaxed);
         self.metrics.set_cluster_leader(leading);
         self.leadership_changed.notify_one();
@@ -933,14 +952,17 @@ fn parse_ip(ip: Option<String>) -> Option<IpAddr> {
 /// PostgreSQL signals every listening backend of the database on every NOTIFY, whatever
 /// its channels, so each extra listener costs the database work on every login.
 async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch::Receiver<bool>) {
-    let hearing = |now| cluster.hearing.store(now, Ordering::Relaxed);
     loop {
-        hearing(false);
         let listener = async {
             match cluster.take_joined() {
                 Some(listener) => Ok(listener),
                 None => {
-                    open_listener(&cluster.database_url, &cluster.instance, &cluster.channel).await
+                    cluster.set_listener(None);
+                    let (listener, pid) =
+                        open_listener(&cluster.database_url, &cluster.instance, &cluster.channel)
+                            .await?;
+                    cluster.set_listener(Some(pid));
+                    Ok::<_, sqlx::Error>(listener)
                 }
             }
         };
@@ -949,10 +971,7 @@ async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch
             _ = stopped(&mut shutdown) => return,
         };
         let mut listener = match listener {
-            Ok(listener) => {
-                hearing(true);
-                listener
-            }
+            Ok(listener) => listener,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot listen for cluster notifications; retrying");
                 tokio::select! {
@@ -1007,15 +1026,17 @@ async fn listen(cluster: Arc<Cluster>, confirmer: Confirmer, mut shutdown: watch
                         }
                     }
                 },
-                // The connection dropped and sqlx opened another (with every channel), which
-                // must count this instance in again; we may have missed some.
+                // The connection dropped; the next use opens another (with every channel),
+                // which must count this instance in again; we may have missed some.
                 Ok(None) => {
-                    hearing(false);
-                    if let Err(e) = join(&mut listener).await {
-                        tracing::warn!(error = %e, "cluster notifications interrupted");
-                        break;
+                    cluster.set_listener(None);
+                    match join(&mut listener).await {
+                        Ok(pid) => cluster.set_listener(Some(pid)),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cluster notifications interrupted");
+                            break;
+                        }
                     }
-                    hearing(true);
                     cluster.catch_up().await;
                     cluster.keys_changed.notify_one();
                     if hears_requests {
@@ -1038,7 +1059,7 @@ async fn open_listener(
     database_url: &str,
     instance: &str,
     channel: &str,
-) -> Result<PgListener, sqlx::Error> {
+) -> Result<(PgListener, i32), sqlx::Error> {
     let options = database_url
         .parse::<PgConnectOptions>()?
         .application_name(&format!("jidconnect listener {instance}"));
@@ -1051,22 +1072,27 @@ async fn open_listener(
         .await?;
     let mut listener = PgListener::connect_with(&pool).await?;
     listener.ignore_pool_close_event(true);
+    // A lost connection is reported (`Ok(None)`) before another is opened, so that this
+    // instance joins on the new one: sqlx's eager reconnect could be cut short by the
+    // leadership's `select!`, and `listen` would then reconnect without joining.
+    listener.eager_reconnect(false);
     listener
         .listen_all([DECISIONS_CHANNEL, KEYS_CHANNEL, FLOWS_CHANNEL, channel])
         .await?;
-    join(&mut listener).await?;
-    Ok(listener)
+    let pid = join(&mut listener).await?;
+    Ok((listener, pid))
 }
 
-/// Counts this instance in on the listener's connection, and tells the leader to count.
-async fn join(listener: &mut PgListener) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_lock_shared($1), pg_notify($2, $3)")
+/// Counts this instance in on the listener's connection (opened again, with every
+/// channel, if it was lost), and tells the leader to count; the connection's backend.
+async fn join(listener: &mut PgListener) -> Result<i32, sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_lock_shared($1), pg_notify($2, $3), pg_backend_pid()")
         .bind(leader::MEMBER_KEY)
         .bind(REQUESTS_CHANNEL)
         .bind(MEMBERS_PAYLOAD)
-        .execute(listener)
-        .await?;
-    Ok(())
+        .fetch_one(listener)
+        .await?
+        .try_get(2)
 }
 
 /// Listens for queued requests while this instance leads, and not otherwise; on starting,

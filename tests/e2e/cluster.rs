@@ -867,10 +867,14 @@ async fn an_instance_whose_listener_dropped_is_counted_again() {
     let database = TestDatabase::postgres().await;
     let (apps, _balancer) = two_instances(&prosody, &database).await;
     let mut conn = sqlx::PgConnection::connect(&database.url).await.unwrap();
-    // The backend of b's listener, if it holds the lock that counts b in.
+    // The backend of b's listener on this test's database, if it holds the lock that
+    // counts b in ("jidmemb": other tests run instances named b too).
     let counted = "SELECT a.pid FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid \
                    WHERE a.application_name = 'jidconnect listener b' \
-                   AND l.locktype = 'advisory' AND l.granted AND l.mode = 'ShareLock'";
+                   AND a.datname = current_database() \
+                   AND l.locktype = 'advisory' AND l.granted AND l.mode = 'ShareLock' \
+                   AND l.classid::bigint = x'006a6964'::bigint \
+                   AND l.objid::bigint = x'6d656d62'::bigint";
     let dropped: i32 = sqlx::query_scalar(counted)
         .fetch_one(&mut conn)
         .await
