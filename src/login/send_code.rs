@@ -32,7 +32,8 @@ pub struct SendCode {
     /// `xmpp:COMPONENT?message;body=…`.
     pub uri: String,
     /// The URI as a QR code, an SVG `data:` URI (the CSP allows `data:` images) that
-    /// holds no character HTML would escape in an attribute: `"`, `&`, `<`, `>`.
+    /// holds none of `"`, `&`, `<`, `>`, so a double-quoted attribute carries it as it is
+    /// (its `'` need no escaping there).
     pub qr: Arc<str>,
     pub component: String,
 }
@@ -111,7 +112,7 @@ fn qr_data_uri(uri: &str) -> Arc<str> {
 const QR_MARGIN: usize = 4;
 
 /// What a `data:` URI's SVG must percent-encode: what a URI cannot hold (`#` would end
-/// it), and what HTML would escape, so that the page carries it as it is.
+/// it), and what could end or change a double-quoted HTML attribute.
 const SVG_IN_URI: &AsciiSet = &CONTROLS
     .add(b' ')
     .add(b'"')
@@ -217,6 +218,10 @@ mod tests {
             svg.contains(&format!("viewBox='0 0 {side} {side}'")),
             "{svg}"
         );
+        // A white ground under the dark modules, the quiet zone included.
+        let ground = format!("<rect width='{side}' height='{side}' fill='white'/>");
+        assert!(svg.find(&ground) < svg.find("<path"), "{svg}");
+        assert!(svg.contains(&ground), "{svg}");
         let path = svg.split("d='").nth(1).unwrap().split('\'').next().unwrap();
         let mut dark = vec![vec![false; side]; side];
         for run in path.split('z').filter(|run| !run.is_empty()) {
