@@ -688,9 +688,7 @@ mod tests {
 
     #[tokio::test]
     async fn clients_round_trip_and_secrets_are_hashed() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = Store::connect(&url).await.unwrap();
+        let (_dir, store) = crate::store::tests::sqlite_store().await;
         let creds = store
             .add_client(
                 ClientSettings::new("Wiki", vec!["https://wiki.example/cb".into()]),

@@ -315,9 +315,7 @@ mod tests {
     /// (which grow with every login: a claim that scanned them cost milliseconds).
     #[tokio::test]
     async fn claims_look_their_grant_up_by_key() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("j.db").display());
-        let store = Store::connect(&url).await.unwrap();
+        let (_dir, store) = crate::store::tests::sqlite_store().await;
         let sqlite = [
             CLAIM_CODE.as_str(),
             &REDEEM_CODE[0],
@@ -533,9 +531,7 @@ mod tests {
 
     #[tokio::test]
     async fn sqlite_spends_mint_exactly_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("j.db").display());
-        let store = Store::connect(&url).await.unwrap();
+        let (_dir, store) = crate::store::tests::sqlite_store().await;
         spends_mint_exactly_once(&store).await;
         store.close().await;
     }
@@ -548,9 +544,7 @@ mod tests {
     /// A store on a SQLite file of its own (kept while the directory lives), with a
     /// refresh token of client "rp".
     async fn sqlite_store_with_refresh_token() -> (tempfile::TempDir, Store, String) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("j.db").display());
-        let store = Store::connect(&url).await.unwrap();
+        let (dir, store) = crate::store::tests::sqlite_store().await;
         let (grant, _) = code(&store, "openid offline_access").await;
         let minted = store
             .issue_tokens(&grant, 10, offline_mint())

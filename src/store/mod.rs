@@ -536,12 +536,16 @@ pub fn redacted(database_url: &str) -> String {
 mod tests {
     use super::*;
 
-    /// A store on a SQLite file of its own (which lives as long as the directory), with
-    /// one login flow in it.
-    async fn store_with_a_flow() -> (tempfile::TempDir, Store, oidc::LoginFlow) {
+    /// A store on a SQLite file of its own, which lives as long as the directory.
+    pub(super) async fn sqlite_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("j.db").display());
-        let store = Store::connect(&url).await.unwrap();
+        (dir, Store::connect(&url).await.unwrap())
+    }
+
+    /// [`sqlite_store`] with one login flow in it.
+    async fn store_with_a_flow() -> (tempfile::TempDir, Store, oidc::LoginFlow) {
+        let (dir, store) = sqlite_store().await;
         let flow = a_flow(&store).await;
         (dir, store, flow)
     }
@@ -621,9 +625,7 @@ mod tests {
     /// copy of it gone stale finishes nothing.
     #[tokio::test]
     async fn a_flow_is_finished_only_as_its_caller_read_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("j.db").display());
-        let store = Store::connect(&url).await.unwrap();
+        let (_dir, store) = sqlite_store().await;
         let flow = an_accepted_flow(&store).await;
         assert!(!store.finish_flow(&flow.id, "b@x.org", 7).await.unwrap());
         assert!(!store.finish_flow(&flow.id, "a@x.org", 8).await.unwrap());
@@ -706,9 +708,7 @@ mod tests {
 
     #[tokio::test]
     async fn sqlite_issues_codes_only_as_the_caller_read_the_flow() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("j.db").display());
-        let store = Store::connect(&url).await.unwrap();
+        let (_dir, store) = sqlite_store().await;
         codes_are_issued_only_as_the_caller_read_the_flow(&store).await;
         store.close().await;
     }
@@ -724,9 +724,7 @@ mod tests {
     /// the others through connections that may lose the last commits (never consistency).
     #[tokio::test]
     async fn sqlite_syncs_only_the_writes_that_must_last() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("j.db").display());
-        let store = Store::connect(&url).await.unwrap();
+        let (_dir, store) = sqlite_store().await;
         async fn synchronous(pool: &Connections<Any>) -> i64 {
             sqlx::query_scalar("PRAGMA synchronous")
                 .fetch_one(pool)
