@@ -143,25 +143,19 @@ fn draw_qr(uri: &str) -> String {
          <path d='"
     );
     for y in 0..code.size {
-        let row = &code[y];
-        let mut x = 0;
-        while x < row.len() {
-            let start = x;
-            while x < row.len() && row[x].value() {
-                x += 1;
+        let top = y + QR_MARGIN;
+        let mut left = QR_MARGIN;
+        for run in code[y].chunk_by(|a, b| a.value() == b.value()) {
+            if run[0].value() {
+                let _ = write!(svg, "M{left},{top}h{}v1H{left}z", run.len());
             }
-            if x > start {
-                let (left, top) = (start + QR_MARGIN, y + QR_MARGIN);
-                let _ = write!(svg, "M{left},{top}h{}v1H{left}z", x - start);
-            } else {
-                x += 1;
-            }
+            left += run.len();
         }
     }
     svg.push_str("'/></svg>");
     format!(
         "data:image/svg+xml,{}",
-        percent_encoding::utf8_percent_encode(&svg, SVG_IN_URI)
+        utf8_percent_encode(&svg, SVG_IN_URI)
     )
 }
 
