@@ -23,7 +23,7 @@ use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::oidc::metadata_document::MetadataDocuments;
 use crate::oidc::Oidc;
-use crate::state::AppState;
+use crate::state::{AppState, Shared};
 use crate::store::{Backend, Store};
 use crate::xmpp::component;
 use crate::xmpp::confirm::Confirmer;
@@ -157,7 +157,7 @@ impl Application {
             .then(|| MetadataDocuments::new(&config.issuer))
             .transpose()
             .context("cannot set up fetching client metadata documents")?;
-        let state = AppState {
+        let state = AppState::new(Shared {
             config: Arc::new(config),
             store,
             dispatcher,
@@ -169,7 +169,7 @@ impl Application {
             new_flows,
             registrations,
             metadata_documents,
-        };
+        });
         let inbox = crate::xmpp::inbox::run(state.clone(), events, shutdown_rx);
         // Awaited at shutdown: the inbox records what was decided, and holds the database
         // until then.

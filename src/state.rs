@@ -15,8 +15,26 @@ use crate::store::clients::Client;
 use crate::store::Store;
 use crate::xmpp::dispatch::Dispatcher;
 
+/// Cloned for every request (axum gives each middleware and handler its own copy): one
+/// reference count to bump, not one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub config: Arc<Config>,
     pub store: Store,
     /// Sends confirmation requests (directly, or through the cluster's leader).
