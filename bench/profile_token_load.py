@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""Where the token endpoint's CPU goes under the bench's load (docs/performance.md, "The
+token endpoint's CPU under load, thread by thread"). Run by `bench/profile-token --load`.
+
+The same requests as the bench's workloads 2 and 4 (wrk, 16 connections on core 0, the
+server and PostgreSQL on core 1): codes minted straight into the database by
+`examples/profile_token.rs`, redeemed once each, then their refresh tokens spent once
+each; on SQLite and on PostgreSQL (the bench's private cluster), XMPP against
+bench/sink.py. Per request, from /proc around each phase:
+- jidconnect's CPU by thread: tokio's (its workers: HTTP, JSON, the signature; and its
+  blocking pool, which runs the WAL syncs of refresh-token spends on SQLite), sqlx-sqlite's
+  worker threads (SQLite's own work and its file I/O: one thread per connection), and any
+  other;
+- PostgreSQL's: the backends that run the statements, and its background processes (WAL
+  writer, autovacuum, checkpointer);
+- with `perf` (Debian's linux-perf) installed: the share of jidconnect's samples in
+  aws-lc's RSA code, and so the signature's µs per request as the server runs it.
+Against `openssl speed`'s RSA-2048 rate on the server core, in the same run. One run,
+no rounds: a breakdown, not the bench's table.
+"""
+import argparse
+import json
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench  # noqa: E402  (the bench's processes, services and wrk driver)
+
+
+def thread_kind(name):
+    if name.startswith("tokio-rt-worker"):
+        return "tokio threads"
+    if name.startswith("sqlx-sqlite"):
+        return "SQLite workers"
+    return "other threads"
+
+
+def jidconnect_threads(pid):
+    """CPU seconds of each kind of thread of the process. A thread that ended is not
+    counted: the blocking pool ends a thread idle for 10 s, which no phase leaves one."""
+    cpu = Counter()
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        fields = text.rsplit(")", 1)[1].split()
+        cpu[thread_kind(name)] += (int(fields[11]) + int(fields[12])) / bench.CLOCK_TICK
+    return cpu
+
+
+def postgres_processes(postmaster):
+    """CPU seconds of PostgreSQL's statement backends and of its background processes."""
+    cpu = Counter()
+    for pid in bench.process_tree([postmaster]):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            backend = b"127.0.0.1(" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        kind = "PostgreSQL backends" if backend else "PostgreSQL background"
+        cpu[kind] += (int(fields[11]) + int(fields[12])) / bench.CLOCK_TICK
+    return cpu
+
+
+def rsa_share(perf_data):
+    """The share of the recorded samples in aws-lc, which on this path does nothing but the
+    RS256 signature (the digests are the sha2 crate's)."""
+    report = subprocess.run(
+        ["perf", "report", "-i", str(perf_data), "--no-children", "--sort", "sym",
+         "-g", "none", "--percent-limit", "0", "--stdio"],
+        capture_output=True, text=True).stdout
+    share = 0.0
+    for line in report.splitlines():
+        match = re.match(r"\s*([\d.]+)%\s+\[\.\]\s+(\S+)", line)
+        if match and match.group(2).startswith("aws_lc"):
+            share += float(match.group(1)) / 100
+    return share
+
+
+def phase(server, mode, inputs, output, extra_pids, perf_out, seconds):
+    """One wrk run of `mode` over single-use `inputs` (at most `seconds`): its figures per
+    request."""
+    def sample():
+        cpu = jidconnect_threads(server.pid)
+        for pid in extra_pids:
+            cpu.update(postgres_processes(pid))
+        return cpu
+
+    recorder = None
+    if perf_out:
+        # A few seconds inside the phase: perf's own interrupts would inflate the CPU
+        # figures of the whole phase.
+        recorder = subprocess.Popen(
+            ["sh", "-c", f"sleep 2; exec perf record -F 999 -o {perf_out} -p {server.pid} "
+                         "-- sleep 3"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    before = sample()
+    stats = bench.finish_wrk(bench.start_wrk(server, server.base, server.token_path, seconds, mode,
+                                             inputs, output, bench.CONNECTIONS))
+    after = sample()
+    if recorder:
+        recorder.wait()
+    answered = stats["answered"]
+    result = {"req_s": answered / stats["active_seconds"], "p50_ms": stats["p50_ms"],
+              "p99_ms": stats["p99_ms"],
+              "cpu_us": {kind: (after[kind] - before.get(kind, 0.0)) * 1e6 / answered
+                         for kind in after}}
+    if perf_out:
+        jidconnect = sum(v for k, v in result["cpu_us"].items()
+                         if not k.startswith("PostgreSQL"))
+        result["rsa_us"] = rsa_share(perf_out) * jidconnect
+    return result
+
+
+def profile(procs, run_dir, args, name, sink_port, postgres):
+    database_url = postgres.create_database(f"token_{name}") if postgres else None
+    server = bench.start_jidconnect(procs, run_dir, args.binary, name, "auth.localhost",
+                                    sink_port, "unused", database_url=database_url)
+    home = run_dir / name
+    url = database_url or f"sqlite://{home}/jidconnect.db"
+    codes = home / "codes"
+    with open(codes, "w") as out:
+        subprocess.run([args.driver, "mint", "--database-url", url, "--client-id",
+                        server.client_id, "--count", str(args.count + args.warm)],
+                       check=True, stdout=out)
+    lines = codes.read_text().splitlines()
+    (home / "warm-codes").write_text("\n".join(lines[:args.warm]) + "\n")
+    codes.write_text("\n".join(lines[args.warm:]) + "\n")
+    extra = [postgres.process.pid] if postgres else []
+    perf = args.perf and bench.shutil.which("perf")
+    phase(server, "code", home / "warm-codes", home / "warm-tokens", extra, None, 10)
+    results = {"code": phase(server, "code", codes, home / "tokens", extra,
+                             perf and home / "code.perf", args.seconds),
+               "refresh": phase(server, "refresh", home / "tokens", None, extra,
+                                perf and home / "refresh.perf", args.seconds)}
+    procs.stop([p for p in procs.started if p.pid == server.pid])
+    return results
+
+
+KINDS = ["tokio threads", "SQLite workers", "other threads", "PostgreSQL backends",
+         "PostgreSQL background"]
+
+
+def report(results, rsa_per_s):
+    sign_us = 1e6 / rsa_per_s
+    lines = [f"`openssl speed` RSA-2048 on the server core: {rsa_per_s:,.0f}/s "
+             f"({sign_us:.0f} µs a signature)", "",
+             "| backend | grant | req/s | vs sign | p50 / p99 ms | CPU µs/req | "
+             + " | ".join(KINDS) + " | of which RSA (perf) |",
+             "|---" * (7 + len(KINDS)) + "|"]
+    for backend, phases in results.items():
+        for grant, r in phases.items():
+            cpu = r["cpu_us"]
+            rsa = f"{r['rsa_us']:.0f}" if "rsa_us" in r else "(no perf)"
+            lines.append(
+                f"| {backend} | {grant} | {r['req_s']:,.0f} | {r['req_s'] / rsa_per_s:.2f} | "
+                f"{r['p50_ms']:.1f} / {r['p99_ms']:.1f} | {sum(cpu.values()):.0f} | "
+                + " | ".join(f"{cpu.get(k, 0.0):.0f}" for k in KINDS) + f" | {rsa} |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--driver", required=True, help="the release profile_token example")
+    parser.add_argument("--count", type=int, default=30000)
+    parser.add_argument("--warm", type=int, default=2000)
+    parser.add_argument("--seconds", type=int, default=20,
+                        help="wrk's duration; a phase ends sooner when its codes run out")
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-perf", dest="perf", action="store_false")
+    args = parser.parse_args()
+    run_dir = bench.BENCH / ".run" / "profile-token-load"
+    bench.shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    procs = bench.Processes(run_dir)
+    postgres = None
+    try:
+        bench.log(f"machine: {bench.machine()}")
+        rsa_per_s = bench.openssl_speed(3)["rs256"]
+        sink_port = bench.free_port()
+        procs.start("sink", [sys.executable, str(bench.BENCH / "sink.py"), "--port",
+                             str(sink_port)], bench.LOAD_CORE)
+        bench.wait_port(sink_port, "the XMPP sink")
+        results = {}
+        bench.log("SQLite")
+        results["SQLite"] = profile(procs, run_dir, args, "sqlite", sink_port, None)
+        if not args.no_postgres:
+            postgres = bench.PostgreSQL(procs)
+            bench.log("PostgreSQL")
+            results["PostgreSQL"] = profile(procs, run_dir, args, "postgres", sink_port,
+                                            postgres)
+        text = report(results, rsa_per_s)
+        (run_dir / "results.json").write_text(json.dumps(results, indent=1))
+        (run_dir / "results.md").write_text(text)
+        print(text)
+    except bench.BenchError as error:
+        bench.log(f"FAILED: {error}")
+        return 1
+    finally:
+        procs.stop_all()
+        if postgres:
+            postgres.remove()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
