@@ -874,12 +874,9 @@ def main():
     if args.rounds:
         profile.rounds = args.rounds
     run_dir = BENCH / ".run"
-    shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir()
-    procs = Processes(run_dir)
-    postgres = None
-    try:
-        log(f"machine: {machine()}")
+
+    def work(procs, services):
+        postgres = None
         # One accepting XMPP user per parallel login: one request pends per JID at a time.
         bots = profile.login_concurrency
         prosody = Prosody(procs, run_dir,
@@ -887,6 +884,7 @@ def main():
         bot = Bot(procs, prosody, bots)
         if not args.no_postgres:
             postgres = PostgreSQL(procs)
+            services.append(postgres)
         results, tables = {}, []
         if args.only != "cluster":
             results = server_rounds(procs, run_dir, args, profile, bot, postgres)
@@ -902,7 +900,24 @@ def main():
                                  results["idle_rss_mib"]))
         if postgres:
             tables.append(cluster_report(results["cluster"]))
-        table = "\n".join(tables)
+        return results, "\n".join(tables)
+
+    return run(run_dir, work)
+
+
+def run(run_dir, work):
+    """Runs `work(procs, services)` in a fresh `run_dir`. The work starts its processes
+    through `procs`, adds what must be removed once they stopped (a PostgreSQL cluster's
+    data) to `services`, and returns its results and their table: written to run_dir
+    (results.json, results.md) and printed. Everything started is stopped whatever
+    happens; the exit status is 1 when the work found something broken."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    procs = Processes(run_dir)
+    services = []
+    try:
+        log(f"machine: {machine()}")
+        results, table = work(procs, services)
         (run_dir / "results.json").write_text(json.dumps(results, indent=1))
         (run_dir / "results.md").write_text(table)
         print(table)
@@ -912,8 +927,8 @@ def main():
         return 1
     finally:
         procs.stop_all()
-        if postgres:
-            postgres.remove()
+        for service in services:
+            service.remove()
     return 0
 
 

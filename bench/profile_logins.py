@@ -244,13 +244,9 @@ def main():
                              "(each route measured in turn on the same cluster)")
     args = parser.parse_args()
     run_dir = bench.BENCH / ".run" / "profile-logins"
-    bench.shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir(parents=True)
-    procs = bench.Processes(run_dir)
-    postgres = None
-    out = []
-    try:
-        bench.log(f"machine: {bench.machine()}")
+
+    def work(procs, services):
+        out = []
         prosody = bench.Prosody(procs, run_dir, ["auth.localhost", "cluster.localhost"],
                                 args.concurrency)
         bench.Bot(procs, prosody, args.concurrency)
@@ -271,6 +267,7 @@ def main():
             procs.stop([p for p in procs.started if p.pid == server.pid])
         if args.instances:
             postgres = Postgres(procs)
+            services.append(postgres)
         for size in args.instances:
             bench.log(f"PostgreSQL, {size} instance(s)")
             database = f"profile{size}"
@@ -283,27 +280,18 @@ def main():
             bench.mint_codes(args.helper, cluster, warm, args.concurrency,
                              cluster.home / "warm-codes")
             for route in args.route if size > 1 else ["spread"]:
-                work = cluster.home / f"work-{route}"
-                work.mkdir()
+                route_dir = cluster.home / f"work-{route}"
+                route_dir.mkdir()
                 result = measure(Routed(cluster, route), args.logins,
                                  lambda: bench.cpu_seconds(pids),
                                  lambda: context_switches(pids), postgres, database,
-                                 args.helper, args.concurrency, work)
+                                 args.helper, args.concurrency, route_dir)
                 name = f"PostgreSQL, {size} instance(s)"
                 out.append((name if size == 1 else f"{name}, {ROUTES[route]}", result))
             cluster.stop()
-        text = "\n".join(report(name, result) for name, result in out)
-        (run_dir / "results.json").write_text(json.dumps(out, indent=1))
-        (run_dir / "results.md").write_text(text)
-        print(text)
-    except bench.BenchError as error:
-        bench.log(f"FAILED: {error}")
-        return 1
-    finally:
-        procs.stop_all()
-        if postgres:
-            postgres.remove()
-    return 0
+        return out, "\n".join(report(name, result) for name, result in out)
+
+    return bench.run(run_dir, work)
 
 
 if __name__ == "__main__":

@@ -82,6 +82,10 @@ def rsa_share(perf_data):
     return share
 
 
+# When perf starts in a phase, and for how long it samples (seconds).
+PERF_AFTER, PERF_FOR = 2, 3
+
+
 def phase(server, mode, inputs, output, extra_pids, perf_out, seconds):
     """One wrk run of `mode` over single-use `inputs` (at most `seconds`): its figures per
     request."""
@@ -96,12 +100,13 @@ def phase(server, mode, inputs, output, extra_pids, perf_out, seconds):
         # A few seconds inside the phase: perf's own interrupts would inflate the CPU
         # figures of the whole phase.
         recorder = subprocess.Popen(
-            ["sh", "-c", f"sleep 2; exec perf record -F 999 -o {perf_out} -p {server.pid} "
-                         "-- sleep 3"],
+            ["sh", "-c", f"sleep {PERF_AFTER}; exec perf record -F 999 -o {perf_out} "
+                         f"-p {server.pid} -- sleep {PERF_FOR}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     before = sample()
-    stats = bench.finish_wrk(bench.start_wrk(server, server.base, server.token_path, seconds, mode,
-                                             inputs, output, bench.CONNECTIONS))
+    run = bench.start_wrk(server, server.base, server.token_path, seconds, mode, inputs,
+                          output, bench.CONNECTIONS)
+    stats = bench.finish_wrk(run)
     after = sample()
     if recorder:
         recorder.wait()
@@ -111,9 +116,11 @@ def phase(server, mode, inputs, output, extra_pids, perf_out, seconds):
               "cpu_us": {kind: (after[kind] - before.get(kind, 0.0)) * 1e6 / answered
                          for kind in after}}
     if perf_out:
+        # A phase whose codes ran out before perf was done left it sampling an idle server.
+        whole = stats["active_seconds"] > PERF_AFTER + PERF_FOR + 0.5
         jidconnect = sum(v for k, v in result["cpu_us"].items()
                          if not k.startswith("PostgreSQL"))
-        result["rsa_us"] = rsa_share(perf_out) * jidconnect
+        result["rsa_us"] = rsa_share(perf_out) * jidconnect if whole else None
     return result
 
 
@@ -156,7 +163,8 @@ def report(results, rsa_per_s):
     for backend, phases in results.items():
         for grant, r in phases.items():
             cpu = r["cpu_us"]
-            rsa = f"{r['rsa_us']:.0f}" if "rsa_us" in r else "(no perf)"
+            rsa = ("(no perf)" if "rsa_us" not in r else
+                   "(phase too short)" if r["rsa_us"] is None else f"{r['rsa_us']:.0f}")
             lines.append(
                 f"| {backend} | {grant} | {r['req_s']:,.0f} | {r['req_s'] / rsa_per_s:.2f} | "
                 f"{r['p50_ms']:.1f} / {r['p99_ms']:.1f} | {sum(cpu.values()):.0f} | "
@@ -177,12 +185,8 @@ def main():
     parser.add_argument("--no-perf", dest="perf", action="store_false")
     args = parser.parse_args()
     run_dir = bench.BENCH / ".run" / "profile-token-load"
-    bench.shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir(parents=True)
-    procs = bench.Processes(run_dir)
-    postgres = None
-    try:
-        bench.log(f"machine: {bench.machine()}")
+
+    def work(procs, services):
         rsa_per_s = bench.openssl_speed(3)["rs256"]
         sink_port = bench.free_port()
         procs.start("sink", [sys.executable, str(bench.BENCH / "sink.py"), "--port",
@@ -193,21 +197,13 @@ def main():
         results["SQLite"] = profile(procs, run_dir, args, "sqlite", sink_port, None)
         if not args.no_postgres:
             postgres = bench.PostgreSQL(procs)
+            services.append(postgres)
             bench.log("PostgreSQL")
             results["PostgreSQL"] = profile(procs, run_dir, args, "postgres", sink_port,
                                             postgres)
-        text = report(results, rsa_per_s)
-        (run_dir / "results.json").write_text(json.dumps(results, indent=1))
-        (run_dir / "results.md").write_text(text)
-        print(text)
-    except bench.BenchError as error:
-        bench.log(f"FAILED: {error}")
-        return 1
-    finally:
-        procs.stop_all()
-        if postgres:
-            postgres.remove()
-    return 0
+        return results, report(results, rsa_per_s)
+
+    return bench.run(run_dir, work)
 
 
 if __name__ == "__main__":
