@@ -144,10 +144,10 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let per_network = |per, secs| {
-            Arc::new(std::sync::Mutex::new(crate::ratelimit::PerNetwork::new(
+            std::sync::Mutex::new(crate::ratelimit::PerNetwork::new(
                 per,
                 std::time::Duration::from_secs(secs),
-            )))
+            ))
         };
         let new_flows = per_network(config.limits.login_pages_per_minute, 60);
         let registrations = per_network(config.registration.per_ip_per_hour, 3600);
@@ -158,7 +158,7 @@ impl Application {
             .transpose()
             .context("cannot set up fetching client metadata documents")?;
         let state = AppState::new(Shared {
-            config: Arc::new(config),
+            config,
             store,
             dispatcher,
             oidc,

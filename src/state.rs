@@ -35,17 +35,17 @@ impl std::ops::Deref for AppState {
 }
 
 pub struct Shared {
-    pub config: Arc<Config>,
+    pub config: Config,
     pub store: Store,
     /// Sends confirmation requests (directly, or through the cluster's leader).
     pub dispatcher: Dispatcher,
     pub oidc: Arc<Oidc>,
     pub clock: Clock,
     pub metrics: Arc<Metrics>,
-    pub auth_failures: Arc<Mutex<AuthFailures>>,
-    pub health: Arc<crate::health::HealthProbe>,
-    pub new_flows: Arc<Mutex<crate::ratelimit::PerNetwork>>,
-    pub registrations: Arc<Mutex<crate::ratelimit::PerNetwork>>,
+    pub auth_failures: Mutex<AuthFailures>,
+    pub health: crate::health::HealthProbe,
+    pub new_flows: Mutex<crate::ratelimit::PerNetwork>,
+    pub registrations: Mutex<crate::ratelimit::PerNetwork>,
     /// With open registration (and `registration.metadata_documents`): clients known by
     /// their metadata document.
     pub metadata_documents: Option<Arc<MetadataDocuments>>,
