@@ -125,14 +125,37 @@ def process_tree(root_pids):
 
 
 def cpu_seconds(root_pids):
-    total = 0
+    return sum(cpu_by_pid(root_pids).values())
+
+
+def cpu_by_pid(root_pids):
+    """CPU seconds of each process in the trees."""
+    cpu = {}
     for pid in process_tree(root_pids):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / CLOCK_TICK
+        named = stat_cpu(Path(f"/proc/{pid}/stat"))
+        if named:
+            cpu[pid] = named[1]
+    return cpu
+
+
+def stat_cpu(stat):
+    """(name, utime + stime in seconds) from a /proc stat file, a process's or a thread's;
+    None when it has gone."""
+    try:
+        text = stat.read_text()
+    except OSError:
+        return None
+    fields = text.rsplit(")", 1)[1].split()
+    name = text[text.index("(") + 1:text.rindex(")")]
+    return name, (int(fields[11]) + int(fields[12])) / CLOCK_TICK
+
+
+def is_client_backend(pid):
+    """A PostgreSQL backend serving a connection: its title names the client's address."""
+    try:
+        return b"127.0.0.1(" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def rss_mib(pid):

@@ -132,18 +132,6 @@ class Routed:
         return getattr(self.cluster, name)
 
 
-def cpu_by_pid(root_pids):
-    """CPU seconds of each process in the trees."""
-    cpu = {}
-    for pid in bench.process_tree(root_pids):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        cpu[pid] = (int(fields[11]) + int(fields[12])) / bench.CLOCK_TICK
-    return cpu
-
-
 def postgres_split(before, after, listening):
     """PostgreSQL's CPU in a run by what its processes do: the backends that LISTEN (the
     notification fan-out: every NOTIFY wakes each of them), the other backends (the
@@ -153,19 +141,11 @@ def postgres_split(before, after, listening):
         used = seconds - before.get(pid, 0.0)
         if pid in listening:
             split["listening"] += used
-        elif is_client_backend(pid):
+        elif bench.is_client_backend(pid):
             split["statements"] += used
         else:
             split["background"] += used
     return split
-
-
-def is_client_backend(pid):
-    """A backend serving a connection: its title names the client's address."""
-    try:
-        return b"127.0.0.1(" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
 
 
 def measure(setup, logins, procs_cpu, switches, postgres, database, helper, concurrency,
@@ -176,9 +156,9 @@ def measure(setup, logins, procs_cpu, switches, postgres, database, helper, conc
         time.sleep(11)
         postgres.reset(database)
     pg_root = [postgres.process.pid] if postgres else []
-    cpu0, pg0, cs0 = procs_cpu(), cpu_by_pid(pg_root), switches()
+    cpu0, pg0, cs0 = procs_cpu(), bench.cpu_by_pid(pg_root), switches()
     stats = bench.mint_codes(helper, setup, logins, concurrency, work / "codes")
-    cpu, pg1, cs = procs_cpu() - cpu0, cpu_by_pid(pg_root), switches() - cs0
+    cpu, pg1, cs = procs_cpu() - cpu0, bench.cpu_by_pid(pg_root), switches() - cs0
     split = postgres_split(pg0, pg1, postgres.listening(database) if postgres else set())
     result = {"logins_s": stats["logins"] / stats["seconds"],
               "p50_ms": stats["p50_ms"], "p99_ms": stats["p99_ms"],

@@ -19,7 +19,6 @@ Against `openssl speed`'s RSA-2048 rate on the server core, in the same run. One
 no rounds: a breakdown, not the bench's table.
 """
 import argparse
-import json
 import re
 import subprocess
 import sys
@@ -43,27 +42,19 @@ def jidconnect_threads(pid):
     counted: the blocking pool ends a thread idle for 10 s, which no phase leaves one."""
     cpu = Counter()
     for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        name = text[text.index("(") + 1:text.rindex(")")]
-        fields = text.rsplit(")", 1)[1].split()
-        cpu[thread_kind(name)] += (int(fields[11]) + int(fields[12])) / bench.CLOCK_TICK
+        named = bench.stat_cpu(stat)
+        if named:
+            cpu[thread_kind(named[0])] += named[1]
     return cpu
 
 
 def postgres_processes(postmaster):
     """CPU seconds of PostgreSQL's statement backends and of its background processes."""
     cpu = Counter()
-    for pid in bench.process_tree([postmaster]):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            backend = b"127.0.0.1(" in Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        kind = "PostgreSQL backends" if backend else "PostgreSQL background"
-        cpu[kind] += (int(fields[11]) + int(fields[12])) / bench.CLOCK_TICK
+    for pid, used in bench.cpu_by_pid([postmaster]).items():
+        kind = ("PostgreSQL backends" if bench.is_client_backend(pid)
+                else "PostgreSQL background")
+        cpu[kind] += used
     return cpu
 
 
