@@ -844,6 +844,8 @@ fn write_row_statement(queue: bool, for_flow: bool) -> String {
             now: 12,
             note_offline: first_flow_parameter + 1,
             keeper: first_flow_parameter + 2,
+            lang: first_flow_parameter + 3,
+            send_code: first_flow_parameter + 4,
         })
     });
     let mut ctes = Vec::new();
@@ -888,14 +890,16 @@ type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArgu
 fn bind_flow<'q>(
     query: PgQuery<'q>,
     request: &'q ConfirmRequest,
-    flow: Option<SentFlow<'_>>,
+    flow: Option<SentFlow<'q>>,
     keeper: &'q str,
 ) -> PgQuery<'q> {
     match flow {
         Some(flow) => query
             .bind(request.jid.subject())
             .bind(i64::from(flow.note_offline))
-            .bind(keeper),
+            .bind(keeper)
+            .bind(flow.lang)
+            .bind(flow.send_code),
         None => query,
     }
 }

@@ -445,6 +445,12 @@ async fn needs_consent_for(
 }
 
 /// The JID form: send the XEP-0070 request and show the code.
+///
+/// From the flow as `/authorize` stored it, when this process did and kept it for the
+/// form (one read fewer per login; see [`crate::store::fresh_flows`]): what could have
+/// changed since is checked by the statement that records the flow as sent. A form that
+/// this copy does not carry through (refused before that statement, or the flow changed)
+/// is done again from the store, so that its answer is the one the store's flow gets.
 async fn send(
     State(app): State<AppState>,
     jar: CookieJar,
@@ -454,36 +460,76 @@ async fn send(
     Path(id): Path<String>,
     Form(form): Form<JidForm>,
 ) -> Result<Response, FlowError> {
-    let (mut flow, client) = load(&app, &jar, &id).await?;
+    let post = JidPost {
+        jar: &jar,
+        peer,
+        headers: &headers,
+        prefs,
+        form: &form,
+    };
+    if let Some(kept) = app.store.flow_for_form(&id) {
+        let (flow, client) = checked(&app, &jar, Some(kept)).await?;
+        if let Some(response) = send_for(&app, &post, flow, client, true).await? {
+            return Ok(response);
+        }
+    }
+    let (flow, client) = load(&app, &jar, &id).await?;
+    let response = send_for(&app, &post, flow, client, false).await?;
+    Ok(response.unwrap_or_else(|| back_to_flow(&id)))
+}
+
+/// A JID form as it came.
+struct JidPost<'a> {
+    jar: &'a CookieJar,
+    peer: SocketAddr,
+    headers: &'a HeaderMap,
+    prefs: Prefs,
+    form: &'a JidForm,
+}
+
+/// [`send`] for `flow`, as read from the store or, `kept`, from the copy kept for its
+/// form; None if that copy does not carry the form through.
+async fn send_for(
+    app: &AppState,
+    post: &JidPost<'_>,
+    mut flow: LoginFlow,
+    client: Client,
+    kept: bool,
+) -> Result<Option<Response>, FlowError> {
+    let form = post.form;
     check_csrf(&flow, &form.csrf)?;
-    let l = page_lang(&app, prefs, &flow).await?;
+    let l = page_lang(app, post.prefs, &flow).await?;
     l.tag().clone_into(&mut flow.lang);
     if !matches!(
         flow.status,
         FlowStatus::New | FlowStatus::Denied | FlowStatus::Expired | FlowStatus::Unreachable
     ) {
-        return Ok(back_to_flow(&id));
+        return Ok(Some(back_to_flow(&flow.id)));
     }
     let refuse = |status: StatusCode, message: String| {
         (
             status,
-            login_page(&app, &flow, &client, &form.jid, Some(message), l),
+            login_page(app, &flow, &client, &form.jid, Some(message), l),
         )
             .into_response()
     };
+    // A refusal page drawn from the copy could show a send-the-code code spent since.
+    let refused_before_sending = |response| (!kept).then_some(response);
     let jid = match UserJid::parse(&form.jid) {
         Ok(jid) => jid,
-        Err(e) => return Ok(refuse(StatusCode::BAD_REQUEST, e.message(l))),
+        Err(e) => {
+            let page = refuse(StatusCode::BAD_REQUEST, e.message(l));
+            return Ok(refused_before_sending(page));
+        }
     };
     // Nothing is pushed to someone who may not log in here anyway.
     if !crate::access::may_log_in(&app.store, &client, jid.subject()).await? {
-        return Ok(refuse(
-            StatusCode::FORBIDDEN,
-            not_allowed_message(jid.subject(), &client.settings.name, l),
-        ));
+        let message = not_allowed_message(jid.subject(), &client.settings.name, l);
+        let page = refuse(StatusCode::FORBIDDEN, message);
+        return Ok(refused_before_sending(page));
     }
-    let ip = app.client_ip(peer, &headers);
-    let device = match jar.get(DEVICE_COOKIE.on(app.secure_cookies())) {
+    let ip = app.client_ip(post.peer, post.headers);
+    let device = match post.jar.get(DEVICE_COOKIE.on(app.secure_cookies())) {
         Some(cookie) => {
             let since = app.clock.now() - app.config.limits.known_device_ttl_secs as i64;
             app.store
@@ -498,7 +544,7 @@ async fn send(
             code: random::confirmation_code(),
             method: "GET".into(),
             url: if flow.is_device() {
-                crate::oidc::device_authorization::verification_uri(&app)
+                crate::oidc::device_authorization::verification_uri(app)
             } else {
                 site_of(&flow.redirect_uri)
             },
@@ -521,16 +567,17 @@ async fn send(
     // With whether the person's app is offline, told on the page at once; a snapshot, so
     // that the page is no live view of the person's presence for whoever types their address.
     let flow_request = SentFlow {
-        id: &id,
-        note_offline: true,
         page: Some(&flow),
+        ..SentFlow::of(&flow, true)
     };
+    // Once the flow is recorded sent, the copy is the store's flow as the page shows it.
     let refused = match app
         .dispatcher
         .request_for_flow(&app.store, &app.clock, request, flow_request)
         .await?
     {
-        FlowRequest::Sent | FlowRequest::NotSendable => return Ok(back_to_flow(&id)),
+        FlowRequest::Sent => return Ok(Some(back_to_flow(&flow.id))),
+        FlowRequest::NotSendable => return Ok(None),
         FlowRequest::Failed(RequestError::Refused(refused)) => {
             let wait = l.n("seconds", "count", refused.retry_after.as_secs().max(1));
             let reason = refused.reason.message(l);
@@ -549,7 +596,7 @@ async fn send(
             (StatusCode::SERVICE_UNAVAILABLE, l.t("login-disconnected"))
         }
     };
-    Ok(refuse(refused.0, refused.1))
+    Ok(Some(refuse(refused.0, refused.1)))
 }
 
 /// What the person is logging in to, for the XEP-0070 `url`: the site of the redirect URI.

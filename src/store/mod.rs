@@ -260,14 +260,22 @@ impl Store {
             .keep(accepted, uses, std::time::Instant::now());
     }
 
-    /// Keeps `flow`, just stored, for the page the browser is sent to next
-    /// ([`fresh_flows`]).
+    /// Keeps `flow`, just stored, for the page the browser is sent to next and, a new
+    /// flow, for its JID form ([`fresh_flows`]).
     pub fn keep_fresh_flow(&self, flow: &oidc::LoginFlow) {
-        self.fresh_flows.keep(
-            flow.clone(),
-            fresh_flows::PAGE_AND_STATUS,
-            std::time::Instant::now(),
-        );
+        let now = std::time::Instant::now();
+        if flow.status == oidc::FlowStatus::New && !flow.is_device() {
+            self.fresh_flows.keep_for_form(flow.clone(), now);
+        }
+        self.fresh_flows
+            .keep(flow.clone(), fresh_flows::PAGE_AND_STATUS, now);
+    }
+
+    /// The flow `id` as this process stored it, if it did, for its JID form: what the
+    /// form may take from it is in [`fresh_flows`].
+    pub fn flow_for_form(&self, id: &str) -> Option<oidc::LoginFlow> {
+        self.fresh_flows
+            .take_for_form(id, std::time::Instant::now())
     }
 
     /// The flow `id` as this process just stored it, for its page ([`fresh_flows`]); else
@@ -567,11 +575,7 @@ mod tests {
     /// A flow of `store` that `a@x.org` accepted at 7.
     async fn an_accepted_flow(store: &Store) -> oidc::LoginFlow {
         let flow = a_flow(store).await;
-        let sent = oidc::SentFlow {
-            id: &flow.id,
-            note_offline: false,
-            page: None,
-        };
+        let sent = oidc::SentFlow::of(&flow, false);
         assert!(store.flow_sent(sent, "a@x.org", "C1", 5).await.unwrap());
         store
             .flow_answered(&flow.id, "C1", oidc::FlowStatus::Accepted, Some(7))
@@ -586,9 +590,8 @@ mod tests {
     async fn a_flow_recorded_sent_is_drawn_as_recorded_until_it_changes() {
         let (_dir, store, flow) = store_with_a_flow().await;
         let sent = |page| oidc::SentFlow {
-            id: &flow.id,
-            note_offline: true,
             page,
+            ..oidc::SentFlow::of(&flow, true)
         };
         let fresh = |flow: Option<oidc::LoginFlow>| flow.unwrap().status;
         assert!(store

@@ -405,6 +405,24 @@ pub struct SentFlow<'a> {
     /// The flow as its form found it, when the browser goes to the flow's page next: that
     /// page is drawn from the flow as recorded sent (see [`crate::store::fresh_flows`]).
     pub page: Option<&'a LoginFlow>,
+    /// The flow's language and send-the-code code as its caller found them: it is
+    /// recorded sent only if they still are (the JID form may have found them in a copy
+    /// kept since `/authorize`, see [`crate::store::fresh_flows`]).
+    pub lang: &'a str,
+    pub send_code: Option<&'a str>,
+}
+
+impl<'a> SentFlow<'a> {
+    /// `flow`, as its caller found it, whose page is not drawn from it.
+    pub fn of(flow: &'a LoginFlow, note_offline: bool) -> Self {
+        SentFlow {
+            id: &flow.id,
+            note_offline,
+            page: None,
+            lang: &flow.lang,
+            send_code: flow.send_code.as_deref(),
+        }
+    }
 }
 
 /// A single sign-on session to start; the browser keeps `token` in its cookie, the store
@@ -534,7 +552,8 @@ impl Store {
     }
 
     /// Records that a confirmation request went out. Only from a state where the person
-    /// may (re)try; returns false otherwise. With `note_offline`, the flow also records
+    /// may (re)try, and with the flow's language and send-the-code code as its caller
+    /// found them; returns false otherwise. With `note_offline`, the flow also records
     /// whether `subject` is a contact whose app is known to be offline right now (read in
     /// the same statement: one round trip per login fewer than asking first).
     pub async fn flow_sent(
@@ -552,6 +571,8 @@ impl Store {
                 now: 3,
                 note_offline: 5,
                 keeper: 6,
+                lang: 7,
+                send_code: 8,
             });
             format!("{sent} RETURNING offline")
         });
@@ -562,6 +583,8 @@ impl Store {
             .bind(flow.id)
             .bind(i64::from(flow.note_offline))
             .bind(self.keeper())
+            .bind(flow.lang)
+            .bind(flow.send_code)
             .fetch_optional(self.pool())
             .await?;
         let Some(offline) = offline else {
@@ -1051,6 +1074,9 @@ pub(crate) struct FlowSentParameters {
     pub note_offline: u8,
     /// [`Store::keeper`]: this process keeps the sent flow for its wait page.
     pub keeper: u8,
+    /// [`SentFlow::lang`] and [`SentFlow::send_code`].
+    pub lang: u8,
+    pub send_code: u8,
 }
 
 /// The UPDATE of [`Store::flow_sent`].
@@ -1062,12 +1088,15 @@ pub(crate) fn flow_sent_statement(
         now,
         note_offline,
         keeper,
+        lang,
+        send_code,
     }: FlowSentParameters,
 ) -> String {
     format!(
         "UPDATE login_flows SET status = 'sent', jid = ${subject}, code = ${code}, sent_at = ${now}, \
          auth_time = NULL, kept_by = ${keeper}, offline = CASE WHEN ${note_offline} = 1 AND EXISTS \
            (SELECT 1 FROM contacts WHERE jid = ${subject} AND presence = 'offline') THEN 1 ELSE 0 END \
-         WHERE id = ${id} AND status IN ('new', 'denied', 'expired', 'unreachable')"
+         WHERE id = ${id} AND status IN ('new', 'denied', 'expired', 'unreachable') \
+         AND lang = ${lang} AND send_code IS NOT DISTINCT FROM ${send_code}"
     )
 }

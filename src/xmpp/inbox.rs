@@ -284,11 +284,7 @@ async fn device_code_received(
         timeout: Duration::from_secs(app.config.xmpp.confirm_timeout_secs),
     };
     // Not noting whether the app is offline: the person just wrote from it.
-    let flow_request = SentFlow {
-        id: &flow.id,
-        note_offline: false,
-        page: None,
-    };
+    let flow_request = SentFlow::of(&flow, false);
     let why = match app
         .dispatcher
         .request_for_flow(&app.store, &app.clock, request, flow_request)

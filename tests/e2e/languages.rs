@@ -17,7 +17,7 @@ async fn rp_for(app: &TestApp) -> RelyingParty {
     RelyingParty::discover(app, &id, &secret).await
 }
 
-fn lang_of(html: &str) -> &str {
+pub fn lang_of(html: &str) -> &str {
     let at = html.find("<html lang=\"").expect("an html element") + "<html lang=\"".len();
     &html[at..at + html[at..].find('"').unwrap()]
 }

@@ -429,3 +429,90 @@ async fn a_continue_drawn_from_the_answer_issues_nothing_once_the_flow_moved_on(
     );
     app.stop().await;
 }
+
+/// Changes login flow `id` in `app`'s database behind its back (as another instance's
+/// write would, before it is heard of).
+async fn change_flow(app: &TestApp, id: &str, set: &str) {
+    let statement = format!("UPDATE login_flows SET {set} WHERE id = $1");
+    let changed = match app.database_url() {
+        Some(url) => {
+            let mut conn = PgConnection::connect(url).await.unwrap();
+            let done = sqlx::query(&statement).bind(id).execute(&mut conn).await;
+            done.unwrap().rows_affected()
+        }
+        None => {
+            let (_, url) = app
+                .env()
+                .iter()
+                .find(|(k, _)| k == "JIDCONNECT_DATABASE_URL")
+                .unwrap();
+            let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+            let done = sqlx::query(&statement).bind(id).execute(&mut conn).await;
+            done.unwrap().rows_affected()
+        }
+    };
+    assert_eq!(changed, 1, "{statement}");
+}
+
+/// The JID form takes the flow from the copy kept since `/authorize` (no read), but what
+/// may have changed since is the store's: the language of the request and of the pages,
+/// and the send-the-code code on them. Here each changes behind the instance's back
+/// before the form is sent: a request goes out as the store has the flow, and a form
+/// refused before any request shows the store's flow.
+#[tokio::test]
+async fn a_jid_form_sent_from_the_kept_flow_goes_out_as_the_store_has_it() {
+    use crate::languages::lang_of;
+    let prosody = Prosody::start().await;
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let app = spawn_app_on(&prosody, backend, &[]).await;
+        let rp = rp_for(&app, &app).await;
+        let mut alice =
+            XmppUser::login(&prosody, "alice", "phone", Client::PlainText, "ignore").await;
+        let browser = Browser::new(&app);
+        // A login page, and its flow changed behind the instance's back by `set`.
+        let changed_login = |set: &'static str| {
+            let (browser, rp, app) = (&browser, &rp, &app);
+            async move {
+                let (_, login_url, html) = browser.open(&authorize_at(rp, app)).await.page();
+                assert_eq!(lang_of(&html), "en", "{backend:?}");
+                let id = url::Url::parse(&login_url).unwrap().path()["/login/".len()..].to_owned();
+                change_flow(app, &id, set).await;
+                (login_url, field(&html, "csrf").unwrap())
+            }
+        };
+
+        // The language picked on a page at another instance.
+        let (login_url, csrf) = changed_login("lang = 'de'").await;
+        let (_, _, wait) = browser
+            .post(&login_url, &[("jid", "alice@localhost"), ("csrf", &csrf)])
+            .await
+            .page();
+        assert!(wait.contains("data-status=\"sent\""), "{backend:?}: {wait}");
+        assert_eq!(lang_of(&wait), "de", "{backend:?}");
+        assert_eq!(alice.next_request().await.lang, "de", "{backend:?}");
+        app.state
+            .dispatcher
+            .withdraw(login_url.rsplit('/').next().unwrap())
+            .await;
+
+        // The page's send-the-code code spent and replaced meanwhile.
+        let (login_url, csrf) = changed_login("send_code = '2345-6789'").await;
+        let (_, _, wait) = browser
+            .post(&login_url, &[("jid", "alice@localhost"), ("csrf", &csrf)])
+            .await
+            .page();
+        assert!(wait.contains("data-status=\"sent\""), "{backend:?}: {wait}");
+        assert!(wait.contains("2345-6789"), "{backend:?}: {wait}");
+        alice.next_request().await;
+
+        // Refused before any request: drawn from the store's flow too.
+        let (login_url, csrf) = changed_login("send_code = '3456-789A'").await;
+        let (status, _, refused) = browser
+            .post(&login_url, &[("jid", "not an address"), ("csrf", &csrf)])
+            .await
+            .page();
+        assert_eq!(status, 400, "{backend:?}: {refused}");
+        assert!(refused.contains("3456-789A"), "{backend:?}: {refused}");
+        app.stop().await;
+    }
+}
