@@ -93,16 +93,23 @@ class Processes:
     def stop(self, processes):
         for process in processes:
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+                kill_group(process, signal.SIGTERM)
         for process in processes:
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+                kill_group(process, signal.SIGKILL)
                 process.wait()
 
     def stop_all(self):
         self.stop(list(reversed(self.started)))
+
+
+def kill_group(process, sig):
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        pass  # it ended between poll() and now
 
 
 def process_tree(root_pids):
@@ -129,25 +136,31 @@ def cpu_seconds(root_pids):
 
 
 def cpu_by_pid(root_pids):
-    """CPU seconds of each process in the trees."""
+    """CPU seconds of each process in the trees, with its children that ended (and were
+    waited for: a PostgreSQL backend or autovacuum worker gone during a phase). Its
+    differences over a phase count a process that ended in it from the first sample on."""
     cpu = {}
     for pid in process_tree(root_pids):
-        named = stat_cpu(Path(f"/proc/{pid}/stat"))
+        named = stat_cpu(Path(f"/proc/{pid}/stat"), with_ended_children=True)
         if named:
             cpu[pid] = named[1]
     return cpu
 
 
-def stat_cpu(stat):
-    """(name, utime + stime in seconds) from a /proc stat file, a process's or a thread's;
-    None when it has gone."""
+def stat_cpu(stat, with_ended_children=False):
+    """(name, utime + stime in seconds) from a /proc stat file, a process's or a thread's,
+    and cutime + cstime (its children that ended) `with_ended_children`; None when it has
+    gone."""
     try:
         text = stat.read_text()
     except OSError:
         return None
     fields = text.rsplit(")", 1)[1].split()
     name = text[text.index("(") + 1:text.rindex(")")]
-    return name, (int(fields[11]) + int(fields[12])) / CLOCK_TICK
+    ticks = int(fields[11]) + int(fields[12])
+    if with_ended_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return name, ticks / CLOCK_TICK
 
 
 def is_client_backend(pid):
@@ -263,10 +276,12 @@ class PostgreSQL:
     """A private cluster on the server core, trust auth on loopback, data in a temp dir;
     `settings` are extra `-c name=value` options."""
 
-    def __init__(self, procs, settings=()):
+    def __init__(self, procs, services, settings=()):
         versions = sorted(Path("/usr/lib/postgresql").iterdir(), key=lambda p: int(p.name))
         bindir = versions[-1] / "bin"
         self.data = Path(tempfile.mkdtemp(prefix="jidconnect-bench-pg-"))
+        # Removed by run() even if the cluster does not come up.
+        services.append(self)
         shutil.chown(self.data, "postgres", "postgres")
         as_postgres = ["runuser", "-u", "postgres", "--"]
         subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(self.data / "db"),
@@ -891,8 +906,6 @@ def main():
     args = parser.parse_args()
     if args.only == "cluster" and args.no_postgres:
         parser.error("the cluster runs on PostgreSQL: drop --no-postgres")
-    # SIGTERM (e.g. from `timeout`) still stops everything the bench started.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     profile = SMOKE if args.smoke else FULL
     if args.rounds:
         profile.rounds = args.rounds
@@ -906,8 +919,7 @@ def main():
                           ["auth.localhost", "pg.localhost", "cluster.localhost"], bots)
         bot = Bot(procs, prosody, bots)
         if not args.no_postgres:
-            postgres = PostgreSQL(procs)
-            services.append(postgres)
+            postgres = PostgreSQL(procs, services)
         results, tables = {}, []
         if args.only != "cluster":
             results = server_rounds(procs, run_dir, args, profile, bot, postgres)
@@ -934,6 +946,8 @@ def run(run_dir, work):
     data) to `services`, and returns its results and their table: written to run_dir
     (results.json, results.md) and printed. Everything started is stopped whatever
     happens; the exit status is 1 when the work found something broken."""
+    # SIGTERM (e.g. from `timeout`) still stops everything started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     procs = Processes(run_dir)
@@ -949,9 +963,11 @@ def run(run_dir, work):
         log(f"FAILED: {error}")
         return 1
     finally:
-        procs.stop_all()
-        for service in services:
-            service.remove()
+        try:
+            procs.stop_all()
+        finally:
+            for service in services:
+                service.remove()
     return 0
 
 

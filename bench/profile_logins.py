@@ -51,8 +51,8 @@ def context_switches(pids):
 class Postgres(bench.PostgreSQL):
     """The bench's private cluster, with pg_stat_statements loaded."""
 
-    def __init__(self, procs):
-        super().__init__(procs, settings=["shared_preload_libraries=pg_stat_statements",
+    def __init__(self, procs, services):
+        super().__init__(procs, services, settings=["shared_preload_libraries=pg_stat_statements",
                                           "pg_stat_statements.track=all"])
         self.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", "postgres")
 
@@ -246,8 +246,7 @@ def main():
             out.append(("SQLite, 1 instance", result))
             procs.stop([p for p in procs.started if p.pid == server.pid])
         if args.instances:
-            postgres = Postgres(procs)
-            services.append(postgres)
+            postgres = Postgres(procs, services)
         for size in args.instances:
             bench.log(f"PostgreSQL, {size} instance(s)")
             database = f"profile{size}"
