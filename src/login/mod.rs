@@ -570,7 +570,8 @@ async fn send_for(
         page: Some(&flow),
         ..SentFlow::of(&flow, true)
     };
-    // Once the flow is recorded sent, the copy is the store's flow as the page shows it.
+    // Once the statement recorded the flow as sent, the copy is the store's flow as the
+    // page shows it.
     let refused = match app
         .dispatcher
         .request_for_flow(&app.store, &app.clock, request, flow_request)
@@ -592,6 +593,8 @@ async fn send_for(
                 ),
             )
         }
+        // Possibly before the statement (no link to the leader, or no store).
+        FlowRequest::Failed(RequestError::Disconnected) if kept => return Ok(None),
         FlowRequest::Failed(RequestError::Disconnected) => {
             (StatusCode::SERVICE_UNAVAILABLE, l.t("login-disconnected"))
         }

@@ -50,7 +50,7 @@ pub const KEPT: usize = 4096;
 /// How long a flow waits for its JID form; a slower form reads the store.
 pub const FORM_WITHIN: Duration = Duration::from_secs(300);
 /// A flow whose request carries more than this (state, nonce, claims, …) is not kept for
-/// its form: so that [`KEPT`] forms waiting for minutes hold a few MiB at most.
+/// its form: so that [`KEPT`] forms waiting for minutes hold about 10 MiB at most.
 pub const FORM_FLOW_BYTES: usize = 2048;
 
 #[derive(Default)]

@@ -584,6 +584,72 @@ mod tests {
         flow
     }
 
+    /// A new flow from `/authorize` is kept for its JID form, once; a flow that has no
+    /// form to send (accepted from a session, for consent) is not, and a change drops it.
+    #[tokio::test]
+    async fn a_new_flow_is_kept_for_its_form_once() {
+        let (_dir, store, flow) = store_with_a_flow().await;
+        store.keep_fresh_flow(&flow);
+        let kept = store.flow_for_form(&flow.id).map(|f| f.id);
+        assert_eq!(kept.as_deref(), Some(flow.id.as_str()));
+        assert!(store.flow_for_form(&flow.id).is_none(), "once");
+        store.keep_fresh_flow(&flow);
+        store.set_flow_lang(&flow.id, "de").await.unwrap();
+        assert!(
+            store.flow_for_form(&flow.id).is_none(),
+            "dropped by a change"
+        );
+        let accepted = oidc::LoginFlow {
+            status: oidc::FlowStatus::Accepted,
+            ..flow.clone()
+        };
+        store.keep_fresh_flow(&accepted);
+        assert!(store.flow_for_form(&flow.id).is_none(), "no form to send");
+        store.close().await;
+    }
+
+    /// A flow is recorded sent only with the language and send-the-code code its caller
+    /// found (a copy kept for the form may be older than the store's flow).
+    #[tokio::test]
+    async fn a_flow_is_recorded_sent_only_as_its_caller_found_it() {
+        let (_dir, store) = sqlite_store().await;
+        let mut flow = oidc::LoginFlow::new(
+            "client",
+            "https://rp.example/cb",
+            "openid".into(),
+            "browser".into(),
+            "origin".into(),
+            0,
+            i64::MAX,
+        );
+        flow.send_code = Some("2345-6789".into());
+        store.insert_flow(&mut flow).await.unwrap();
+        let found = oidc::SentFlow::of(&flow, false);
+        let other_lang = oidc::SentFlow {
+            lang: "de",
+            ..found
+        };
+        assert!(!store
+            .flow_sent(other_lang, "a@x.org", "C1", 5)
+            .await
+            .unwrap());
+        let other_code = oidc::SentFlow {
+            send_code: Some("3456-789A"),
+            ..found
+        };
+        assert!(!store
+            .flow_sent(other_code, "a@x.org", "C1", 5)
+            .await
+            .unwrap());
+        let no_code = oidc::SentFlow {
+            send_code: None,
+            ..found
+        };
+        assert!(!store.flow_sent(no_code, "a@x.org", "C1", 5).await.unwrap());
+        assert!(store.flow_sent(found, "a@x.org", "C1", 5).await.unwrap());
+        store.close().await;
+    }
+
     /// The page after the JID form is drawn from the flow as recorded sent, unless the
     /// flow changed since (here: its request not sent after all, or answered).
     #[tokio::test]

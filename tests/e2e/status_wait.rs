@@ -490,10 +490,15 @@ async fn a_jid_form_sent_from_the_kept_flow_goes_out_as_the_store_has_it() {
         assert!(wait.contains("data-status=\"sent\""), "{backend:?}: {wait}");
         assert_eq!(lang_of(&wait), "de", "{backend:?}");
         assert_eq!(alice.next_request().await.lang, "de", "{backend:?}");
-        app.state
-            .dispatcher
-            .withdraw(login_url.rsplit('/').next().unwrap())
-            .await;
+        // One request waits per address: this one gives way to the next.
+        let withdraw = |login_url: String| {
+            let app = &app;
+            async move {
+                let id = login_url.rsplit('/').next().unwrap().to_owned();
+                app.state.dispatcher.withdraw(&id).await;
+            }
+        };
+        withdraw(login_url).await;
 
         // The page's send-the-code code spent and replaced meanwhile.
         let (login_url, csrf) = changed_login("send_code = '2345-6789'").await;
@@ -503,6 +508,25 @@ async fn a_jid_form_sent_from_the_kept_flow_goes_out_as_the_store_has_it() {
             .page();
         assert!(wait.contains("data-status=\"sent\""), "{backend:?}: {wait}");
         assert!(wait.contains("2345-6789"), "{backend:?}: {wait}");
+        alice.next_request().await;
+        withdraw(login_url).await;
+
+        // Finished meanwhile (say, cancelled at another instance): gone, as the store says.
+        let (login_url, csrf) = changed_login("status = 'done', send_code = NULL").await;
+        let (status, _, gone) = browser
+            .post(&login_url, &[("jid", "alice@localhost"), ("csrf", &csrf)])
+            .await
+            .page();
+        assert_eq!(status, 404, "{backend:?}: {gone}");
+
+        // What never changes is the copy's: a CSRF token changed behind the instance's back
+        // (nothing does that) shows that the form read no flow.
+        let (login_url, csrf) = changed_login("csrf = 'changed'").await;
+        let (_, _, wait) = browser
+            .post(&login_url, &[("jid", "alice@localhost"), ("csrf", &csrf)])
+            .await
+            .page();
+        assert!(wait.contains("data-status=\"sent\""), "{backend:?}: {wait}");
         alice.next_request().await;
 
         // Refused before any request: drawn from the store's flow too.
