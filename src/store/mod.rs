@@ -559,7 +559,13 @@ mod tests {
     }
 
     async fn a_flow(store: &Store) -> oidc::LoginFlow {
-        let mut flow = oidc::LoginFlow::new(
+        let mut flow = a_new_flow();
+        store.insert_flow(&mut flow).await.unwrap();
+        flow
+    }
+
+    fn a_new_flow() -> oidc::LoginFlow {
+        oidc::LoginFlow::new(
             "client",
             "https://rp.example/cb",
             "openid".into(),
@@ -567,9 +573,7 @@ mod tests {
             "origin".into(),
             0,
             i64::MAX,
-        );
-        store.insert_flow(&mut flow).await.unwrap();
-        flow
+        )
     }
 
     /// A flow of `store` that `a@x.org` accepted at 7.
@@ -613,39 +617,24 @@ mod tests {
     #[tokio::test]
     async fn a_flow_is_recorded_sent_only_as_its_caller_found_it() {
         let (_dir, store) = sqlite_store().await;
-        let mut flow = oidc::LoginFlow::new(
-            "client",
-            "https://rp.example/cb",
-            "openid".into(),
-            "browser".into(),
-            "origin".into(),
-            0,
-            i64::MAX,
-        );
+        let mut flow = a_new_flow();
         flow.send_code = Some("2345-6789".into());
         store.insert_flow(&mut flow).await.unwrap();
         let found = oidc::SentFlow::of(&flow, false);
-        let other_lang = oidc::SentFlow {
-            lang: "de",
-            ..found
-        };
-        assert!(!store
-            .flow_sent(other_lang, "a@x.org", "C1", 5)
-            .await
-            .unwrap());
-        let other_code = oidc::SentFlow {
-            send_code: Some("3456-789A"),
-            ..found
-        };
-        assert!(!store
-            .flow_sent(other_code, "a@x.org", "C1", 5)
-            .await
-            .unwrap());
-        let no_code = oidc::SentFlow {
-            send_code: None,
-            ..found
-        };
-        assert!(!store.flow_sent(no_code, "a@x.org", "C1", 5).await.unwrap());
+        let stale = [
+            ("de", found.send_code),
+            (found.lang, Some("3456-789A")),
+            (found.lang, None),
+        ];
+        for (lang, send_code) in stale {
+            let sent = oidc::SentFlow {
+                lang,
+                send_code,
+                ..found
+            };
+            let recorded = store.flow_sent(sent, "a@x.org", "C1", 5).await.unwrap();
+            assert!(!recorded, "{lang} {send_code:?}");
+        }
         assert!(store.flow_sent(found, "a@x.org", "C1", 5).await.unwrap());
         store.close().await;
     }

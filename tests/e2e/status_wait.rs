@@ -469,72 +469,57 @@ async fn a_jid_form_sent_from_the_kept_flow_goes_out_as_the_store_has_it() {
         let mut alice =
             XmppUser::login(&prosody, "alice", "phone", Client::PlainText, "ignore").await;
         let browser = Browser::new(&app);
-        // A login page, and its flow changed behind the instance's back by `set`.
-        let changed_login = |set: &'static str| {
+        // A new login's JID form sent with `jid`, its flow changed behind the instance's
+        // back by `set` after its page: the answer's status and page, and the flow's id.
+        let form_after = |set: &'static str, jid: &'static str| {
             let (browser, rp, app) = (&browser, &rp, &app);
             async move {
                 let (_, login_url, html) = browser.open(&authorize_at(rp, app)).await.page();
                 assert_eq!(lang_of(&html), "en", "{backend:?}");
                 let id = url::Url::parse(&login_url).unwrap().path()["/login/".len()..].to_owned();
                 change_flow(app, &id, set).await;
-                (login_url, field(&html, "csrf").unwrap())
+                let csrf = field(&html, "csrf").unwrap();
+                let (status, _, page) = browser
+                    .post(&login_url, &[("jid", jid), ("csrf", &csrf)])
+                    .await
+                    .page();
+                (status, page, id)
             }
         };
+        // One request waits per address: a login's gives way to the next.
+        let withdraw = |id: String| {
+            let app = &app;
+            async move { app.state.dispatcher.withdraw(&id).await }
+        };
+        let sent = "data-status=\"sent\"";
 
         // The language picked on a page at another instance.
-        let (login_url, csrf) = changed_login("lang = 'de'").await;
-        let (_, _, wait) = browser
-            .post(&login_url, &[("jid", "alice@localhost"), ("csrf", &csrf)])
-            .await
-            .page();
-        assert!(wait.contains("data-status=\"sent\""), "{backend:?}: {wait}");
+        let (_, wait, id) = form_after("lang = 'de'", "alice@localhost").await;
+        assert!(wait.contains(sent), "{backend:?}: {wait}");
         assert_eq!(lang_of(&wait), "de", "{backend:?}");
         assert_eq!(alice.next_request().await.lang, "de", "{backend:?}");
-        // One request waits per address: this one gives way to the next.
-        let withdraw = |login_url: String| {
-            let app = &app;
-            async move {
-                let id = login_url.rsplit('/').next().unwrap().to_owned();
-                app.state.dispatcher.withdraw(&id).await;
-            }
-        };
-        withdraw(login_url).await;
+        withdraw(id).await;
 
         // The page's send-the-code code spent and replaced meanwhile.
-        let (login_url, csrf) = changed_login("send_code = '2345-6789'").await;
-        let (_, _, wait) = browser
-            .post(&login_url, &[("jid", "alice@localhost"), ("csrf", &csrf)])
-            .await
-            .page();
-        assert!(wait.contains("data-status=\"sent\""), "{backend:?}: {wait}");
+        let (_, wait, id) = form_after("send_code = '2345-6789'", "alice@localhost").await;
+        assert!(wait.contains(sent), "{backend:?}: {wait}");
         assert!(wait.contains("2345-6789"), "{backend:?}: {wait}");
         alice.next_request().await;
-        withdraw(login_url).await;
+        withdraw(id).await;
 
         // Finished meanwhile (say, cancelled at another instance): gone, as the store says.
-        let (login_url, csrf) = changed_login("status = 'done', send_code = NULL").await;
-        let (status, _, gone) = browser
-            .post(&login_url, &[("jid", "alice@localhost"), ("csrf", &csrf)])
-            .await
-            .page();
+        let done = "status = 'done', send_code = NULL";
+        let (status, gone, _) = form_after(done, "alice@localhost").await;
         assert_eq!(status, 404, "{backend:?}: {gone}");
 
         // What never changes is the copy's: a CSRF token changed behind the instance's back
         // (nothing does that) shows that the form read no flow.
-        let (login_url, csrf) = changed_login("csrf = 'changed'").await;
-        let (_, _, wait) = browser
-            .post(&login_url, &[("jid", "alice@localhost"), ("csrf", &csrf)])
-            .await
-            .page();
-        assert!(wait.contains("data-status=\"sent\""), "{backend:?}: {wait}");
+        let (_, wait, _) = form_after("csrf = 'changed'", "alice@localhost").await;
+        assert!(wait.contains(sent), "{backend:?}: {wait}");
         alice.next_request().await;
 
         // Refused before any request: drawn from the store's flow too.
-        let (login_url, csrf) = changed_login("send_code = '3456-789A'").await;
-        let (status, _, refused) = browser
-            .post(&login_url, &[("jid", "not an address"), ("csrf", &csrf)])
-            .await
-            .page();
+        let (status, refused, _) = form_after("send_code = '3456-789A'", "not an address").await;
         assert_eq!(status, 400, "{backend:?}: {refused}");
         assert!(refused.contains("3456-789A"), "{backend:?}: {refused}");
         app.stop().await;
