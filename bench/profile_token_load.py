@@ -194,7 +194,7 @@ def report(results, rsa_per_s):
             lines.append(
                 f"| {backend} | {grant} | {r['req_s']:,.0f} | {r['req_s'] / rsa_per_s:.2f} | "
                 f"{r['p50_ms']:.1f} / {r['p99_ms']:.1f} | {sum(cpu.values()):.0f} | "
-                + " | ".join(f"{cpu.get(k, 0.0):.0f}" for k in KINDS) + f" | {rsa} |")
+                + " | ".join(f"{round(cpu.get(k, 0.0)):,}" for k in KINDS) + f" | {rsa} |")
     return "\n".join(lines)
 
 
