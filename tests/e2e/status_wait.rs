@@ -434,24 +434,42 @@ async fn a_continue_drawn_from_the_answer_issues_nothing_once_the_flow_moved_on(
 /// write would, before it is heard of).
 async fn change_flow(app: &TestApp, id: &str, set: &str) {
     let statement = format!("UPDATE login_flows SET {set} WHERE id = $1");
-    let changed = match app.database_url() {
-        Some(url) => {
-            let mut conn = PgConnection::connect(url).await.unwrap();
-            let done = sqlx::query(&statement).bind(id).execute(&mut conn).await;
-            done.unwrap().rows_affected()
-        }
-        None => {
-            let (_, url) = app
-                .env()
-                .iter()
-                .find(|(k, _)| k == "JIDCONNECT_DATABASE_URL")
-                .unwrap();
-            let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
-            let done = sqlx::query(&statement).bind(id).execute(&mut conn).await;
-            done.unwrap().rows_affected()
-        }
+    let (_, url) = app
+        .env()
+        .iter()
+        .find(|(k, _)| k == "JIDCONNECT_DATABASE_URL")
+        .unwrap();
+    let changed = if url.starts_with("postgres") {
+        let mut conn = PgConnection::connect(url).await.unwrap();
+        let done = sqlx::query(&statement).bind(id).execute(&mut conn).await;
+        done.unwrap().rows_affected()
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        let done = sqlx::query(&statement).bind(id).execute(&mut conn).await;
+        done.unwrap().rows_affected()
     };
     assert_eq!(changed, 1, "{statement}");
+}
+
+/// A new login's JID form sent to `app` with `jid`, its flow changed behind the instance's
+/// back by `set` after its page: the answer's status and page, and the flow's id.
+async fn form_after(
+    browser: &Browser,
+    rp: &RelyingParty,
+    app: &TestApp,
+    set: &str,
+    jid: &str,
+) -> (u16, String, String) {
+    let (_, login_url, html) = browser.open(&authorize_at(rp, app)).await.page();
+    assert_eq!(crate::languages::lang_of(&html), "en");
+    let id = url::Url::parse(&login_url).unwrap().path()["/login/".len()..].to_owned();
+    change_flow(app, &id, set).await;
+    let csrf = field(&html, "csrf").unwrap();
+    let (status, _, page) = browser
+        .post(&login_url, &[("jid", jid), ("csrf", &csrf)])
+        .await
+        .page();
+    (status, page, id)
 }
 
 /// The JID form takes the flow from the copy kept since `/authorize` (no read), but what
@@ -469,23 +487,7 @@ async fn a_jid_form_sent_from_the_kept_flow_goes_out_as_the_store_has_it() {
         let mut alice =
             XmppUser::login(&prosody, "alice", "phone", Client::PlainText, "ignore").await;
         let browser = Browser::new(&app);
-        // A new login's JID form sent with `jid`, its flow changed behind the instance's
-        // back by `set` after its page: the answer's status and page, and the flow's id.
-        let form_after = |set: &'static str, jid: &'static str| {
-            let (browser, rp, app) = (&browser, &rp, &app);
-            async move {
-                let (_, login_url, html) = browser.open(&authorize_at(rp, app)).await.page();
-                assert_eq!(lang_of(&html), "en", "{backend:?}");
-                let id = url::Url::parse(&login_url).unwrap().path()["/login/".len()..].to_owned();
-                change_flow(app, &id, set).await;
-                let csrf = field(&html, "csrf").unwrap();
-                let (status, _, page) = browser
-                    .post(&login_url, &[("jid", jid), ("csrf", &csrf)])
-                    .await
-                    .page();
-                (status, page, id)
-            }
-        };
+        let form_after = |set, jid| form_after(&browser, &rp, &app, set, jid);
         // One request waits per address: a login's gives way to the next.
         let withdraw = |id: String| {
             let app = &app;
@@ -522,6 +524,22 @@ async fn a_jid_form_sent_from_the_kept_flow_goes_out_as_the_store_has_it() {
         let (status, refused, _) = form_after("send_code = '3456-789A'", "not an address").await;
         assert_eq!(status, 400, "{backend:?}: {refused}");
         assert!(refused.contains("3456-789A"), "{backend:?}: {refused}");
+        app.stop().await;
+    }
+
+    // Two instances: at the leader, and at the other, whose request is queued for the
+    // leader in the statement that checks the copy.
+    let database = TestDatabase::postgres().await;
+    let (apps, _balancer, rp, mut alice) = cluster_with_alice(&prosody, &database).await;
+    for app in &apps {
+        let browser = Browser::new(app);
+        let (_, wait, id) = form_after(&browser, &rp, app, "lang = 'de'", "alice@localhost").await;
+        assert!(wait.contains("data-status=\"sent\""), "{wait}");
+        assert_eq!(lang_of(&wait), "de");
+        assert_eq!(alice.next_request().await.lang, "de");
+        app.state.dispatcher.withdraw(&id).await;
+    }
+    for app in apps {
         app.stop().await;
     }
 }
