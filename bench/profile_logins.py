@@ -52,8 +52,9 @@ class Postgres(bench.PostgreSQL):
     """The bench's private cluster, with pg_stat_statements loaded."""
 
     def __init__(self, procs, services):
-        super().__init__(procs, services, settings=["shared_preload_libraries=pg_stat_statements",
-                                          "pg_stat_statements.track=all"])
+        super().__init__(procs, services,
+                         settings=["shared_preload_libraries=pg_stat_statements",
+                                   "pg_stat_statements.track=all"])
         self.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", "postgres")
 
     def sql(self, query, database):

@@ -104,7 +104,8 @@ fn lock(kept: &Mutex<Kept>) -> MutexGuard<'_, Kept> {
     kept.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// What the client's request put into `flow`, in bytes.
+/// What the request that started `flow` put into it (the client's parameters, the
+/// browser's origin), in bytes.
 fn request_bytes(flow: &LoginFlow) -> usize {
     let optional = [
         &flow.state,

@@ -131,13 +131,9 @@ async fn connections_past_the_cap_wait_until_idle_ones_are_cut_off() {
 /// One number from the app's SQLite database, read beside the server.
 async fn read_number(app: &TestApp, query: &str) -> i64 {
     use sqlx::Connection;
-    let url = app
-        .env()
-        .iter()
-        .find(|(k, _)| k == "JIDCONNECT_DATABASE_URL")
-        .map(|(_, v)| v.clone())
+    let mut conn = sqlx::SqliteConnection::connect(app.store_url())
+        .await
         .unwrap();
-    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
     sqlx::query_scalar(query)
         .fetch_one(&mut conn)
         .await

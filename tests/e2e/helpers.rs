@@ -581,6 +581,15 @@ impl TestApp {
         url
     }
 
+    /// The database the app was given (`JIDCONNECT_DATABASE_URL`), SQLite or PostgreSQL.
+    pub fn store_url(&self) -> &str {
+        self.env
+            .iter()
+            .find(|(k, _)| k == "JIDCONNECT_DATABASE_URL")
+            .map(|(_, v)| v.as_str())
+            .expect("every app is given its database")
+    }
+
     /// The `JIDCONNECT_*` variables it was started with, for the CLI.
     pub fn env(&self) -> &[(String, String)] {
         &self.env

@@ -434,21 +434,10 @@ async fn a_continue_drawn_from_the_answer_issues_nothing_once_the_flow_moved_on(
 /// write would, before it is heard of).
 async fn change_flow(app: &TestApp, id: &str, set: &str) {
     let statement = format!("UPDATE login_flows SET {set} WHERE id = $1");
-    let (_, url) = app
-        .env()
-        .iter()
-        .find(|(k, _)| k == "JIDCONNECT_DATABASE_URL")
-        .unwrap();
-    let changed = if url.starts_with("postgres") {
-        let mut conn = PgConnection::connect(url).await.unwrap();
-        let done = sqlx::query(&statement).bind(id).execute(&mut conn).await;
-        done.unwrap().rows_affected()
-    } else {
-        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
-        let done = sqlx::query(&statement).bind(id).execute(&mut conn).await;
-        done.unwrap().rows_affected()
-    };
-    assert_eq!(changed, 1, "{statement}");
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(app.store_url()).await.unwrap();
+    let done = sqlx::query(&statement).bind(id).execute(&mut conn).await;
+    assert_eq!(done.unwrap().rows_affected(), 1, "{statement}");
 }
 
 /// A new login's JID form sent to `app` with `jid`, its flow changed behind the instance's
@@ -487,41 +476,37 @@ async fn a_jid_form_sent_from_the_kept_flow_goes_out_as_the_store_has_it() {
         let mut alice =
             XmppUser::login(&prosody, "alice", "phone", Client::PlainText, "ignore").await;
         let browser = Browser::new(&app);
-        let form_after = |set, jid| form_after(&browser, &rp, &app, set, jid);
-        // One request waits per address: a login's gives way to the next.
-        let withdraw = |id: String| {
-            let app = &app;
-            async move { app.state.dispatcher.withdraw(&id).await }
-        };
+        let form = |set, jid| form_after(&browser, &rp, &app, set, jid);
         let sent = "data-status=\"sent\"";
 
         // The language picked on a page at another instance.
-        let (_, wait, id) = form_after("lang = 'de'", "alice@localhost").await;
+        let (_, wait, id) = form("lang = 'de'", "alice@localhost").await;
         assert!(wait.contains(sent), "{backend:?}: {wait}");
         assert_eq!(lang_of(&wait), "de", "{backend:?}");
         assert_eq!(alice.next_request().await.lang, "de", "{backend:?}");
-        withdraw(id).await;
+        // One request waits per address: this one gives way to the next.
+        app.state.dispatcher.withdraw(&id).await;
 
         // The page's send-the-code code spent and replaced meanwhile.
-        let (_, wait, id) = form_after("send_code = '2345-6789'", "alice@localhost").await;
+        let (_, wait, id) = form("send_code = '2345-6789'", "alice@localhost").await;
         assert!(wait.contains(sent), "{backend:?}: {wait}");
         assert!(wait.contains("2345-6789"), "{backend:?}: {wait}");
         alice.next_request().await;
-        withdraw(id).await;
+        app.state.dispatcher.withdraw(&id).await;
 
         // Finished meanwhile (say, cancelled at another instance): gone, as the store says.
         let done = "status = 'done', send_code = NULL";
-        let (status, gone, _) = form_after(done, "alice@localhost").await;
+        let (status, gone, _) = form(done, "alice@localhost").await;
         assert_eq!(status, 404, "{backend:?}: {gone}");
 
         // What never changes is the copy's: a CSRF token changed behind the instance's back
         // (nothing does that) shows that the form read no flow.
-        let (_, wait, _) = form_after("csrf = 'changed'", "alice@localhost").await;
+        let (_, wait, _) = form("csrf = 'changed'", "alice@localhost").await;
         assert!(wait.contains(sent), "{backend:?}: {wait}");
         alice.next_request().await;
 
         // Refused before any request: drawn from the store's flow too.
-        let (status, refused, _) = form_after("send_code = '3456-789A'", "not an address").await;
+        let (status, refused, _) = form("send_code = '3456-789A'", "not an address").await;
         assert_eq!(status, 400, "{backend:?}: {refused}");
         assert!(refused.contains("3456-789A"), "{backend:?}: {refused}");
         app.stop().await;
