@@ -59,6 +59,11 @@ pub struct Config {
     /// the host name and process id.
     #[serde(default)]
     pub instance_name: String,
+    /// Where the other instances reach this one's HTTP server (`http://host:port`): while
+    /// it leads, they hand it their confirmation requests there instead of through the
+    /// database. Empty: through the database.
+    #[serde(default)]
+    pub cluster_url: String,
 }
 
 /// Lifetimes of what the OpenID provider issues, in seconds.
@@ -298,6 +303,38 @@ fn default_reconnect_max() -> u64 {
 }
 
 impl Config {
+    /// `cluster_url`, if set.
+    pub fn cluster_url(&self) -> Option<Url> {
+        self.parsed_cluster_url().ok().flatten()
+    }
+
+    fn parsed_cluster_url(&self) -> anyhow::Result<Option<Url>> {
+        if self.cluster_url.is_empty() {
+            return Ok(None);
+        }
+        let fix = "set it to http://HOST:PORT, where the other instances reach this one's \
+                   listen address on the network between them";
+        if !self.database_url.starts_with("postgres") {
+            bail!("cluster_url is for several instances on one PostgreSQL database: remove it");
+        }
+        let url = Url::parse(&self.cluster_url)
+            .with_context(|| format!("cluster_url {:?} is not a URL: {fix}", self.cluster_url))?;
+        if url.scheme() != "http"
+            || url.host().is_none()
+            || url.path() != "/"
+            || url.query().is_some()
+            || url.fragment().is_some()
+            || !url.username().is_empty()
+            || url.password().is_some()
+        {
+            bail!(
+                "cluster_url {:?} is not of the form http://HOST:PORT: {fix}",
+                self.cluster_url
+            );
+        }
+        Ok(Some(url))
+    }
+
     /// Reads `path` (if any), overlays `JIDCONNECT_*` variables from `env`, and validates.
     pub fn load(
         path: Option<&Path>,
@@ -410,6 +447,9 @@ impl Config {
                 "[oidc] device_code_ttl_secs must be at most 3600: a user code (about 40 bits) \
                  must not stay guessable for long"
             );
+        }
+        if !self.cluster_url.is_empty() {
+            self.parsed_cluster_url()?;
         }
         for jid in &self.admin_jids {
             match crate::xmpp::address::UserJid::parse(jid) {
@@ -589,6 +629,33 @@ mod tests {
             let err = format!("{:#}", Config::load(None, vars).unwrap_err());
             assert!(err.contains(hint), "{key}={value}: {err}");
         }
+    }
+
+    /// `cluster_url`: an http origin, and only with PostgreSQL; empty by default.
+    #[test]
+    fn cluster_url_is_an_http_origin_on_postgres() {
+        let load = |db: &str, url: &str| {
+            let mut vars = env(MINIMAL);
+            vars.push(("JIDCONNECT_DATABASE_URL".into(), db.into()));
+            vars.push(("JIDCONNECT_CLUSTER_URL".into(), url.into()));
+            Config::load(None, vars).map_err(|e| format!("{e:#}"))
+        };
+        let pg = "postgres://db/jid";
+        let url = load(pg, "http://10.0.0.5:8080").unwrap().cluster_url();
+        assert_eq!(url.unwrap().as_str(), "http://10.0.0.5:8080/");
+        assert_eq!(load(pg, "").unwrap().cluster_url(), None);
+        let refused = [
+            (pg, "10.0.0.5:8080"),
+            (pg, "https://10.0.0.5:8080"),
+            (pg, "http://10.0.0.5:8080/jidconnect"),
+            (pg, "http://user:pw@10.0.0.5:8080"),
+        ];
+        for (db, url) in refused {
+            let err = load(db, url).unwrap_err();
+            assert!(err.contains("http://HOST:PORT"), "{url}: {err}");
+        }
+        let err = load("sqlite://jidconnect.db", "http://10.0.0.5:8080").unwrap_err();
+        assert!(err.contains("PostgreSQL"), "{err}");
     }
 
     #[test]

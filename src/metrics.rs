@@ -24,6 +24,12 @@ struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HandoffLabels {
+    /// direct (over HTTP to the leader) or queued (through PostgreSQL).
+    way: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct GrantLabels {
     grant_type: &'static str,
 }
@@ -36,6 +42,7 @@ pub struct Metrics {
     component_reconnects: Counter,
     tokens_issued: Family<GrantLabels, Counter>,
     cluster_leader: Gauge,
+    cluster_handoffs: Family<HandoffLabels, Counter>,
     code_logins: Counter,
 }
 
@@ -49,6 +56,7 @@ impl Metrics {
         let component_reconnects = Counter::default();
         let tokens_issued = Family::<GrantLabels, Counter>::default();
         let cluster_leader = Gauge::default();
+        let cluster_handoffs = Family::<HandoffLabels, Counter>::default();
         let code_logins = Counter::default();
         registry.register(
             "code_logins",
@@ -85,8 +93,15 @@ impl Metrics {
             "1 while this instance holds the XMPP component for the cluster (PostgreSQL)",
             cluster_leader.clone(),
         );
+        registry.register(
+            "cluster_handoffs",
+            "Confirmation requests this instance handed to the cluster's leader, by way \
+             (direct: over HTTP to its cluster_url; queued: through PostgreSQL)",
+            cluster_handoffs.clone(),
+        );
         Arc::new(Self {
             cluster_leader,
+            cluster_handoffs,
             code_logins,
             registry,
             confirmations_started,
@@ -127,6 +142,13 @@ impl Metrics {
         self.cluster_leader.set(i64::from(leading));
     }
 
+    /// `way`: direct or queued.
+    pub fn cluster_handoff(&self, way: &'static str) {
+        self.cluster_handoffs
+            .get_or_create(&HandoffLabels { way })
+            .inc();
+    }
+
     pub fn render(&self) -> String {
         let mut text = String::new();
         encode(&mut text, &self.registry).expect("writing to a String cannot fail");
@@ -159,6 +181,7 @@ mod tests {
         m.confirmation_decided("denied", 1.5);
         m.component_reconnect();
         m.token_issued("refresh_token");
+        m.cluster_handoff("direct");
         let text = m.render();
         for line in [
             "jidconnect_confirmations_started_total 1",
@@ -166,6 +189,7 @@ mod tests {
             "jidconnect_confirmation_duration_seconds_count 1",
             "jidconnect_component_reconnects_total 1",
             "jidconnect_tokens_issued_total{grant_type=\"refresh_token\"} 1",
+            "jidconnect_cluster_handoffs_total{way=\"direct\"} 1",
         ] {
             assert!(text.contains(line), "{line} in\n{text}");
         }

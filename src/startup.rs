@@ -110,6 +110,9 @@ impl Application {
             .context("the confirmer's events are taken once")?;
         let (dispatcher, link) = match cluster {
             Some(cluster) => {
+                if let Some(url) = config.cluster_url() {
+                    cluster.take_handoffs_at(url);
+                }
                 let task = cluster.start(
                     &config,
                     confirmer.clone(),
@@ -188,6 +191,7 @@ impl Application {
             .merge(crate::admin::router())
             .merge(crate::health::router())
             .merge(crate::metrics::router())
+            .merge(crate::cluster::handoff::router())
             .merge(crate::web::static_router())
             .layer(request_timeout(state.config.http.request_timeout_secs))
             // The long poll waits for a person's answer, at most its own timeout.

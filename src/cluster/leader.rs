@@ -10,14 +10,15 @@ use std::time::Duration;
 use sqlx::{Connection, PgConnection, Row};
 use tokio::sync::watch;
 
+use url::Url;
+
+use super::handoff::RequestFields;
 use super::{parse_ip, Cluster, HEARTBEAT_EVERY, INSTANCE_CHANNEL_SQL};
 use crate::config::{Limits, XmppConfig};
-use crate::i18n::Lang;
 use crate::xmpp::address::UserJid;
 use crate::xmpp::component::{self, stopped};
-use crate::xmpp::confirm::{ConfirmRequest, Confirmer, Outbox, PastRequest, RequestError, Status};
+use crate::xmpp::confirm::{Confirmer, Outbox, PastRequest, RequestError, Status};
 use crate::xmpp::limits::Requester;
-use crate::xmpp::stanzas::{Purpose, RequestText};
 
 /// The advisory lock's key: "jidconn" in ASCII.
 const LOCK_KEY: i64 = 0x006a_6964_636f_6e6e;
@@ -234,18 +235,24 @@ async fn purge_decided(cluster: &Cluster, history_secs: i64) {
 /// Writes the heartbeat; returns the link state it announced (`None` if it failed).
 async fn beat(cluster: &Cluster, confirmer: &Confirmer, since: i64) -> Option<bool> {
     let connected = confirmer.is_connected();
+    // Where it takes hand-offs, with this term's key (none without a `cluster_url`).
+    let key = cluster.handoff_key();
+    let url = key.as_ref().and(cluster.handoff_url.get()).map(Url::as_str);
     let written = sqlx::query(
-        "INSERT INTO cluster_leader (id, instance, since, heartbeat_at, xmpp_connected, xmpp_error) \
-         VALUES (1, $1, $2, $3, $4, $5) \
+        "INSERT INTO cluster_leader (id, instance, since, heartbeat_at, xmpp_connected, xmpp_error, \
+         handoff_url, handoff_key) VALUES (1, $1, $2, $3, $4, $5, $6, $7) \
          ON CONFLICT (id) DO UPDATE SET instance = EXCLUDED.instance, since = EXCLUDED.since, \
          heartbeat_at = EXCLUDED.heartbeat_at, xmpp_connected = EXCLUDED.xmpp_connected, \
-         xmpp_error = EXCLUDED.xmpp_error",
+         xmpp_error = EXCLUDED.xmpp_error, handoff_url = EXCLUDED.handoff_url, \
+         handoff_key = EXCLUDED.handoff_key",
     )
     .bind(&cluster.instance)
     .bind(since)
     .bind(cluster.clock.now())
     .bind(i64::from(connected))
     .bind(confirmer.last_error())
+    .bind(url)
+    .bind(key.as_deref().filter(|_| url.is_some()))
     .execute(&cluster.pool)
     .await;
     match written {
@@ -345,7 +352,7 @@ async fn take_queued(cluster: &Arc<Cluster>, confirmer: &Confirmer) {
 /// Sends (or refuses) up to [`TAKE_BATCH`] queued requests, oldest first.
 async fn take_batch(cluster: &Arc<Cluster>, confirmer: &Confirmer) -> Result<usize, sqlx::Error> {
     let mut tx = cluster.pool.begin().await?;
-    let rows = sqlx::query(
+    let rows: Vec<RequestFields> = sqlx::query_as(
         "SELECT id, jid, code, method, url, requester, origin, purpose, lang, ip, client_id, device, timeout_secs \
          FROM confirmations WHERE status = 'queued' ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED",
     )
@@ -354,28 +361,12 @@ async fn take_batch(cluster: &Arc<Cluster>, confirmer: &Confirmer) -> Result<usi
     .await?;
     let taken = rows.len();
     for row in rows {
-        let id: String = row.get("id");
+        let id = row.id.clone();
         // Tagged with the row: its decision comes back as an event (see `Cluster::decide`).
-        let result = match UserJid::parse(row.get("jid")) {
-            Ok(jid) => confirmer.request_tagged(
-                ConfirmRequest {
-                    jid,
-                    text: RequestText {
-                        code: row.get("code"),
-                        method: row.get("method"),
-                        url: row.get("url"),
-                        requester: row.get("requester"),
-                        origin: row.get("origin"),
-                        purpose: Purpose::parse(row.get("purpose")),
-                        lang: Lang::parse(row.get("lang")).unwrap_or_default(),
-                    },
-                    requester: requester_of(&row),
-                    timeout: secs(row.get("timeout_secs")),
-                },
-                Some(id.clone()),
-            ),
+        let result = match row.request() {
+            Some(request) => confirmer.request_tagged(request, Some(id.clone())),
             // The asking instance parsed it; a row that does not parse was not written by us.
-            Err(_) => Err(RequestError::Disconnected),
+            None => Err(RequestError::Disconnected),
         };
         let (state, refused) = match &result {
             Ok(_) => ("sent", None),

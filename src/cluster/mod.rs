@@ -15,13 +15,14 @@
 //! - Signing keys, shared in the `signing_keys` table; a rotation is announced by NOTIFY
 //!   and every instance reloads ([`keys`]).
 
+pub mod handoff;
 pub mod keys;
 mod leader;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -32,6 +33,7 @@ use crate::store::connections::Connections;
 use sqlx::{Executor, Row};
 use tokio::sync::{oneshot, watch, Notify};
 use tokio::task::JoinSet;
+use url::Url;
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -182,8 +184,31 @@ pub struct Cluster {
     queued: Notify,
     /// A key rotation was announced.
     keys_changed: Notify,
-    /// Whether a live leader held the XMPP link, and when that was read.
-    leader_seen: Mutex<Option<(tokio::time::Instant, bool)>>,
+    /// The leader's row as last read: whether a live leader held the XMPP link, where it
+    /// takes hand-offs, and when that was read.
+    leader_seen: Mutex<Option<LeaderSeen>>,
+    /// Where the other instances reach this one (`cluster_url`), once it serves.
+    handoff_url: OnceLock<Url>,
+    /// While leading with a `cluster_url`: this term's key for hand-offs.
+    handoff_key: Mutex<Option<Arc<str>>>,
+    handoff_client: handoff::Client,
+    /// When a direct hand-off last failed: requests are queued for a while after.
+    direct_failed_at: Mutex<Option<tokio::time::Instant>>,
+}
+
+#[derive(Clone)]
+struct LeaderSeen {
+    at: tokio::time::Instant,
+    connected: bool,
+    route: Option<handoff::Route>,
+}
+
+/// Who asked for a request that this instance, leading, sends: itself, or another
+/// instance that handed it over directly.
+struct Asker<'a> {
+    instance: &'a str,
+    /// The process that may keep the flow's page (see `login_flows.kept_by`).
+    keeper: &'a str,
 }
 
 struct Watched {
@@ -210,6 +235,27 @@ impl RowState {
             other => Self::Decided(Status::parse(other).filter(|s| s.is_final())?),
         })
     }
+}
+
+/// What became of a request handed to the leader, directly or through the queue.
+enum Handed {
+    /// Sent, its flow (if any) recorded sent with this `offline` note.
+    Sent {
+        offline: bool,
+    },
+    Refused(Refused),
+    Unreachable,
+    /// The flow is in no state to send one: nothing was written.
+    NotSendable,
+}
+
+/// The `offline` a statement of [`row_statement`] for a flow returned.
+fn offline_note(written: &sqlx::postgres::PgRow) -> bool {
+    // Written and committed: a column that cannot be read must not undo the request.
+    written.try_get::<i64, _>("offline").unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot read a sent flow's offline note");
+        0
+    }) == 1
 }
 
 /// The leader as its last heartbeat describes it.
@@ -297,6 +343,10 @@ impl Cluster {
             queued: Notify::new(),
             keys_changed: Notify::new(),
             leader_seen: Mutex::default(),
+            handoff_url: OnceLock::new(),
+            handoff_key: Mutex::default(),
+            handoff_client: handoff::Client::new(),
+            direct_failed_at: Mutex::default(),
         }))
     }
 
@@ -327,6 +377,20 @@ impl Cluster {
             outbox,
             shutdown,
         ))
+    }
+
+    /// Takes hand-offs from the other instances at `url` (this instance's `cluster_url`)
+    /// while it leads; set once, before [`Self::start`].
+    pub fn take_handoffs_at(&self, url: Url) {
+        let _ = self.handoff_url.set(url);
+    }
+
+    /// This term's key for hand-offs, while leading with a `cluster_url`.
+    fn handoff_key(&self) -> Option<Arc<str>> {
+        self.handoff_key
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Closes the cluster's connections, once its tasks have stopped.
@@ -379,6 +443,9 @@ impl Cluster {
 
     fn set_leading(&self, leading: bool) {
         self.set_instances(0, false);
+        // A key for each term, published with the heartbeat (only with an address).
+        *self.handoff_key.lock().unwrap_or_else(|p| p.into_inner()) =
+            (leading && self.handoff_url.get().is_some()).then(handoff::new_key);
         self.leading.store(leading, Ordering::Relaxed);
         self.metrics.set_cluster_leader(leading);
         self.leadership_changed.notify_one();
@@ -397,42 +464,86 @@ impl Cluster {
     /// every [`LEADER_SEEN_FOR`]: a busy instance asks this before every request).
     pub async fn leader_connected(&self) -> bool {
         let now = tokio::time::Instant::now();
-        let seen = *self.leader_seen.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, connected)) = seen.filter(|(at, _)| now - *at < LEADER_SEEN_FOR) {
-            return connected;
+        let seen = self.leader_seen().clone();
+        if let Some(seen) = seen.filter(|seen| now - seen.at < LEADER_SEEN_FOR) {
+            return seen.connected;
         }
-        let connected = match self.leader().await {
-            Ok(Some(leader)) => leader.is_live(self.clock.now()) && leader.xmpp_connected,
-            Ok(None) => false,
+        let (connected, route) = match self.leader_row().await {
+            Ok(Some((leader, route))) => {
+                let connected = leader.is_live(self.clock.now()) && leader.xmpp_connected;
+                (connected, route)
+            }
+            Ok(None) => (false, None),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the cluster leader");
-                false
+                (false, None)
             }
         };
-        *self.leader_seen.lock().unwrap_or_else(|p| p.into_inner()) = Some((now, connected));
+        *self.leader_seen() = Some(LeaderSeen {
+            at: now,
+            connected,
+            route,
+        });
         connected
+    }
+
+    fn leader_seen(&self) -> MutexGuard<'_, Option<LeaderSeen>> {
+        self.leader_seen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Where the leader takes hand-offs, per its row as last read; none while the direct
+    /// way is resting after a failure.
+    fn direct_route(&self) -> Option<handoff::Route> {
+        let failed_at = *self
+            .direct_failed_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if failed_at.is_some_and(|at| at.elapsed() < handoff::RETRY_DIRECT_AFTER) {
+            return None;
+        }
+        self.leader_seen().as_ref()?.route.clone()
+    }
+
+    fn direct_failed(&self) {
+        *self
+            .direct_failed_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(tokio::time::Instant::now());
     }
 
     /// The leader's last heartbeat, if any instance ever led.
     pub async fn leader(&self) -> Result<Option<LeaderInfo>, sqlx::Error> {
+        Ok(self.leader_row().await?.map(|(leader, _)| leader))
+    }
+
+    /// The leader's row: its heartbeat, and where it takes hand-offs.
+    async fn leader_row(
+        &self,
+    ) -> Result<Option<(LeaderInfo, Option<handoff::Route>)>, sqlx::Error> {
         let row = sqlx::query(
-            "SELECT instance, since, heartbeat_at, xmpp_connected, xmpp_error FROM cluster_leader WHERE id = 1",
+            "SELECT instance, since, heartbeat_at, xmpp_connected, xmpp_error, handoff_url, \
+             handoff_key FROM cluster_leader WHERE id = 1",
         )
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|row| LeaderInfo {
-            instance: row.get("instance"),
-            since: row.get("since"),
-            heartbeat_at: row.get("heartbeat_at"),
-            xmpp_connected: row.get::<i64, _>("xmpp_connected") == 1,
-            xmpp_error: row.get("xmpp_error"),
+        Ok(row.map(|row| {
+            let leader = LeaderInfo {
+                instance: row.get("instance"),
+                since: row.get("since"),
+                heartbeat_at: row.get("heartbeat_at"),
+                xmpp_connected: row.get::<i64, _>("xmpp_connected") == 1,
+                xmpp_error: row.get("xmpp_error"),
+            };
+            let route = handoff::Route::of(row.get("handoff_url"), row.get("handoff_key"));
+            (leader, route)
         }))
     }
 
-    /// Hands a confirmation request to the leader and waits until it is sent or refused.
-    /// With a login flow, the flow records the request as sent in the statement that
-    /// queues it, and the leader records the answer there; `None` if the flow is in no
-    /// state to send one (nothing is queued then).
+    /// Hands a confirmation request to the leader and waits until it is sent or refused:
+    /// directly if the leader takes hand-offs ([`handoff`]), else (or if that fails)
+    /// through the database. With a login flow, the flow records the request as sent in
+    /// the statement that writes its row, and the leader records the answer there; `None`
+    /// if the flow is in no state to send one (nothing is written then).
     pub async fn request(
         &self,
         request: ConfirmRequest,
@@ -441,9 +552,7 @@ impl Cluster {
         let now = self.clock.now();
         let id = random::token(20);
         let (status, receiver) = watch::channel(Status::Sent);
-        let (picked, pickup) = oneshot::channel();
         // Registered before the row exists, so that no notification can come first.
-        self.pickups().insert(id.clone(), picked);
         self.watchers().insert(
             id.clone(),
             Watched {
@@ -451,51 +560,105 @@ impl Cluster {
                 deadline: now + request.timeout.as_secs() as i64 + LOST_AFTER_SECS,
             },
         );
-        let forget = || {
-            self.pickups().remove(&id);
-            self.watchers().remove(&id);
+        let handed = match self.hand_directly(&id, &request, flow, now).await {
+            Some(outcome) => Ok(outcome),
+            None => self.hand_through_queue(&id, &request, flow, now).await,
         };
-        match self.queue(&id, &request, flow, now).await {
-            Ok(true) => {}
-            Ok(false) => {
-                forget();
-                return Ok(None);
+        let sent = match handed {
+            Ok(Handed::Sent { offline }) => {
+                if let Some(flow) = flow {
+                    let (subject, code) = (request.jid.subject(), &request.text.code);
+                    self.store
+                        .flow_recorded_sent(flow, subject, code, now, offline, true);
+                }
+                return Ok(Some(Confirmation::new(request.text.code, receiver)));
+            }
+            Ok(Handed::NotSendable) => Ok(None),
+            Ok(Handed::Refused(refused)) => Err(RequestError::Refused(refused)),
+            Ok(Handed::Unreachable) => Err(RequestError::Disconnected),
+            Err(e) => Err(e),
+        };
+        self.watchers().remove(&id);
+        sent
+    }
+
+    /// Hands the request to the leader over HTTP, if it takes hand-offs; `None` if it does
+    /// not, or did not answer (the request is then queued under the same id: it is
+    /// written once either way).
+    async fn hand_directly(
+        &self,
+        id: &str,
+        request: &ConfirmRequest,
+        flow: Option<SentFlow<'_>>,
+        now: i64,
+    ) -> Option<Handed> {
+        let route = self.direct_route()?;
+        let client = &self.handoff_client;
+        let Some(outcome) = client.hand_off(&route, self, id, request, flow, now).await else {
+            self.direct_failed();
+            return None;
+        };
+        if outcome != handoff::Outcome::NotSendable {
+            self.metrics.cluster_handoff("direct");
+        }
+        Some(match outcome {
+            handoff::Outcome::Sent { offline } => Handed::Sent { offline },
+            handoff::Outcome::Refused {
+                refusal,
+                retry_after_secs,
+            } => Handed::Refused(handoff::Outcome::refused(&refusal, retry_after_secs)),
+            handoff::Outcome::Unreachable => Handed::Unreachable,
+            handoff::Outcome::NotSendable => Handed::NotSendable,
+        })
+    }
+
+    /// Queues the request for the leader and waits until it takes it.
+    async fn hand_through_queue(
+        &self,
+        id: &str,
+        request: &ConfirmRequest,
+        flow: Option<SentFlow<'_>>,
+        now: i64,
+    ) -> Result<Handed, RequestError> {
+        let (picked, pickup) = oneshot::channel();
+        self.pickups().insert(id.to_owned(), picked);
+        let offline = match self.queue(id, request, flow, now).await {
+            Ok(Some(offline)) => offline,
+            Ok(None) => {
+                self.pickups().remove(id);
+                return Ok(Handed::NotSendable);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot queue a confirmation request");
-                forget();
+                self.pickups().remove(id);
                 return Err(RequestError::Disconnected);
             }
-        }
+        };
+        self.metrics.cluster_handoff("queued");
         let state = match tokio::time::timeout(PICKUP_WAIT, pickup).await {
             Ok(Ok(state)) => state,
-            _ => self.give_up_pickup(&id).await,
+            _ => self.give_up_pickup(id).await,
         };
-        match state {
+        Ok(match state {
             RowState::Sent
             | RowState::Decided(Status::Accepted | Status::Denied | Status::Expired) => {
-                Ok(Some(Confirmation::new(request.text.code, receiver)))
+                Handed::Sent { offline }
             }
-            RowState::Refused => {
-                forget();
-                Err(RequestError::Refused(self.refusal(&id).await))
-            }
-            RowState::Queued | RowState::Decided(_) => {
-                forget();
-                Err(RequestError::Disconnected)
-            }
-        }
+            RowState::Refused => Handed::Refused(self.refusal(id).await),
+            RowState::Queued | RowState::Decided(_) => Handed::Unreachable,
+        })
     }
 
     /// Queues the request for the leader, and tells it: one statement (with the flow's
-    /// record of it). False if the flow is in no state to send one.
+    /// record of it). `None` if the flow is in no state to send one, else the flow's
+    /// `offline` note.
     async fn queue(
         &self,
         id: &str,
         request: &ConfirmRequest,
         flow: Option<SentFlow<'_>>,
         now: i64,
-    ) -> Result<bool, sqlx::Error> {
+    ) -> Result<Option<bool>, sqlx::Error> {
         let query = bind_row(
             sqlx::query(row_statement(true, flow.is_some())),
             &self.instance,
@@ -510,44 +673,11 @@ impl Cluster {
         let written = bind_flow(query, request, flow, self.store.keeper())
             .fetch_optional(&self.pool)
             .await?;
-        match written {
-            Some(row) => {
-                self.flow_sent_here(flow, request, now, &row, true);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        Ok(written.map(|row| flow.is_some() && offline_note(&row)))
     }
 
-    /// A statement of [`row_statement`] wrote its row (`written`), and so recorded `flow`
-    /// (if any) as sent: its pages waiting here look again (other instances learn it from
-    /// the statement's notification), and the page that follows the form is drawn from it
-    /// (`handed_off`: queued for the leader, which may answer before this runs).
-    fn flow_sent_here(
-        &self,
-        flow: Option<SentFlow<'_>>,
-        request: &ConfirmRequest,
-        now: i64,
-        written: &sqlx::postgres::PgRow,
-        handed_off: bool,
-    ) {
-        let Some(flow) = flow else {
-            return;
-        };
-        // Written and committed: a column that cannot be read must not undo the request.
-        let offline = written.try_get::<i64, _>("offline").unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "cannot read a sent flow's offline note");
-            0
-        });
-        let (subject, code) = (request.jid.subject(), &request.text.code);
-        self.store
-            .flow_recorded_sent(flow, subject, code, now, offline == 1, handed_off);
-    }
-
-    /// The leader's own request: no hand-off. Its row is written first (with the flow's
-    /// record of it, as in [`Self::request`]), as sent by us, because the answer may come
-    /// before this returns and is recorded in the row (see [`Self::decide`]); the limits
-    /// then apply as to any request.
+    /// The leader's own request: no hand-off. Its row is written first, with the flow's
+    /// record of it ([`Self::write_sent`]), then it is sent ([`Self::send_written`]).
     pub async fn send_own(
         &self,
         confirmer: &Confirmer,
@@ -556,31 +686,69 @@ impl Cluster {
     ) -> Result<Option<Confirmation>, RequestError> {
         let now = self.clock.now();
         let id = random::token(20);
-        let query = bind_row(
-            sqlx::query(row_statement(false, flow.is_some())),
-            &self.instance,
-            &id,
-            &request,
-            flow.map(|flow| flow.id),
-            now,
-        )
-        .bind("sent")
-        .bind(&self.instance);
-        let written = bind_flow(query, &request, flow, self.store.keeper())
-            .fetch_optional(&self.pool)
-            .await
-            .map(|row| row.map(|row| self.flow_sent_here(flow, &request, now, &row, false)));
-        match written {
-            Ok(Some(())) => {}
+        let asker = Asker {
+            instance: &self.instance,
+            keeper: self.store.keeper(),
+        };
+        let offline = match self.write_sent(&id, &request, flow, asker, now).await {
+            Ok(Some(offline)) => offline,
             Ok(None) => return Ok(None),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot record a confirmation request");
                 return Err(RequestError::Disconnected);
             }
+        };
+        if let Some(flow) = flow {
+            let (subject, code) = (request.jid.subject(), &request.text.code);
+            self.store
+                .flow_recorded_sent(flow, subject, code, now, offline, false);
         }
-        let sent = confirmer.request_tagged(request, Some(id.clone()));
+        self.send_written(confirmer, &id, request, now)
+            .await
+            .map(Some)
+    }
+
+    /// Writes the row (id `id`) of a request this instance sends while leading, asked by
+    /// itself or handed over by `asker`, as sent by us, with the flow's record of it: the
+    /// answer may come before the sender returns, and is recorded in the row (see
+    /// [`Self::decide`]). `None` if the flow is in no state to send one (nothing written),
+    /// else the flow's `offline` note.
+    async fn write_sent(
+        &self,
+        id: &str,
+        request: &ConfirmRequest,
+        flow: Option<SentFlow<'_>>,
+        asker: Asker<'_>,
+        now: i64,
+    ) -> Result<Option<bool>, sqlx::Error> {
+        let query = bind_row(
+            sqlx::query(row_statement(false, flow.is_some())),
+            asker.instance,
+            id,
+            request,
+            flow.map(|flow| flow.id),
+            now,
+        )
+        .bind("sent")
+        .bind(&self.instance);
+        let written = bind_flow(query, request, flow, asker.keeper)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(written.map(|row| flow.is_some() && offline_note(&row)))
+    }
+
+    /// Sends the request whose row [`Self::write_sent`] wrote; the limits apply as to any
+    /// request, and a request that does not go out ends its row.
+    async fn send_written(
+        &self,
+        confirmer: &Confirmer,
+        id: &str,
+        request: ConfirmRequest,
+        now: i64,
+    ) -> Result<Confirmation, RequestError> {
+        let sent = confirmer.request_tagged(request, Some(id.to_owned()));
         let (status, refusal) = match &sent {
-            Ok(_) => return sent.map(Some),
+            Ok(_) => return sent,
             Err(RequestError::Refused(refused)) => ("refused", Some(refused)),
             Err(RequestError::Disconnected) => ("unreachable", None),
         };
@@ -592,13 +760,13 @@ impl Cluster {
         .bind(refusal.map(|r| r.reason.code()))
         .bind(refusal.map(|r| r.retry_after.as_secs().max(1) as i64))
         .bind(now)
-        .bind(&id)
+        .bind(id)
         .execute(&self.pool)
         .await;
         if let Err(e) = ended {
             tracing::warn!(error = %e, "cannot record an unsent confirmation request");
         }
-        sent.map(Some)
+        sent
     }
 
     /// No leader took the request in time: withdraw it, unless it was taken meanwhile.

@@ -66,19 +66,69 @@ impl Provider for Balancer {
     }
 }
 
-/// Instances "a" and "b" on `database`, behind a balancer that is their issuer.
+/// Instances "a" and "b" on `database`, behind a balancer that is their issuer; requests
+/// reach the leader through the database.
 pub async fn two_instances(prosody: &Prosody, database: &TestDatabase) -> (Vec<TestApp>, Balancer) {
+    two_instances_handing_off(prosody, database, HandOff::Queued).await
+}
+
+/// How the instances of a test hand their requests to the leader.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum HandOff {
+    /// Through the database: no `cluster_url`.
+    Queued,
+    /// Over HTTP: each instance's `cluster_url` is its own address.
+    Direct,
+    /// `cluster_url` set, but where nothing listens: every direct hand-off fails.
+    Unreachable,
+}
+
+/// [`two_instances`], handing requests to the leader as `handoff` says.
+pub async fn two_instances_handing_off(
+    prosody: &Prosody,
+    database: &TestDatabase,
+    handoff: HandOff,
+) -> (Vec<TestApp>, Balancer) {
     let balancer_port = free_port();
     let issuer = format!("http://127.0.0.1:{balancer_port}");
     let mut apps = Vec::new();
     for name in ["a", "b"] {
-        let instance = [("JIDCONNECT_INSTANCE_NAME", name)];
-        apps.push(spawn_instance(prosody, &database.url, &issuer, &instance).await);
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let cluster_url = match handoff {
+            HandOff::Queued => String::new(),
+            HandOff::Direct => format!("http://{listen}"),
+            HandOff::Unreachable => format!("http://127.0.0.1:{}", free_port()),
+        };
+        let overrides = [
+            ("JIDCONNECT_INSTANCE_NAME", name),
+            ("JIDCONNECT_LISTEN", listen.as_str()),
+            ("JIDCONNECT_CLUSTER_URL", cluster_url.as_str()),
+        ];
+        apps.push(spawn_instance(prosody, &database.url, &issuer, &overrides).await);
     }
     let balancer =
         Balancer::start(balancer_port, apps.iter().map(|a| a.addr.port()).collect()).await;
     counted_by_leader(&apps, 2).await;
     (apps, balancer)
+}
+
+/// How many requests `app` handed to the leader each way (direct, queued), per its metrics.
+async fn handoffs(app: &TestApp) -> (u64, u64) {
+    let metrics = reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let count = |way: &str| {
+        let line = format!("jidconnect_cluster_handoffs_total{{way=\"{way}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(line.as_str()))
+            .map_or(0, |n| n.parse().unwrap())
+    };
+    (count("direct"), count("queued"))
 }
 
 /// Until the leader among `apps` counts `instances` in its `/healthz`: it announces answers
@@ -801,56 +851,182 @@ async fn the_leader_sends_while_its_heartbeat_row_lags_behind() {
 }
 
 /// The JID form sent several times at once (a double click, a replayed request) sends
-/// one request, whether the instance sends its own (the leader) or queues it for the
-/// leader: the flow records the request in the statement that writes its row, so the other
-/// submissions find it sent and go back to its page (rather than meeting the per-JID limit).
+/// one request, whether the instance sends its own (the leader) or hands it to the leader,
+/// through the database or directly (and, the leader's address unreachable, through the
+/// database after all): the flow records the request in the statement that writes its row,
+/// so the other submissions find it sent and go back to its page (rather than meeting the
+/// per-JID limit). The instance that does not lead hands its requests over the way it was
+/// set up for, and the `/auth` API's requests, which no flow waits for, get their answers
+/// too.
 #[tokio::test]
 async fn a_jid_form_sent_several_times_at_once_sends_one_request() {
     let prosody = Prosody::start().await;
-    let database = TestDatabase::postgres().await;
-    let (apps, balancer) = two_instances(&prosody, &database).await;
-    let urls: Vec<String> = apps.iter().map(|a| a.issuer()).collect();
-    let leader = agreed_leader(&urls).await;
-    let mut settings = ClientSettings::new("Shared Wiki", vec![REDIRECT_URI.into()]);
-    settings.trusted = true;
-    let (client_id, secret) = apps[0].add_client(settings).await;
-    let rp = RelyingParty::discover(&balancer, &client_id, &secret).await;
-    for (app, name, user) in [(&apps[0], "a", "alice"), (&apps[1], "b", "bob")] {
-        let role = if leader == name { "leader" } else { "queued" };
-        let mut person = XmppUser::login(&prosody, user, "phone", Client::Xep0070, "accept").await;
-        let attempt = rp.attempt(&[], false, &[]);
-        let (browser, login_url, csrf) = open_login_at(app, &attempt.url).await;
-        let jid = format!("{user}@localhost");
-        let submissions = (0..6).map(|_| {
+    for handoff in [HandOff::Queued, HandOff::Direct, HandOff::Unreachable] {
+        let database = TestDatabase::postgres().await;
+        let (apps, balancer) = two_instances_handing_off(&prosody, &database, handoff).await;
+        let urls: Vec<String> = apps.iter().map(|a| a.issuer()).collect();
+        let leader = agreed_leader(&urls).await;
+        let mut settings = ClientSettings::new("Shared Wiki", vec![REDIRECT_URI.into()]);
+        settings.trusted = true;
+        let (client_id, secret) = apps[0].add_client(settings).await;
+        let rp = RelyingParty::discover(&balancer, &client_id, &secret).await;
+        for (app, name, user) in [(&apps[0], "a", "alice"), (&apps[1], "b", "bob")] {
+            let role = if leader == name {
+                "leader"
+            } else {
+                "handed off"
+            };
+            let mut person =
+                XmppUser::login(&prosody, user, "phone", Client::Xep0070, "accept").await;
+            let attempt = rp.attempt(&[], false, &[]);
+            let (browser, login_url, csrf) = open_login_at(app, &attempt.url).await;
+            let jid = format!("{user}@localhost");
+            let submissions = (0..6).map(|_| {
+                browser
+                    .http
+                    .post(&login_url)
+                    .form(&[("jid", jid.as_str()), ("csrf", csrf.as_str())])
+                    .send()
+            });
+            let flow_path = url::Url::parse(&login_url).unwrap().path().to_owned();
+            for response in futures::future::join_all(submissions).await {
+                let response = response.unwrap();
+                let location = response
+                    .headers()
+                    .get("location")
+                    .map(|l| l.to_str().unwrap());
+                assert_eq!(
+                    (response.status().as_u16(), location),
+                    (303, Some(flow_path.as_str())),
+                    "{handoff:?}, {role}"
+                );
+            }
+            person.next_request().await;
+            assert!(
+                !person.receives_within(Duration::from_millis(500)).await,
+                "{handoff:?}, {role}: one request"
+            );
             browser
-                .http
-                .post(&login_url)
-                .form(&[("jid", jid.as_str()), ("csrf", csrf.as_str())])
-                .send()
-        });
-        let flow_path = url::Url::parse(&login_url).unwrap().path().to_owned();
-        for response in futures::future::join_all(submissions).await {
-            let response = response.unwrap();
-            let location = response
-                .headers()
-                .get("location")
-                .map(|l| l.to_str().unwrap());
+                .wait_for_status(&format!("{login_url}/status"), "accepted")
+                .await;
+            let code = format!("AUTH-{name}{}", handoff as u8);
+            let answered = tokio::spawn(auth_at(
+                app,
+                &app.client_id,
+                &app.client_secret,
+                &jid,
+                &code,
+                "20",
+            ));
+            assert_eq!(person.next_request().await.code, code);
+            assert_eq!(answered.await.unwrap(), 200, "{handoff:?}, {role}: /auth");
+            let (direct, queued) = handoffs(app).await;
+            let expected = match (role, handoff) {
+                ("leader", _) => (0, 0),
+                (_, HandOff::Direct) => (2, 0),
+                // A failed direct hand-off queues the request; the next goes straight to
+                // the queue (the direct way rests a while).
+                _ => (0, 2),
+            };
             assert_eq!(
-                (response.status().as_u16(), location),
-                (303, Some(flow_path.as_str())),
-                "{role}"
+                (direct, queued),
+                expected,
+                "{handoff:?}, {role}: (direct, queued)"
             );
         }
-        person.next_request().await;
-        assert!(
-            !person.receives_within(Duration::from_millis(500)).await,
-            "{role}: one request"
-        );
-        browser
-            .wait_for_status(&format!("{login_url}/status"), "accepted")
-            .await;
+        drop(balancer);
+        for app in apps {
+            app.stop().await;
+        }
     }
-    drop(balancer);
+}
+
+/// The leader takes a hand-off only if it is signed with the leader's key for its term
+/// (which only the database holds) and fresh; a replay sends nothing twice; an instance
+/// that does not lead takes none.
+#[tokio::test]
+async fn a_handoff_must_be_signed_with_the_terms_key() {
+    use aws_lc_rs::hmac;
+    use sqlx::Connection;
+    let prosody = Prosody::start().await;
+    let database = TestDatabase::postgres().await;
+    let (apps, _balancer) = two_instances_handing_off(&prosody, &database, HandOff::Direct).await;
+    let urls: Vec<String> = apps.iter().map(|a| a.issuer()).collect();
+    let (leader, other) = match agreed_leader(&urls).await.as_str() {
+        "a" => (&apps[0], &apps[1]),
+        _ => (&apps[1], &apps[0]),
+    };
+    let mut alice = XmppUser::login(&prosody, "alice", "phone", Client::Xep0070, "accept").await;
+    let mut conn = sqlx::PgConnection::connect(&database.url).await.unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let key = loop {
+        let key: Option<String> =
+            sqlx::query_scalar("SELECT handoff_key FROM cluster_leader WHERE id = 1")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+        if let Some(key) = key {
+            break key;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no key published");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let handoff = |made_at: i64| {
+        serde_json::json!({
+            "asker": "elsewhere", "keeper": "elsewhere", "made_at": made_at,
+            "request": {
+                "id": "handed-1", "jid": "alice@localhost", "code": "SIGN-0001",
+                "method": "GET", "url": "https://wiki.example/", "requester": "Wiki",
+                "origin": null, "purpose": "site_check", "lang": "en", "ip": "192.0.2.9",
+                "client_id": null, "device": null, "timeout_secs": 60
+            },
+            "flow": null
+        })
+        .to_string()
+    };
+    let sign = |key: &str, body: &str| {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, key.as_bytes());
+        hex::encode(hmac::sign(&key, body.as_bytes()))
+    };
+    let post = |app: &TestApp, body: &str, signature: &str| {
+        let request = app
+            .http
+            .post(app.url("/cluster/handoff"))
+            .header("x-jidconnect-signature", signature)
+            .body(body.to_owned());
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let now = leader.clock.now();
+    let body = handoff(now);
+    let stale = handoff(now - 120);
+    let refused = [
+        (leader, body.clone(), sign("another key", &body), 401),
+        (leader, body.clone(), String::new(), 401),
+        (leader, stale.clone(), sign(&key, &stale), 401),
+        (other, body.clone(), sign(&key, &body), 409),
+    ];
+    for (app, body, signature, expected) in refused {
+        let (status, text) = post(app, &body, &signature).await;
+        assert_eq!(status, expected, "{text}");
+    }
+    assert!(
+        !alice.receives_within(Duration::from_millis(500)).await,
+        "a refused hand-off sends nothing"
+    );
+    let (status, text) = post(leader, &body, &sign(&key, &body)).await;
+    assert_eq!(status, 200, "{text}");
+    let outcome: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(outcome["outcome"], "sent", "{text}");
+    assert_eq!(alice.next_request().await.code, "SIGN-0001");
+    let (status, text) = post(leader, &body, &sign(&key, &body)).await;
+    assert_ne!(status, 200, "a replay: {text}");
+    assert!(
+        !alice.receives_within(Duration::from_millis(500)).await,
+        "a replayed hand-off sends nothing"
+    );
     for app in apps {
         app.stop().await;
     }
