@@ -584,15 +584,18 @@ def pending_logins(procs, run_dir, binary, helper, counts):
 class Cluster:
     """Workload 6: jidconnect instances on one PostgreSQL database, as docs/deployment.md
     runs them: one shared config (same issuer, [xmpp] settings and keys), each process with
-    its own JIDCONNECT_LISTEN and JIDCONNECT_INSTANCE_NAME, all on the server core."""
+    its own JIDCONNECT_LISTEN, JIDCONNECT_INSTANCE_NAME and (with `direct`, the default)
+    JIDCONNECT_CLUSTER_URL, all on the server core. Without `direct`, requests are handed
+    to the leader through the database (for builds before cluster_url, and to compare)."""
 
     name = "cluster"
     authorize_path = "/authorize"
     token_path = "/token"
     login_args = JIDCONNECT_LOGIN_ARGS
 
-    def __init__(self, procs, home, binary, database_url, postgres_pid, prosody):
+    def __init__(self, procs, home, binary, database_url, postgres_pid, prosody, direct=True):
         self.procs, self.home, self.binary = procs, home, binary
+        self.direct = direct
         self.postgres_pid = postgres_pid
         home.mkdir()
         # The issuer is the "balancer" the driver plays: nothing listens there, so a request
@@ -618,10 +621,11 @@ class Cluster:
     def add_instance(self):
         name = f"{self.home.name}-{len(self.instances) + 1}"
         port = free_port()
-        process = self.procs.start(
-            name, [self.binary, "serve"], SERVER_CORE,
-            env={**self.env, "JIDCONNECT_LISTEN": f"127.0.0.1:{port}",
-                 "JIDCONNECT_INSTANCE_NAME": name})
+        env = {**self.env, "JIDCONNECT_LISTEN": f"127.0.0.1:{port}",
+               "JIDCONNECT_INSTANCE_NAME": name}
+        if self.direct:
+            env["JIDCONNECT_CLUSTER_URL"] = f"http://127.0.0.1:{port}"
+        process = self.procs.start(name, [self.binary, "serve"], SERVER_CORE, env=env)
         wait_port(port, name)
         self.instances.append((name, process, f"http://127.0.0.1:{port}"))
         self.wait_for_leader()

@@ -220,6 +220,10 @@ def main():
     parser.add_argument("--instances", type=int, nargs="*", default=[1, 3],
                         help="PostgreSQL cluster sizes to profile")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--handoff", choices=["direct", "queued"], default="direct",
+                        help="how instances hand requests to the leader: over HTTP to its "
+                             "cluster_url, or through the database (builds before "
+                             "cluster_url know only this)")
     parser.add_argument("--route", choices=list(ROUTES), nargs="*", default=["spread"],
                         help="where the logins' requests go with several instances "
                              "(each route measured in turn on the same cluster)")
@@ -253,7 +257,8 @@ def main():
             database = f"profile{size}"
             cluster = bench.Cluster(procs, run_dir / database, args.binary,
                                     postgres.create_database(database),
-                                    postgres.process.pid, prosody)
+                                    postgres.process.pid, prosody,
+                                    direct=args.handoff == "direct")
             while len(cluster.instances) < size:
                 cluster.add_instance()
             pids = [process.pid for _, process, _ in cluster.instances]
