@@ -319,8 +319,20 @@ impl Config {
         }
         let url = Url::parse(&self.cluster_url)
             .with_context(|| format!("cluster_url {:?} is not a URL: {fix}", self.cluster_url))?;
+        let unspecified = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_unspecified(),
+            Some(url::Host::Ipv6(ip)) => ip.is_unspecified(),
+            Some(url::Host::Domain(_)) => false,
+            None => true,
+        };
+        if unspecified {
+            bail!(
+                "cluster_url {:?} names no host the others can reach (0.0.0.0 is where this \
+                 one listens, not its address): {fix}",
+                self.cluster_url
+            );
+        }
         if url.scheme() != "http"
-            || url.host().is_none()
             || url.path() != "/"
             || url.query().is_some()
             || url.fragment().is_some()
@@ -448,9 +460,7 @@ impl Config {
                  must not stay guessable for long"
             );
         }
-        if !self.cluster_url.is_empty() {
-            self.parsed_cluster_url()?;
-        }
+        self.parsed_cluster_url()?;
         for jid in &self.admin_jids {
             match crate::xmpp::address::UserJid::parse(jid) {
                 Ok(parsed) if parsed.full().is_none() => {}
@@ -649,6 +659,7 @@ mod tests {
             (pg, "https://10.0.0.5:8080"),
             (pg, "http://10.0.0.5:8080/jidconnect"),
             (pg, "http://user:pw@10.0.0.5:8080"),
+            (pg, "http://0.0.0.0:8080"),
         ];
         for (db, url) in refused {
             let err = load(db, url).unwrap_err();

@@ -6,17 +6,19 @@
 //! on each side. Directly, the leader writes the row as sent in one statement, as for its
 //! own requests, sends it, and answers the asker at once (docs/performance.md). Only while
 //! the leader has a `cluster_url` (where the others reach it); without one, and whenever
-//! the direct way fails, the request is queued as before, under the same row id, so that
-//! it is written, and sent, at most once.
+//! the leader surely wrote nothing (unreachable, refusing the hand-off, its XMPP link
+//! down), the request is queued as before, under the same row id. When that is not sure
+//! (no answer in time), the asker settles the id in the database: the row is the leader's
+//! if it wrote it, else the asker's, ended. So a request is written and sent once.
 //!
 //! The leader draws a key for each term and publishes it with its address in
 //! `cluster_leader`, so that only what may read the database can hand it requests. A
 //! hand-off is signed with the key (HMAC-SHA256 of the body: the key itself never travels)
-//! and carries the time it was made; a replay writes no second row (the id is the
-//! asker's).
+//! and carries the time it was made and its row's id; the leader takes each id once.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use aws_lc_rs::hmac;
 use axum::body::Bytes;
@@ -31,7 +33,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{parse_ip, Cluster};
+use super::{parse_ip, Asker, Cluster};
 use crate::i18n::Lang;
 use crate::state::AppState;
 use crate::store::oidc::SentFlow;
@@ -47,7 +49,15 @@ pub const PATH: &str = "/cluster/handoff";
 const SIGNATURE_HEADER: &str = "x-jidconnect-signature";
 /// A hand-off made longer ago than this (or as far ahead), by the leader's clock, is
 /// refused: clocks of one deployment agree within it.
-const FRESH_FOR_SECS: i64 = 30;
+const FRESH_FOR_SECS: u64 = 30;
+/// The leader remembers the ids it took this long (a hand-off older is refused anyway),
+/// at most [`MAX_SEEN`] of them.
+const SEEN_FOR: Duration = Duration::from_secs(2 * FRESH_FOR_SECS);
+const MAX_SEEN: usize = 65_536;
+/// The asker's connection to the leader: closed when idle well before the leader's server
+/// would close it (`http.header_read_timeout_secs`, 1 s at least).
+const IDLE_CONNECTION_FOR: Duration = Duration::from_millis(900);
+const CONNECT_WITHIN: Duration = Duration::from_secs(1);
 /// How long an asker waits for the leader's answer before it queues the request instead.
 const ANSWER_WAIT: Duration = Duration::from_secs(2);
 /// After a direct hand-off failed, requests are queued for this long before the direct way
@@ -65,16 +75,23 @@ pub fn router() -> Router<AppState> {
 pub(super) struct Route {
     endpoint: Url,
     key: hmac::Key,
+    /// The key as published: tells one term from the next.
+    term: Arc<str>,
 }
 
 impl Route {
     /// The leader's `cluster_url` and key as its row has them; none if it has no address.
     pub(super) fn of(url: Option<&str>, key: Option<&str>) -> Option<Self> {
-        let endpoint = Url::parse(url?).ok()?.join(PATH).ok()?;
+        let (endpoint, key) = (Url::parse(url?).ok()?.join(PATH).ok()?, key?);
         Some(Route {
             endpoint,
-            key: hmac::Key::new(hmac::HMAC_SHA256, key?.as_bytes()),
+            key: hmac::Key::new(hmac::HMAC_SHA256, key.as_bytes()),
+            term: key.into(),
         })
+    }
+
+    pub(super) fn term(&self) -> &Arc<str> {
+        &self.term
     }
 }
 
@@ -191,7 +208,7 @@ pub(super) enum Outcome {
         refusal: String,
         retry_after_secs: u64,
     },
-    /// The leader's XMPP link is down: nothing was sent.
+    /// Written, then not sent: the leader's XMPP link went down meanwhile.
     Unreachable,
     /// The flow is in no state to send one: nothing was written.
     NotSendable,
@@ -208,12 +225,43 @@ impl Outcome {
             Err(RequestError::Disconnected) => Outcome::Unreachable,
         }
     }
+}
 
-    /// A refusal as the asker reports it.
-    pub(super) fn refused(refusal: &str, retry_after_secs: u64) -> Refused {
-        Refused {
-            reason: Refusal::from_code(refusal).unwrap_or(Refusal::TooManyPending),
-            retry_after: Duration::from_secs(retry_after_secs),
+impl From<Outcome> for super::Handed {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Sent { offline } => Self::Sent { offline },
+            Outcome::Refused {
+                refusal,
+                retry_after_secs,
+            } => Self::Refused(Refused {
+                reason: Refusal::from_code(&refusal).unwrap_or(Refusal::TooManyPending),
+                retry_after: Duration::from_secs(retry_after_secs),
+            }),
+            Outcome::Unreachable => Self::Unreachable,
+            Outcome::NotSendable => Self::NotSendable,
+        }
+    }
+}
+
+/// Why a direct hand-off brought no outcome.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Failed {
+    /// The leader wrote nothing (not reached, the hand-off refused, its XMPP link down):
+    /// the request may be queued under the same id.
+    NothingWritten,
+    /// It may have written the row (no answer in time, an error after it was reached).
+    Unknown,
+}
+
+impl Failed {
+    /// What the leader's answer `status` (not 200) says it did.
+    fn of_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::BAD_REQUEST
+            | StatusCode::UNAUTHORIZED
+            | StatusCode::SERVICE_UNAVAILABLE => Failed::NothingWritten,
+            _ => Failed::Unknown,
         }
     }
 }
@@ -225,26 +273,29 @@ pub(super) struct Client {
 
 impl Client {
     pub(super) fn new() -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(CONNECT_WITHIN));
         Client {
             http: hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-                .build(HttpConnector::new()),
+                .pool_idle_timeout(IDLE_CONNECTION_FOR)
+                .build(connector),
         }
     }
 
-    /// Hands `request` (with its row id `id`) to the leader at `route`; `None` if the leader
-    /// did not answer with an outcome within [`ANSWER_WAIT`] (the caller queues it).
+    /// Hands `request` (with its row id `id`) to the leader at `route`, waiting
+    /// [`ANSWER_WAIT`] at most for its outcome.
     pub(super) async fn hand_off(
         &self,
         route: &Route,
-        cluster: &Cluster,
+        asker: Asker<'_>,
         id: &str,
         request: &ConfirmRequest,
         flow: Option<SentFlow<'_>>,
         now: i64,
-    ) -> Option<Outcome> {
+    ) -> Result<Outcome, Failed> {
         let handoff = HandOff {
-            asker: cluster.instance.clone(),
-            keeper: cluster.store.keeper().to_owned(),
+            asker: asker.instance.to_owned(),
+            keeper: asker.keeper.to_owned(),
             made_at: now,
             request: RequestFields::of(id, request),
             flow: flow.map(|flow| HandedFlow {
@@ -254,56 +305,62 @@ impl Client {
                 send_code: flow.send_code.map(str::to_owned),
             }),
         };
-        let body = serde_json::to_vec(&handoff).ok()?;
+        let body = serde_json::to_vec(&handoff).map_err(|_| Failed::NothingWritten)?;
         let signature = hex::encode(hmac::sign(&route.key, &body));
         let request = Request::post(route.endpoint.as_str())
             .header(header::CONTENT_TYPE, "application/json")
             .header(SIGNATURE_HEADER, signature)
             .body(Full::new(Bytes::from(body)))
-            .ok()?;
+            .map_err(|_| Failed::NothingWritten)?;
         let answered = tokio::time::timeout(ANSWER_WAIT, async {
-            let response = self
-                .http
-                .request(request)
-                .await
-                .map_err(|e| e.to_string())?;
+            let response = self.http.request(request).await.map_err(|e| {
+                let failed = match e.is_connect() {
+                    true => Failed::NothingWritten,
+                    false => Failed::Unknown,
+                };
+                (failed, e.to_string())
+            })?;
             let status = response.status();
             let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
                 .collect()
                 .await
-                .map_err(|e| e.to_string())?
+                .map_err(|e| (Failed::Unknown, e.to_string()))?
                 .to_bytes();
+            let text = || String::from_utf8_lossy(&body).into_owned();
             if status != StatusCode::OK {
-                return Err(format!("HTTP {status}: {}", String::from_utf8_lossy(&body)));
+                return Err((
+                    Failed::of_status(status),
+                    format!("HTTP {status}: {}", text()),
+                ));
             }
-            serde_json::from_slice::<Outcome>(&body).map_err(|e| e.to_string())
+            serde_json::from_slice::<Outcome>(&body).map_err(|e| (Failed::Unknown, e.to_string()))
         })
         .await;
-        match answered {
-            Ok(Ok(outcome)) => Some(outcome),
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, leader = %route.endpoint, "the leader did not take a request handed to it; queueing it");
-                None
-            }
-            Err(_) => {
-                tracing::warn!(leader = %route.endpoint, "the leader did not answer a request handed to it in time; queueing it");
-                None
-            }
-        }
+        let (failed, error) = match answered {
+            Ok(Ok(outcome)) => return Ok(outcome),
+            Ok(Err(failed)) => failed,
+            Err(_) => (Failed::Unknown, "no answer in time".to_owned()),
+        };
+        tracing::warn!(error, leader = %route.endpoint, "a request handed to the leader got no outcome");
+        Err(failed)
     }
 }
 
-/// Why the leader refuses a hand-off (nothing was written).
+/// Why the leader refuses a hand-off (nothing was written, except for a repeated one).
 #[derive(Debug, thiserror::Error)]
 enum Refusing {
-    #[error("this instance does not lead the cluster")]
-    NotLeading,
-    #[error("the hand-off is not signed with this term's key")]
+    /// Also what an instance that does not lead (and so has no key) answers: the
+    /// answer tells nobody who leads.
+    #[error("the hand-off is not signed with the key of a term this instance leads")]
     BadSignature,
     #[error("the hand-off was made too long ago")]
     Stale,
     #[error("the hand-off does not parse: {0}")]
     Malformed(String),
+    #[error("this hand-off was taken already")]
+    Repeated,
+    #[error("the XMPP link is down")]
+    Disconnected,
     #[error("the request could not be recorded")]
     Store,
 }
@@ -311,10 +368,11 @@ enum Refusing {
 impl IntoResponse for Refusing {
     fn into_response(self) -> Response {
         let status = match self {
-            Refusing::NotLeading => StatusCode::CONFLICT,
             Refusing::BadSignature | Refusing::Stale => StatusCode::UNAUTHORIZED,
             Refusing::Malformed(_) => StatusCode::BAD_REQUEST,
-            Refusing::Store => StatusCode::SERVICE_UNAVAILABLE,
+            Refusing::Repeated => StatusCode::CONFLICT,
+            Refusing::Disconnected => StatusCode::SERVICE_UNAVAILABLE,
+            Refusing::Store => StatusCode::INTERNAL_SERVER_ERROR,
         };
         (status, self.to_string()).into_response()
     }
@@ -325,57 +383,118 @@ async fn receive(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -
     let Dispatcher::Cluster { confirmer, cluster } = &app.dispatcher else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    match take(cluster, confirmer, &headers, &body).await {
-        Ok(outcome) => Json(outcome).into_response(),
-        Err(refusing) => refusing.into_response(),
+    let handoff = match check(cluster, confirmer, &headers, &body) {
+        Ok(handoff) => handoff,
+        Err(refusing) => return refusing.into_response(),
+    };
+    // Finished even if the asker stops waiting: a row written is then also sent (or ended).
+    let taking = tokio::spawn(take(cluster.clone(), confirmer.clone(), handoff));
+    match taking.await {
+        Ok(Ok(outcome)) => Json(outcome).into_response(),
+        Ok(Err(refusing)) => refusing.into_response(),
+        Err(_) => Refusing::Store.into_response(),
     }
 }
 
-/// Checks a hand-off and, leading, sends it as the leader's own (its row as the asker's).
-async fn take(
+/// A hand-off signed with this term's key, fresh, and not taken before.
+fn check(
     cluster: &Cluster,
     confirmer: &Confirmer,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Outcome, Refusing> {
-    let key = cluster.handoff_key().ok_or(Refusing::NotLeading)?;
+) -> Result<HandOff, Refusing> {
+    let key = cluster.handoff_key().ok_or(Refusing::BadSignature)?;
     let signature = headers
         .get(SIGNATURE_HEADER)
         .and_then(|v| hex::decode(v.as_bytes()).ok())
         .ok_or(Refusing::BadSignature)?;
     let key = hmac::Key::new(hmac::HMAC_SHA256, key.as_bytes());
-    // Constant time.
+    // Before anything is read from the body; in constant time.
     hmac::verify(&key, body, &signature).map_err(|_| Refusing::BadSignature)?;
     let handoff: HandOff =
         serde_json::from_slice(body).map_err(|e| Refusing::Malformed(e.to_string()))?;
-    if (cluster.clock.now() - handoff.made_at).abs() > FRESH_FOR_SECS {
+    if cluster.clock.now().abs_diff(handoff.made_at) > FRESH_FOR_SECS {
         return Err(Refusing::Stale);
     }
-    if !confirmer.is_connected() {
-        return Ok(Outcome::Unreachable);
+    if !cluster
+        .handoffs_seen
+        .first(&handoff.request.id, Instant::now())
+    {
+        return Err(Refusing::Repeated);
     }
+    if !confirmer.is_connected() {
+        return Err(Refusing::Disconnected);
+    }
+    Ok(handoff)
+}
+
+/// Sends a checked hand-off as the leader's own request, its row as the asker's, written
+/// at the asker's time (which its copy of the flow has).
+async fn take(
+    cluster: Arc<Cluster>,
+    confirmer: Confirmer,
+    handoff: HandOff,
+) -> Result<Outcome, Refusing> {
     let id = handoff.request.id.clone();
     let request = handoff
         .request
         .request()
         .ok_or_else(|| Refusing::Malformed("the JID does not parse".into()))?;
     let flow = handoff.flow.as_ref().map(HandedFlow::sent_flow);
-    let asker = super::Asker {
+    let asker = Asker {
         instance: &handoff.asker,
         keeper: &handoff.keeper,
     };
-    let now = cluster.clock.now();
+    let now = handoff.made_at;
     let offline = match cluster.write_sent(&id, &request, flow, asker, now).await {
         Ok(Some(offline)) => offline,
         Ok(None) => return Ok(Outcome::NotSendable),
         Err(e) => {
-            // A replay, or a request the asker queued meanwhile: its row is there already.
+            // The asker settles the id when its row is written already.
             tracing::warn!(error = %e, "cannot record a request handed to the leader");
             return Err(Refusing::Store);
         }
     };
-    let sent = cluster.send_written(confirmer, &id, request, now).await;
+    let code = request.text.code.clone();
+    let sent = cluster.send_written(&confirmer, &id, request, now).await;
+    if let (Err(_), Some(flow)) = (&sent, flow) {
+        // The asker does this too when it hears of it, but it may have stopped waiting.
+        if let Err(e) = cluster.store.flow_not_sent(flow.id, &code).await {
+            tracing::warn!(error = %e, "cannot reset a login flow whose request was not sent");
+        }
+    }
     Ok(Outcome::of(sent.map(|_| offline)))
+}
+
+/// The ids of the hand-offs the leader took lately: each is taken once.
+#[derive(Default)]
+pub(super) struct Seen(Mutex<SeenIds>);
+
+#[derive(Default)]
+struct SeenIds {
+    ids: HashSet<String>,
+    order: VecDeque<(Instant, String)>,
+}
+
+impl Seen {
+    /// Whether `id` was not taken within [`SEEN_FOR`]; it is from now on.
+    fn first(&self, id: &str, now: Instant) -> bool {
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let SeenIds { ids, order } = &mut *seen;
+        while let Some((at, _)) = order.front() {
+            if now.duration_since(*at) < SEEN_FOR && order.len() < MAX_SEEN {
+                break;
+            }
+            if let Some((_, old)) = order.pop_front() {
+                ids.remove(&old);
+            }
+        }
+        if !ids.insert(id.to_owned()) {
+            return false;
+        }
+        order.push_back((now, id.to_owned()));
+        true
+    }
 }
 
 #[cfg(test)]
@@ -429,6 +548,41 @@ mod tests {
         assert_eq!(format!("{:?}", read.text), format!("{:?}", request.text));
         assert_eq!(read.requester, request.requester);
         assert_eq!(read.timeout, request.timeout);
+    }
+
+    /// An id is taken once within [`SEEN_FOR`], and again after.
+    #[test]
+    fn a_handoff_is_taken_once() {
+        let seen = Seen::default();
+        let start = Instant::now();
+        assert!(seen.first("a", start));
+        assert!(!seen.first("a", start + Duration::from_secs(1)));
+        assert!(seen.first("b", start + Duration::from_secs(1)));
+        assert!(seen.first("a", start + SEEN_FOR));
+        assert!(!seen.first("b", start + SEEN_FOR));
+    }
+
+    /// Only the answers that say the leader wrote nothing let the asker queue the request.
+    #[test]
+    fn only_an_answer_before_writing_lets_the_asker_queue() {
+        for status in [
+            StatusCode::BAD_REQUEST,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::SERVICE_UNAVAILABLE,
+        ] {
+            assert_eq!(
+                Failed::of_status(status),
+                Failed::NothingWritten,
+                "{status}"
+            );
+        }
+        for status in [
+            StatusCode::CONFLICT,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            StatusCode::BAD_GATEWAY,
+        ] {
+            assert_eq!(Failed::of_status(status), Failed::Unknown, "{status}");
+        }
     }
 
     /// A route is the leader's address with the hand-off's path.

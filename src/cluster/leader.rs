@@ -75,6 +75,7 @@ pub(super) async fn run(
             &mut shutdown,
         )
         .await;
+        cluster.stop_taking_handoffs();
         let _ = end_term.send(true);
         outbox = match component.await {
             Ok(outbox) => outbox,
@@ -237,22 +238,22 @@ async fn beat(cluster: &Cluster, confirmer: &Confirmer, since: i64) -> Option<bo
     let connected = confirmer.is_connected();
     // Where it takes hand-offs, with this term's key (none without a `cluster_url`).
     let key = cluster.handoff_key();
-    let url = key.as_ref().and(cluster.handoff_url.get()).map(Url::as_str);
+    let url = cluster.handoff_url.get().filter(|_| key.is_some());
     let written = sqlx::query(
         "INSERT INTO cluster_leader (id, instance, since, heartbeat_at, xmpp_connected, xmpp_error, \
-         handoff_url, handoff_key) VALUES (1, $1, $2, $3, $4, $5, $6, $7) \
+         handoff_url, handoff_key, handoff_since) VALUES (1, $1, $2, $3, $4, $5, $6, $7, $2) \
          ON CONFLICT (id) DO UPDATE SET instance = EXCLUDED.instance, since = EXCLUDED.since, \
          heartbeat_at = EXCLUDED.heartbeat_at, xmpp_connected = EXCLUDED.xmpp_connected, \
          xmpp_error = EXCLUDED.xmpp_error, handoff_url = EXCLUDED.handoff_url, \
-         handoff_key = EXCLUDED.handoff_key",
+         handoff_key = EXCLUDED.handoff_key, handoff_since = EXCLUDED.handoff_since",
     )
     .bind(&cluster.instance)
     .bind(since)
     .bind(cluster.clock.now())
     .bind(i64::from(connected))
     .bind(confirmer.last_error())
-    .bind(url)
-    .bind(key.as_deref().filter(|_| url.is_some()))
+    .bind(url.map(Url::as_str))
+    .bind(key.as_deref())
     .execute(&cluster.pool)
     .await;
     match written {

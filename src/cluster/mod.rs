@@ -192,8 +192,11 @@ pub struct Cluster {
     /// While leading with a `cluster_url`: this term's key for hand-offs.
     handoff_key: Mutex<Option<Arc<str>>>,
     handoff_client: handoff::Client,
-    /// When a direct hand-off last failed: requests are queued for a while after.
-    direct_failed_at: Mutex<Option<tokio::time::Instant>>,
+    /// When a direct hand-off to the leader of which term (its key) last failed:
+    /// requests to that term are queued for a while after.
+    direct_failed: Mutex<Option<(tokio::time::Instant, Arc<str>)>>,
+    /// While leading: the hand-offs taken lately (each is taken once).
+    handoffs_seen: handoff::Seen,
 }
 
 #[derive(Clone)]
@@ -203,8 +206,9 @@ struct LeaderSeen {
     route: Option<handoff::Route>,
 }
 
-/// Who asked for a request that this instance, leading, sends: itself, or another
-/// instance that handed it over directly.
+/// Who asked for a request that the leader sends: itself, or another instance that handed
+/// it over directly.
+#[derive(Clone, Copy)]
 struct Asker<'a> {
     instance: &'a str,
     /// The process that may keep the flow's page (see `login_flows.kept_by`).
@@ -238,7 +242,7 @@ impl RowState {
 }
 
 /// What became of a request handed to the leader, directly or through the queue.
-enum Handed {
+pub(super) enum Handed {
     /// Sent, its flow (if any) recorded sent with this `offline` note.
     Sent {
         offline: bool,
@@ -346,7 +350,8 @@ impl Cluster {
             handoff_url: OnceLock::new(),
             handoff_key: Mutex::default(),
             handoff_client: handoff::Client::new(),
-            direct_failed_at: Mutex::default(),
+            direct_failed: Mutex::default(),
+            handoffs_seen: handoff::Seen::default(),
         }))
     }
 
@@ -383,6 +388,11 @@ impl Cluster {
     /// while it leads; set once, before [`Self::start`].
     pub fn take_handoffs_at(&self, url: Url) {
         let _ = self.handoff_url.set(url);
+    }
+
+    /// The term ends: no more hand-offs, before another instance can lead.
+    fn stop_taking_handoffs(&self) {
+        *self.handoff_key.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// This term's key for hand-offs, while leading with a `cluster_url`.
@@ -492,23 +502,19 @@ impl Cluster {
     }
 
     /// Where the leader takes hand-offs, per its row as last read; none while the direct
-    /// way is resting after a failure.
+    /// way to its term rests after a failure.
     fn direct_route(&self) -> Option<handoff::Route> {
-        let failed_at = *self
-            .direct_failed_at
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if failed_at.is_some_and(|at| at.elapsed() < handoff::RETRY_DIRECT_AFTER) {
-            return None;
-        }
-        self.leader_seen().as_ref()?.route.clone()
+        let route = self.leader_seen().as_ref()?.route.clone()?;
+        let failed = self.direct_failed.lock().unwrap_or_else(|p| p.into_inner());
+        let resting = failed.as_ref().is_some_and(|(at, term)| {
+            term == route.term() && at.elapsed() < handoff::RETRY_DIRECT_AFTER
+        });
+        (!resting).then_some(route)
     }
 
-    fn direct_failed(&self) {
-        *self
-            .direct_failed_at
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(tokio::time::Instant::now());
+    fn direct_failed(&self, route: &handoff::Route) {
+        *self.direct_failed.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((tokio::time::Instant::now(), route.term().clone()));
     }
 
     /// The leader's last heartbeat, if any instance ever led.
@@ -522,7 +528,7 @@ impl Cluster {
     ) -> Result<Option<(LeaderInfo, Option<handoff::Route>)>, sqlx::Error> {
         let row = sqlx::query(
             "SELECT instance, since, heartbeat_at, xmpp_connected, xmpp_error, handoff_url, \
-             handoff_key FROM cluster_leader WHERE id = 1",
+             handoff_key, handoff_since FROM cluster_leader WHERE id = 1",
         )
         .fetch_optional(&self.pool)
         .await?;
@@ -534,7 +540,10 @@ impl Cluster {
                 xmpp_connected: row.get::<i64, _>("xmpp_connected") == 1,
                 xmpp_error: row.get("xmpp_error"),
             };
-            let route = handoff::Route::of(row.get("handoff_url"), row.get("handoff_key"));
+            // Written by this leader (one of an older release leaves the last one's).
+            let this_term = row.get::<Option<i64>, _>("handoff_since") == Some(leader.since);
+            let route = handoff::Route::of(row.get("handoff_url"), row.get("handoff_key"))
+                .filter(|_| this_term);
             (leader, route)
         }))
     }
@@ -561,8 +570,11 @@ impl Cluster {
             },
         );
         let handed = match self.hand_directly(&id, &request, flow, now).await {
-            Some(outcome) => Ok(outcome),
-            None => self.hand_through_queue(&id, &request, flow, now).await,
+            Some(Ok(outcome)) => Ok(outcome.into()),
+            Some(Err(handoff::Failed::Unknown)) => self.settle(&id, &request, flow, now).await,
+            Some(Err(handoff::Failed::NothingWritten)) | None => {
+                self.hand_through_queue(&id, &request, flow, now).await
+            }
         };
         let sent = match handed {
             Ok(Handed::Sent { offline }) => {
@@ -582,34 +594,69 @@ impl Cluster {
         sent
     }
 
-    /// Hands the request to the leader over HTTP, if it takes hand-offs; `None` if it does
-    /// not, or did not answer (the request is then queued under the same id: it is
-    /// written once either way).
+    /// Hands the request to the leader over HTTP, if it takes hand-offs (`None` if not).
     async fn hand_directly(
         &self,
         id: &str,
         request: &ConfirmRequest,
         flow: Option<SentFlow<'_>>,
         now: i64,
-    ) -> Option<Handed> {
+    ) -> Option<Result<handoff::Outcome, handoff::Failed>> {
         let route = self.direct_route()?;
-        let client = &self.handoff_client;
-        let Some(outcome) = client.hand_off(&route, self, id, request, flow, now).await else {
-            self.direct_failed();
-            return None;
+        let asker = Asker {
+            instance: &self.instance,
+            keeper: self.store.keeper(),
         };
-        if outcome != handoff::Outcome::NotSendable {
-            self.metrics.cluster_handoff("direct");
+        let client = &self.handoff_client;
+        let handed = client.hand_off(&route, asker, id, request, flow, now).await;
+        match &handed {
+            Ok(handoff::Outcome::NotSendable) => {}
+            Ok(_) => self.metrics.cluster_handoff("direct"),
+            Err(_) => self.direct_failed(&route),
         }
-        Some(match outcome {
-            handoff::Outcome::Sent { offline } => Handed::Sent { offline },
-            handoff::Outcome::Refused {
-                refusal,
-                retry_after_secs,
-            } => Handed::Refused(handoff::Outcome::refused(&refusal, retry_after_secs)),
-            handoff::Outcome::Unreachable => Handed::Unreachable,
-            handoff::Outcome::NotSendable => Handed::NotSendable,
-        })
+        Some(handed)
+    }
+
+    /// A direct hand-off of `id` that got no answer: the leader may have written its row.
+    /// The row is written here, ended, unless it exists; if it does, the leader wrote it
+    /// (and finishes what it started), and its state is the outcome.
+    async fn settle(
+        &self,
+        id: &str,
+        request: &ConfirmRequest,
+        flow: Option<SentFlow<'_>>,
+        now: i64,
+    ) -> Result<Handed, RequestError> {
+        let ended = bind_row(
+            sqlx::query(row_statement(false, false)),
+            &self.instance,
+            id,
+            request,
+            flow.map(|flow| flow.id),
+            now,
+        )
+        .bind("unreachable")
+        .bind(None::<&str>)
+        .execute(&self.pool)
+        .await;
+        match ended {
+            Ok(_) => Ok(Handed::Unreachable),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Ok(match self.row_state(id).await {
+                    Some(RowState::Refused) => Handed::Refused(self.refusal(id).await),
+                    // Whether the person's app is offline is not known here.
+                    Some(
+                        RowState::Sent
+                        | RowState::Decided(Status::Accepted | Status::Denied | Status::Expired),
+                    ) => Handed::Sent { offline: false },
+                    _ => Handed::Unreachable,
+                })
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot settle a request handed to the leader");
+                Err(RequestError::Disconnected)
+            }
+        }
     }
 
     /// Queues the request for the leader and waits until it takes it.

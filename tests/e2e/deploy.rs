@@ -28,6 +28,27 @@ fn strings(yaml: &Yaml) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A service's `environment`, its `<<` merge key (the shared settings) expanded as docker
+/// compose does, each value substituted.
+fn environment(service: &Yaml) -> Vec<(String, String)> {
+    let own = service["environment"].as_hash().expect("a map");
+    let merged = own
+        .get(&Yaml::String("<<".into()))
+        .and_then(Yaml::as_hash)
+        .into_iter()
+        .flatten();
+    let own = own.iter().filter(|(k, _)| k.as_str() != Some("<<"));
+    merged
+        .chain(own)
+        .map(|(k, v)| {
+            (
+                k.as_str().unwrap().to_owned(),
+                substitute(v.as_str().unwrap()),
+            )
+        })
+        .collect()
+}
+
 /// `${NAME:?message}` → a value, as docker compose substitutes it.
 fn substitute(value: &str) -> String {
     let mut out = String::new();
@@ -120,17 +141,7 @@ fn compose_names_the_documented_services_images_ports_and_volumes() {
 fn compose_settings_pass_jidconnect_configuration_checks() {
     let compose = compose();
     let service = &compose["services"]["jidconnect"];
-    let env: Vec<(String, String)> = service["environment"]
-        .as_hash()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().unwrap().to_owned(),
-                substitute(v.as_str().unwrap()),
-            )
-        })
-        .collect();
+    let env = environment(service);
     let config = Config::load(None, env).expect("the compose settings are a valid configuration");
     assert_eq!(
         config.database_url,
@@ -148,8 +159,19 @@ fn compose_settings_pass_jidconnect_configuration_checks() {
     );
     // The Prosody side agrees on the component's name and port.
     // The scale-out profile's second instance: the same settings, on the next port.
+    // Each with its own address for the other's hand-offs.
     let second = &compose["services"]["jidconnect-2"];
-    assert_eq!(second["environment"], service["environment"]);
+    let (mut first_env, mut second_env) = (environment(service), environment(second));
+    for (env, name) in [
+        (&mut first_env, "jidconnect"),
+        (&mut second_env, "jidconnect-2"),
+    ] {
+        let at = env.iter().position(|(k, _)| k == "JIDCONNECT_CLUSTER_URL");
+        let (_, url) = env.remove(at.expect("JIDCONNECT_CLUSTER_URL"));
+        assert_eq!(url, format!("http://{name}:8080"));
+    }
+    assert_eq!(first_env, second_env);
+    Config::load(None, environment(second)).expect("the second instance's settings are valid");
     assert_eq!(strings(&second["profiles"]), ["scale-out"]);
     assert_eq!(strings(&second["ports"]), ["127.0.0.1:8081:8080"]);
     assert_eq!(strings(&second["volumes"]), strings(&service["volumes"]));
