@@ -113,6 +113,25 @@ pub async fn two_instances_handing_off(
     (apps, balancer)
 }
 
+/// Of instances "a" and "b" (as [`two_instances_handing_off`] names them), the one that
+/// leads, then the other, once both agree on it.
+async fn leader_then_other(apps: &[TestApp]) -> (&TestApp, &TestApp) {
+    let urls: Vec<String> = apps.iter().map(|a| a.issuer()).collect();
+    match agreed_leader(&urls).await.as_str() {
+        "a" => (&apps[0], &apps[1]),
+        _ => (&apps[1], &apps[0]),
+    }
+}
+
+/// A trusted client of the instances `apps` (no consent page), as a relying party that
+/// reaches them through `balancer`.
+async fn shared_wiki(apps: &[TestApp], balancer: &Balancer) -> RelyingParty {
+    let mut settings = ClientSettings::new("Shared Wiki", vec![REDIRECT_URI.into()]);
+    settings.trusted = true;
+    let (client_id, secret) = apps[0].add_client(settings).await;
+    RelyingParty::discover(balancer, &client_id, &secret).await
+}
+
 /// How many requests `app` handed to the leader each way (direct, queued), per its metrics.
 async fn handoffs(app: &TestApp) -> (u64, u64) {
     let metrics = reqwest::get(app.url("/metrics"))
@@ -864,14 +883,10 @@ async fn a_jid_form_sent_several_times_at_once_sends_one_request() {
     for handoff in [HandOff::Queued, HandOff::Direct, HandOff::Unreachable] {
         let database = TestDatabase::postgres().await;
         let (apps, balancer) = two_instances_handing_off(&prosody, &database, handoff).await;
-        let urls: Vec<String> = apps.iter().map(|a| a.issuer()).collect();
-        let leader = agreed_leader(&urls).await;
-        let mut settings = ClientSettings::new("Shared Wiki", vec![REDIRECT_URI.into()]);
-        settings.trusted = true;
-        let (client_id, secret) = apps[0].add_client(settings).await;
-        let rp = RelyingParty::discover(&balancer, &client_id, &secret).await;
-        for (app, name, user) in [(&apps[0], "a", "alice"), (&apps[1], "b", "bob")] {
-            let role = if leader == name {
+        let (leader, _) = leader_then_other(&apps).await;
+        let rp = shared_wiki(&apps, &balancer).await;
+        for (app, user) in [(&apps[0], "alice"), (&apps[1], "bob")] {
+            let role = if app.addr == leader.addr {
                 "leader"
             } else {
                 "handed off"
@@ -909,7 +924,7 @@ async fn a_jid_form_sent_several_times_at_once_sends_one_request() {
             browser
                 .wait_for_status(&format!("{login_url}/status"), "accepted")
                 .await;
-            let code = format!("AUTH-{name}{}", handoff as u8);
+            let code = format!("AUTH-{user}{}", handoff as u8);
             let answered = tokio::spawn(auth_at(
                 app,
                 &app.client_id,
@@ -951,11 +966,7 @@ async fn a_handoff_must_be_signed_with_the_terms_key() {
     let prosody = Prosody::start().await;
     let database = TestDatabase::postgres().await;
     let (apps, _balancer) = two_instances_handing_off(&prosody, &database, HandOff::Direct).await;
-    let urls: Vec<String> = apps.iter().map(|a| a.issuer()).collect();
-    let (leader, other) = match agreed_leader(&urls).await.as_str() {
-        "a" => (&apps[0], &apps[1]),
-        _ => (&apps[1], &apps[0]),
-    };
+    let (leader, other) = leader_then_other(&apps).await;
     let mut alice = XmppUser::login(&prosody, "alice", "phone", Client::Xep0070, "accept").await;
     let mut conn = sqlx::PgConnection::connect(&database.url).await.unwrap();
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -1052,15 +1063,8 @@ async fn a_handoff_not_answered_in_time_is_settled_once() {
     let prosody = Prosody::start().await;
     let database = TestDatabase::postgres().await;
     let (apps, balancer) = two_instances_handing_off(&prosody, &database, HandOff::Direct).await;
-    let urls: Vec<String> = apps.iter().map(|a| a.issuer()).collect();
-    let (other, other_name) = match agreed_leader(&urls).await.as_str() {
-        "a" => (&apps[1], "b"),
-        _ => (&apps[0], "a"),
-    };
-    let mut settings = ClientSettings::new("Shared Wiki", vec![REDIRECT_URI.into()]);
-    settings.trusted = true;
-    let (client_id, secret) = apps[0].add_client(settings).await;
-    let rp = RelyingParty::discover(&balancer, &client_id, &secret).await;
+    let (_, other) = leader_then_other(&apps).await;
+    let rp = shared_wiki(&apps, &balancer).await;
     let mut alice = XmppUser::login(&prosody, "alice", "phone", Client::Xep0070, "accept").await;
     let attempt = rp.attempt(&[], false, &[]);
     let (browser, login_url, csrf) = open_login_at(other, &attempt.url).await;
@@ -1097,7 +1101,7 @@ async fn a_handoff_not_answered_in_time_is_settled_once() {
         "SELECT count(*) FROM confirmations WHERE requested_by = $1 AND status = 'unreachable' \
          AND sent_by IS NULL",
     )
-    .bind(other_name)
+    .bind(if other.addr == apps[0].addr { "a" } else { "b" })
     .fetch_one(&mut conn)
     .await
     .unwrap();
