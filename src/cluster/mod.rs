@@ -199,7 +199,6 @@ pub struct Cluster {
     handoffs_seen: handoff::Seen,
 }
 
-#[derive(Clone)]
 struct LeaderSeen {
     at: tokio::time::Instant,
     connected: bool,
@@ -474,9 +473,13 @@ impl Cluster {
     /// every [`LEADER_SEEN_FOR`]: a busy instance asks this before every request).
     pub async fn leader_connected(&self) -> bool {
         let now = tokio::time::Instant::now();
-        let seen = self.leader_seen().clone();
-        if let Some(seen) = seen.filter(|seen| now - seen.at < LEADER_SEEN_FOR) {
-            return seen.connected;
+        let fresh = self
+            .leader_seen()
+            .as_ref()
+            .filter(|seen| now - seen.at < LEADER_SEEN_FOR)
+            .map(|seen| seen.connected);
+        if let Some(connected) = fresh {
+            return connected;
         }
         let (connected, route) = match self.leader_row().await {
             Ok(Some((leader, route))) => {
