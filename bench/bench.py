@@ -672,14 +672,15 @@ def token_spread(cluster, codes_file, seconds, work):
             "p99_ms": max(s["p99_ms"] for s in stats)}
 
 
-def cluster_rounds(procs, run_dir, binary, helper, postgres, prosody, profile):
+def cluster_rounds(procs, run_dir, binary, helper, postgres, prosody, profile, direct):
     """Workload 6, per round a fresh database and cluster grown 1 → 2 → 3 instances: full
-    logins (each request to the next instance) and token requests at each size."""
+    logins (each request to the next instance) and token requests at each size; `direct`:
+    the instances hand requests to the leader over HTTP (`cluster_url`)."""
     rounds = []
     for round_no in range(1, profile.rounds + 1):
         cluster = Cluster(procs, run_dir / f"cluster{round_no}", binary,
                           postgres.create_database(f"cluster{round_no}"),
-                          postgres.process.pid, prosody)
+                          postgres.process.pid, prosody, direct)
         by_size = {}
         try:
             for size in profile.cluster_sizes:
@@ -706,8 +707,9 @@ def cluster_rounds(procs, run_dir, binary, helper, postgres, prosody, profile):
     return rounds
 
 
-def cluster_report(rounds):
-    """Markdown: medians over rounds per cluster size."""
+def cluster_report(rounds, direct):
+    """Markdown: medians over rounds per cluster size, and each size's CPU per login against
+    one instance's, taken within each round."""
     def values(size, workload, key):
         return median([r[size][workload][key] for r in rounds])
 
@@ -717,8 +719,10 @@ def cluster_report(rounds):
            f"core {LOAD_CORE}. Logins: {first['logins']:,} per size and round, "
            f"{first['concurrency']} at once, each request to the next instance in turn. Token: "
            f"authorization_code with those codes, one wrk per instance, {CONNECTIONS} "
-           "connections in all. Server CPU: all jidconnect processes + PostgreSQL. Medians "
-           f"over {len(rounds)} round(s).", "",
+           "connections in all. Server CPU: all jidconnect processes + PostgreSQL. Requests "
+           "reach the leader " + ("over HTTP (each instance's cluster_url)" if direct
+                                 else "through the database (no cluster_url)")
+           + f". Medians over {len(rounds)} round(s).", "",
            "| instances | logins/s | login p50 / p99 ms | server CPU µs/login "
            "| of which jidconnect / PostgreSQL | cores (logins) "
            "| token req/s | server CPU µs/token req | cores (token) |",
@@ -733,6 +737,13 @@ def cluster_report(rounds):
             f"| {values(size, 'login', 'cores'):.2f} "
             f"| {values(size, 'token', 'req_s'):,.0f} | {values(size, 'token', 'cpu_us'):,.0f} "
             f"| {values(size, 'token', 'cores'):.2f} |")
+    one = min(rounds[0])
+    for size in rounds[0]:
+        if size != one:
+            ratios = [r[size]["login"]["cpu_us"] / r[one]["login"]["cpu_us"] for r in rounds]
+            out.append(f"\nServer CPU per login, {size} instances ÷ {one}, per round: "
+                       + ", ".join(f"{x:.2f}" for x in ratios)
+                       + f"; median {median(ratios):.2f}×")
     return "\n".join(out) + "\n"
 
 
@@ -907,6 +918,9 @@ def main():
                         help="SQLite only (and so no cluster workload)")
     parser.add_argument("--only", choices=["cluster"],
                         help="run just this part (cluster: workload 6)")
+    parser.add_argument("--handoff", choices=["direct", "queued"], default="direct",
+                        help="workload 6: instances hand requests to the leader over HTTP "
+                             "(cluster_url, the default) or through the database")
     args = parser.parse_args()
     if args.only == "cluster" and args.no_postgres:
         parser.error("the cluster runs on PostgreSQL: drop --no-postgres")
@@ -929,7 +943,8 @@ def main():
             results = server_rounds(procs, run_dir, args, profile, bot, postgres)
         if postgres:
             results["cluster"] = cluster_rounds(procs, run_dir, args.binary, args.helper,
-                                                postgres, prosody, profile)
+                                                postgres, prosody, profile,
+                                                args.handoff == "direct")
         if args.only != "cluster":
             # Last: the pending logins' server keeps them (and its core busy) until it stops.
             log("pending logins")
@@ -938,7 +953,7 @@ def main():
             tables.append(report(results["rounds"], results["names"], results["pending"],
                                  results["idle_rss_mib"]))
         if postgres:
-            tables.append(cluster_report(results["cluster"]))
+            tables.append(cluster_report(results["cluster"], args.handoff == "direct"))
         return results, "\n".join(tables)
 
     return run(run_dir, work)
