@@ -155,6 +155,9 @@ async fn two_resources_get_the_request_and_the_first_answer_wins() {
     // Both resources saying no is a no.
     laptop.set_mode("deny").await;
     phone.set_mode("deny").await;
+    // The users read their mode from a pipe and the request from their socket, in no set
+    // order: give them the moment a busy machine needs (seen failing in CI without it).
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let (status, _) = app.auth(&params("alice@localhost", "THRD-2222")).await;
     assert_eq!(status, 401);
 }
